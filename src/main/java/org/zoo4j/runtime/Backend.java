@@ -1,0 +1,134 @@
+package org.zoo4j.runtime;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Properties;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Puts ND4J and DL4J into their fast configuration before first use, and reports what is active.
+ *
+ * <p>Every entry point of the library (building a model, loading one, the command line) calls {@link #init()} first,
+ * so a user gets the fast setup without doing anything. What it does:
+ * <ul>
+ *   <li>switches DL4J's layer helpers on ({@value #HELPERS_DISABLE}{@code =false}; M2.1 defaults them off), which with
+ *       the {@link org.nd4j.nativeblas.Nd4jCpu} shim routes convolution, pooling, batch norm and LRN to oneDNN;</li>
+ *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the
+ *       plain oneDNN build otherwise ({@value #PLATFORM_EXTENSION}).</li>
+ * </ul>
+ * A property the user set on the command line ({@code -D...}) is left as it is.
+ */
+public final class Backend {
+    /** DL4J's switch for cuDNN/oneDNN layer helpers; DL4J M2.1 reads it with a default of "true". */
+    public static final String HELPERS_DISABLE = "org.eclipse.deeplearning4j.helpers.disable";
+    /** JavaCPP's choice among the native builds on the classpath. */
+    public static final String PLATFORM_EXTENSION = "org.bytedeco.javacpp.platform.extension";
+
+    private static final Logger log = LoggerFactory.getLogger(Backend.class);
+    private static volatile BackendInfo info;
+
+    private Backend() {
+    }
+
+    /** Configures and loads the backend once; later calls return at once. */
+    public static BackendInfo init() {
+        BackendInfo current = info;
+        if (current != null) {
+            return current;
+        }
+        synchronized (Backend.class) {
+            if (info == null) {
+                if (System.getProperty(HELPERS_DISABLE) == null) {
+                    System.setProperty(HELPERS_DISABLE, "false");
+                }
+                if (System.getProperty(PLATFORM_EXTENSION) == null) {
+                    String extension = chooseNativeBuild();
+                    if (extension != null) {
+                        System.setProperty(PLATFORM_EXTENSION, extension);
+                    }
+                }
+                info = describe();
+                log.info("{}", info.summary());
+                if (!info.helpersEnabled()) {
+                    log.warn("DL4J layer helpers are off ({}={}): convolutions run DL4J's slow built-in code",
+                            HELPERS_DISABLE, System.getProperty(HELPERS_DISABLE));
+                }
+            }
+            return info;
+        }
+    }
+
+    /** The native build to load, or null to let JavaCPP decide (non-x86 platforms, or none of ours on the classpath). */
+    static String chooseNativeBuild() {
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        if (!arch.equals("amd64") && !arch.equals("x86_64")) {
+            return null;
+        }
+        boolean avx2 = CpuFeatures.detect().has("avx2") && CpuFeatures.detect().has("fma");
+        String[] preference = avx2
+                ? new String[] {"-onednn-avx512", "-onednn-avx2", "-onednn"}
+                : new String[] {"-onednn"};
+        boolean avx512 = CpuFeatures.detect().has("avx512f") && CpuFeatures.detect().has("avx512bw");
+        for (String extension : preference) {
+            if (extension.equals("-onednn-avx512") && !avx512) {
+                continue;
+            }
+            if (nativeBuildPresent(extension)) {
+                return extension;
+            }
+        }
+        return null;
+    }
+
+    private static boolean nativeBuildPresent(String extension) {
+        String platform = org.bytedeco.javacpp.Loader.getPlatform();
+        String resource = "org/nd4j/linalg/cpu/nativecpu/bindings/" + platform + extension + "/"
+                + System.mapLibraryName("jnind4jcpu");
+        return Backend.class.getClassLoader().getResource(resource) != null;
+    }
+
+    private static BackendInfo describe() {
+        Properties env = Nd4j.getExecutioner().getEnvironmentInformation();
+        String backend = String.valueOf(env.getOrDefault("backend", "unknown"));
+        boolean oneDnn = "CPU".equalsIgnoreCase(backend)
+                && org.nd4j.nativeblas.Nd4jCpu.Environment.getInstance().isUseMKLDNN();
+        boolean helpers = !Boolean.parseBoolean(System.getProperty(HELPERS_DISABLE, "true"));
+        return new BackendInfo(backend, System.getProperty(PLATFORM_EXTENSION, ""),
+                String.valueOf(env.getOrDefault("blas.vendor", "unknown")), oneDnn, helpers,
+                Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxMasterThreads(),
+                Runtime.getRuntime().maxMemory(), org.bytedeco.javacpp.Pointer.maxBytes(), env);
+    }
+
+    /** CPU feature flags as the OS reports them (Linux /proc/cpuinfo); empty where unknown. */
+    record CpuFeatures(java.util.Set<String> flags) {
+        private static volatile CpuFeatures detected;
+
+        static CpuFeatures detect() {
+            if (detected == null) {
+                java.util.Set<String> flags = new java.util.HashSet<>();
+                Path cpuinfo = Path.of("/proc/cpuinfo");
+                if (Files.isReadable(cpuinfo)) {
+                    try (var lines = Files.lines(cpuinfo)) {
+                        lines.filter(l -> l.startsWith("flags")).findFirst().ifPresent(
+                                l -> flags.addAll(java.util.List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))));
+                    } catch (IOException | RuntimeException e) {
+                        // unknown: the caller falls back to the safest build
+                    }
+                } else {
+                    // Not Linux: trust the build chosen at packaging time (AVX2 is on every x86-64 Mac and recent PC).
+                    flags.addAll(java.util.List.of("avx2", "fma"));
+                }
+                detected = new CpuFeatures(flags);
+            }
+            return detected;
+        }
+
+        boolean has(String flag) {
+            return flags.contains(flag);
+        }
+    }
+}
