@@ -1,0 +1,75 @@
+package org.zoo4j.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.zoo4j.zoo.Configs;
+import org.zoo4j.zoo.ModelRegistry;
+import org.zoo4j.zoo.Net;
+import org.zoo4j.zoo.Zoo;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code zoo4j describe NAME}: the network layer by layer, with the shape and parameter arithmetic. */
+@Command(name = "describe", mixinStandardHelpOptions = true,
+        description = {"Show a model layer by layer: output shape, parameters, multiply-accumulates, and the shape formula "
+                + "(W - F + 2P)/S + 1 of every layer that changes the spatial size.",
+                "Parameters of a convolution are K*F*F*D_in + K (K filters of F x F over D_in channels, plus biases)."})
+final class DescribeCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NAME", description = "A model name from 'zoo4j list'.")
+    String name;
+
+    @Option(names = "--input", paramLabel = "C,H,W", description = "Input shape instead of the model's default.")
+    String input;
+
+    @Option(names = "--classes", paramLabel = "N", description = "Number of classes instead of the model's default.")
+    Integer classes;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any other setting of the model, e.g. --set zeroInitLastBn=true.")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--config", description = "Also print the full configuration (YAML).")
+    boolean printConfig;
+
+    @Override
+    public Integer call() {
+        ModelRegistry.Entry<?> entry = Zoo.get(name);
+        Map<String, Object> overrides = new LinkedHashMap<>(settings);
+        if (input != null) {
+            overrides.put("input", input);
+        }
+        if (classes != null) {
+            overrides.put("numClasses", classes);
+        }
+        Object config = entry.config(overrides);
+        Net net = entry.define(overrides);
+        System.out.println(name + " (" + entry.family().name() + "), input " + ((org.zoo4j.zoo.NetworkConfig) config).input()
+                + ", " + ((org.zoo4j.zoo.NetworkConfig) config).numClasses() + " classes");
+        if (printConfig) {
+            System.out.println();
+            System.out.print(Configs.toYaml(config));
+        }
+        System.out.println();
+        Table table = new Table("layer", "type", "output", "params", "MACs", "shape arithmetic").right(3, 4);
+        Net.Shape in = net.shape(Net.inputName());
+        table.row(Net.inputName(), "input", in, "", "", "");
+        for (Net.Layer l : net.layers()) {
+            table.row(l.name(), l.type(), l.output(), l.trainable() == 0 ? "" : Table.count(l.trainable()),
+                    l.macs() == 0 ? "" : Table.si(l.macs()), l.arithmetic());
+        }
+        table.print(System.out);
+        System.out.println();
+        System.out.println("trainable parameters: " + Table.count(net.trainableParams()));
+        long stats = net.totalParams() - net.trainableParams();
+        System.out.println("all parameters (DL4J): " + Table.count(net.totalParams())
+                + (stats > 0 ? " (+" + Table.count(stats) + " batch-norm running means and variances)" : ""));
+        System.out.println("multiply-accumulates per image: " + Table.count(net.macs()) + " (" + Table.si(net.macs()) + ")");
+        if (entry.card() != null && overrides.isEmpty()) {
+            long published = entry.card().trainableParams();
+            System.out.println("published trainable parameters: " + Table.count(published)
+                    + (published == net.trainableParams() ? " (matches)" : " (DIFFERS)") + " - " + entry.card().paramsSource());
+        }
+        return 0;
+    }
+}
