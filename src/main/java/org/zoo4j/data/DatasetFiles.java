@@ -193,6 +193,9 @@ public final class DatasetFiles {
      */
     void verify(String role, IdxFile idx) {
         DatasetManifest.FileEntry entry = dataset.file(role);
+        if (entry.sha256() == null && entry.contentSha256() == null) {
+            return;
+        }
         if (entry.sha256() != null && entry.sha256().equalsIgnoreCase(idx.fileSha256())) {
             return;
         }
