@@ -1,7 +1,6 @@
 package org.zoo4j.cli;
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.zoo4j.data.AugmentConfig;
@@ -133,8 +132,8 @@ public final class DataCommand implements Runnable {
         @Override
         public Integer call() {
             int w = workers > 0 ? workers : DataConfig.of("fashion-mnist").effectiveWorkers();
-            List<DataBenchmark.Result> results = DataBenchmark.run(w, batch, images, warmup);
-            System.out.print(DataBenchmark.format(results));
+            DataBenchmark.Report report = DataBenchmark.run(w, batch, images, warmup);
+            System.out.print(DataBenchmark.format(report));
             System.out.printf(Locale.ROOT, "target: full augmentation >= 7,500 images/s (3x LeNet-5's ~2,500 images/s "
                     + "training rate); %d CPU cores%n", Runtime.getRuntime().availableProcessors());
             return 0;
