@@ -1,0 +1,292 @@
+package org.zoo4j.data;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.SplittableRandom;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.zoo.InputShape;
+
+/**
+ * Batches of one split as a DL4J iterator: features {@code [n, C, H, W]} float, normalised; labels one-hot
+ * {@code [n, classes]}. Batches are built on the pipeline's worker threads, up to {@code prefetch} ahead, and handed
+ * out in order.
+ *
+ * <p>Everything random is derived from the seed, the epoch number and the batch number, so the batches do not depend
+ * on the number of workers or on timing. A training iterator shuffles and augments anew each epoch; {@link #reset()}
+ * starts the next epoch (a reset before any batch was taken keeps the epoch). Unreadable images are left out of their
+ * batch and counted in {@link #skippedInEpoch()}.
+ */
+public final class ImageBatchIterator implements DataSetIterator {
+    private static final long SHUFFLE = 1;
+    private static final long AUGMENT = 2;
+
+    private final String split;
+    private final ImageSource source;
+    private final int[] indices;
+    private final InputShape shape;
+    private final int batchSize;
+    private final List<String> labels;
+    private final Augmenter augmenter;
+    private final boolean shuffle;
+    private final Normalization normalization;
+    private final long seed;
+    private final ExecutorService workers;
+    private final int prefetch;
+
+    private int epoch;
+    private boolean started;
+    private int[] order;
+    private int submitted;
+    private int received;
+    private final ArrayDeque<Future<Batch>> pending = new ArrayDeque<>();
+    private DataSet ready;
+    private long skippedInEpoch;
+    private DataSetPreProcessor preProcessor;
+
+    /** One built batch; {@code data} is null when every image in it was unreadable. */
+    private record Batch(DataSet data, int skipped) {
+    }
+
+    ImageBatchIterator(String split, ImageSource source, int[] indices, InputShape shape, int batchSize,
+                       List<String> labels, AugmentConfig augment, boolean shuffle, Normalization normalization,
+                       long seed, ExecutorService workers, int prefetch) {
+        this.split = split;
+        this.source = source;
+        this.indices = indices.clone();
+        this.shape = shape;
+        this.batchSize = batchSize;
+        this.labels = List.copyOf(labels);
+        this.augmenter = augment == null || augment.isNone() ? null : new Augmenter(augment);
+        this.shuffle = shuffle;
+        this.normalization = normalization;
+        this.seed = seed;
+        this.workers = workers;
+        this.prefetch = prefetch;
+        startEpoch(0);
+    }
+
+    /** "train", "validation" or "test". */
+    public String split() {
+        return split;
+    }
+
+    /** Whether this iterator augments its images (only training data does). */
+    public boolean augments() {
+        return augmenter != null;
+    }
+
+    /** Images in this split (unreadable ones included). */
+    public int numExamples() {
+        return indices.length;
+    }
+
+    /** Batches per epoch. */
+    public int numBatches() {
+        return (indices.length + batchSize - 1) / batchSize;
+    }
+
+    /** The current epoch number, from 0. */
+    public int epoch() {
+        return epoch;
+    }
+
+    /** Unreadable images left out of the batches handed out so far in this epoch. */
+    public long skippedInEpoch() {
+        return skippedInEpoch;
+    }
+
+    /** Starts epoch {@code e} from its first batch (for resuming a run: the same shuffle and augmentation). */
+    public void setEpoch(int e) {
+        if (e < 0) {
+            throw new IllegalArgumentException("epoch must be >= 0, got " + e);
+        }
+        startEpoch(e);
+    }
+
+    private void startEpoch(int e) {
+        for (Future<Batch> f : pending) {
+            f.cancel(false);
+        }
+        pending.clear();
+        ready = null;
+        epoch = e;
+        started = false;
+        submitted = 0;
+        received = 0;
+        skippedInEpoch = 0;
+        int[] o = indices.clone();
+        if (shuffle) {
+            Splits.shuffle(o, new SplittableRandom(Splits.derive(seed, SHUFFLE, e)));
+        }
+        order = o;
+    }
+
+    private void fill() {
+        while (submitted < numBatches() && pending.size() < prefetch) {
+            int batch = submitted++;
+            int[] epochOrder = order;
+            int epochNumber = epoch;
+            pending.add(workers.submit(() -> build(epochOrder, epochNumber, batch)));
+        }
+    }
+
+    private Batch build(int[] epochOrder, int epochNumber, int batch) {
+        int from = batch * batchSize;
+        int to = Math.min(epochOrder.length, from + batchSize);
+        int c = shape.channels();
+        int h = shape.height();
+        int w = shape.width();
+        int size = c * h * w;
+        float[] features = new float[(to - from) * size];
+        float[] scratch = augmenter == null ? null : new float[size];
+        SplittableRandom rng = new SplittableRandom(Splits.derive(seed, AUGMENT, epochNumber, batch));
+        int[] batchLabels = new int[to - from];
+        int n = 0;
+        int skipped = 0;
+        for (int i = from; i < to; i++) {
+            int index = epochOrder[i];
+            boolean ok;
+            if (augmenter == null) {
+                ok = source.read(index, shape, features, n * size);
+            } else {
+                // Drawn before reading, so an unreadable image does not change the others' augmentation.
+                Augmenter.Params params = augmenter.sample(rng, h, w);
+                ok = source.read(index, shape, scratch, 0);
+                if (ok) {
+                    Augmenter.apply(params, scratch, 0, features, n * size, c, h, w);
+                }
+            }
+            if (ok) {
+                batchLabels[n++] = source.label(index);
+            } else {
+                skipped++;
+            }
+        }
+        if (n == 0) {
+            return new Batch(null, skipped);
+        }
+        normalization.apply(features, 0, n, c, h * w);
+        float[] oneHot = new float[n * labels.size()];
+        for (int i = 0; i < n; i++) {
+            oneHot[i * labels.size() + batchLabels[i]] = 1f;
+        }
+        INDArray f = Nd4j.create(n * size == features.length ? features : java.util.Arrays.copyOf(features, n * size),
+                new long[] {n, c, h, w}, 'c');
+        INDArray l = Nd4j.create(oneHot, new long[] {n, labels.size()}, 'c');
+        return new Batch(new DataSet(f, l), skipped);
+    }
+
+    @Override
+    public boolean hasNext() {
+        while (ready == null) {
+            if (received >= numBatches()) {
+                return false;
+            }
+            fill();
+            Batch batch;
+            try {
+                batch = pending.poll().get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for a " + split + " batch", e);
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw new IllegalStateException(split + " batch failed: " + cause, cause);
+            } catch (CancellationException e) {
+                throw new IllegalStateException(split + " batch was cancelled", e);
+            }
+            received++;
+            skippedInEpoch += batch.skipped();
+            ready = batch.data();
+        }
+        return true;
+    }
+
+    @Override
+    public DataSet next() {
+        if (!hasNext()) {
+            throw new NoSuchElementException("no more " + split + " batches in epoch " + epoch + "; call reset()");
+        }
+        DataSet batch = ready;
+        ready = null;
+        started = true;
+        fill();
+        if (preProcessor != null) {
+            preProcessor.preProcess(batch);
+        }
+        return batch;
+    }
+
+    /** Only the configured batch size is supported (batches are prepared ahead). */
+    @Override
+    public DataSet next(int num) {
+        if (num != batchSize) {
+            throw new UnsupportedOperationException("batches are prepared ahead at the configured size " + batchSize
+                    + "; set data.batchSize instead of asking for " + num);
+        }
+        return next();
+    }
+
+    @Override
+    public int inputColumns() {
+        return shape.channels() * shape.height() * shape.width();
+    }
+
+    @Override
+    public int totalOutcomes() {
+        return labels.size();
+    }
+
+    @Override
+    public boolean resetSupported() {
+        return true;
+    }
+
+    /** False: batches are already prepared asynchronously, so DL4J need not wrap this iterator again. */
+    @Override
+    public boolean asyncSupported() {
+        return false;
+    }
+
+    /** Starts the next epoch (new shuffle and augmentation), unless no batch of the current one was taken yet. */
+    @Override
+    public void reset() {
+        startEpoch(started ? epoch + 1 : epoch);
+    }
+
+    @Override
+    public int batch() {
+        return batchSize;
+    }
+
+    /**
+     * Sets an extra pre-processor, applied after the built-in normalisation (which is always applied; do not set
+     * the pipeline's normaliser here).
+     */
+    @Override
+    public void setPreProcessor(DataSetPreProcessor preProcessor) {
+        this.preProcessor = preProcessor;
+    }
+
+    @Override
+    public DataSetPreProcessor getPreProcessor() {
+        return preProcessor;
+    }
+
+    @Override
+    public List<String> getLabels() {
+        return labels;
+    }
+}
