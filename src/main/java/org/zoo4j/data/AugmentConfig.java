@@ -14,7 +14,7 @@ import java.util.Locale;
  *
  * <p>In YAML either a map of the fields below or one string, as on the command line:
  * {@code "rotate=15,translate=0.1,scale=0.9:1.1,flip=0.5,crop=4"}; {@code @p} after a value sets that step's
- * probability ({@code "rotate=15@0.5"}), {@code none} means no augmentation.
+ * probability ({@code "rotate=15@0.5"}), {@code scale=F} alone means {@code F:1/F}, {@code none} means no augmentation.
  *
  * @param rotate               largest rotation in degrees; the angle is uniform in [-rotate, rotate]; 0 = off
  * @param rotateProbability    chance that an image is rotated (default 1)

@@ -153,7 +153,8 @@ public final class DatasetFiles {
         try {
             downloader.download(dataset.mirrors(), entry, target);
         } catch (Downloader.Failed e) {
-            throw new DataException(missing(entry, (e.offline() ? "offline? " : "") + e.getMessage()), e);
+            throw new DataException(missing(entry, "the download failed" + (e.offline() ? " (offline?)" : "") + ": "
+                    + e.getMessage()), e);
         }
     }
 
@@ -180,8 +181,9 @@ public final class DatasetFiles {
             s.append(" (").append(way++).append(") download ").append(String.join(" or ", urls)).append(" into ")
                     .append(cache).append("/ (sha256 ").append(entry.sha256()).append(");");
         }
-        s.append(" (").append(way++).append(") run where the internet is reachable with downloads on (data.download: "
-                + "true) and the cache (").append(CACHE_ENV).append(") shared;");
+        s.append(" (").append(way++).append(") run once with internet access and downloads on (data.download: true, "
+                + "no --offline): files land in the cache, which ").append(CACHE_ENV)
+                .append(" can point at a shared folder;");
         s.append(" (").append(way).append(") set data.path (--path) to a folder that holds the files.");
         return s.toString();
     }

@@ -56,11 +56,11 @@ record ImageArray(String name, InputShape shape, byte[] pixels, int[] labels) im
             }
             return true;
         }
-        float[] native_ = new float[n];
+        float[] own = new float[n];
         for (int i = 0; i < n; i++) {
-            native_[i] = pixels[start + i] & 0xFF;
+            own[i] = pixels[start + i] & 0xFF;
         }
-        Pixels.convert(native_, 0, shape, dst, offset, target);
+        Pixels.convert(own, 0, shape, dst, offset, target);
         return true;
     }
 }

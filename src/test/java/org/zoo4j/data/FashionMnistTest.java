@@ -137,6 +137,29 @@ class FashionMnistTest {
         }
     }
 
+    @Test
+    void aChangedFileFailsItsChecksumNamingTheFileAndTheExpectedSums(@TempDir Path copy) throws Exception {
+        for (String name : List.of("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                "t10k-labels-idx1-ubyte.gz")) {
+            Files.copy(DEBIAN.resolve(name), copy.resolve(name));
+        }
+        // The training labels, uncompressed, with one label changed (still a valid label).
+        byte[] labels;
+        try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(DEBIAN.resolve("train-labels-idx1-ubyte.gz")))) {
+            labels = in.readAllBytes();
+        }
+        labels[8 + 123] = (byte) ((labels[8 + 123] + 1) % 10);
+        Path changed = copy.resolve("train-labels-idx1-ubyte");
+        Files.write(changed, labels);
+        DatasetManifest.FileEntry expected = DatasetManifest.load().get("fashion-mnist").file("train-labels");
+        DataException e = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
+                () -> DataPipeline.open(config().withPath(copy.toString()), SHAPE, DatasetManifest.load(), null));
+        assertTrue(e.getMessage().startsWith(changed + ": checksum mismatch"), e.getMessage());
+        assertTrue(e.getMessage().contains(expected.sha256()) && e.getMessage().contains(expected.contentSha256()),
+                e.getMessage());
+        assertTrue(Files.exists(changed), "the user's file is left alone");
+    }
+
     private static List<DataSet> take(ImageBatchIterator it, int batches) {
         List<DataSet> out = new ArrayList<>();
         for (int i = 0; i < batches && it.hasNext(); i++) {
