@@ -63,11 +63,6 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
     }
 
     @Override
-    public Class<Config> configType() {
-        return Config.class;
-    }
-
-    @Override
     public Map<String, Config> presets() {
         List<Integer> widths = List.of(64, 192, 384, 256, 256);
         Map<String, Config> presets = new LinkedHashMap<>();

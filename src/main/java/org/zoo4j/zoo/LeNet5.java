@@ -49,11 +49,6 @@ public final class LeNet5 implements ModelFamily<LeNet5.Config> {
     }
 
     @Override
-    public Class<Config> configType() {
-        return Config.class;
-    }
-
-    @Override
     public Map<String, Config> presets() {
         return Map.of("lenet5", new Config(InputShape.of(1, 28, 28), 10, 42, UpdaterSpec.adam(1e-3), WeightInit.XAVIER,
                 Activation.RELU, Pooling.MAX, null));

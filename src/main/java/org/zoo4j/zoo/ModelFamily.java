@@ -13,8 +13,6 @@ public interface ModelFamily<C extends NetworkConfig> {
     /** The family's name, e.g. "resnet". */
     String name();
 
-    Class<C> configType();
-
     /** Named configurations, e.g. "resnet50"; the registry registers each one. */
     Map<String, C> presets();
 

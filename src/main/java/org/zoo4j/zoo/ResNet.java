@@ -109,11 +109,6 @@ public final class ResNet implements ModelFamily<ResNet.Config> {
     }
 
     @Override
-    public Class<Config> configType() {
-        return Config.class;
-    }
-
-    @Override
     public Map<String, Config> presets() {
         Map<String, Config> presets = new LinkedHashMap<>();
         for (int depth : new int[] {18, 34, 50, 101, 152}) {

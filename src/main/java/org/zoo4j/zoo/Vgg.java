@@ -59,11 +59,6 @@ public final class Vgg implements ModelFamily<Vgg.Config> {
     }
 
     @Override
-    public Class<Config> configType() {
-        return Config.class;
-    }
-
-    @Override
     public Map<String, Config> presets() {
         Map<String, Config> presets = new LinkedHashMap<>();
         for (int depth : new int[] {11, 13, 16, 19}) {
