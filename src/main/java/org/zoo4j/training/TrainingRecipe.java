@@ -111,7 +111,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         Map<String, String> own = new LinkedHashMap<>();
         settings.forEach((key, value) -> {
             if (key.startsWith("overrides.")) {
-                modelSettings.put(key.substring("overrides.".length()), value);
+                modelSettings.put(key.substring("overrides.".length()), scalar(value));
             } else {
                 own.put(key, value);
             }
@@ -134,6 +134,16 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         }
         updated.modelConfig();
         return updated;
+    }
+
+    /** A command-line value as the YAML scalar it reads as (0.01 a number, true a boolean), so it saves as it reads. */
+    private static Object scalar(String value) {
+        try {
+            Object parsed = Configs.yaml().readValue(value, Object.class);
+            return parsed instanceof Number || parsed instanceof Boolean ? parsed : value;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return value;
+        }
     }
 
     private static Integer parseSubset(String text) {
