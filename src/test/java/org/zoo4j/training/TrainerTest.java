@@ -163,6 +163,21 @@ class TrainerTest {
     }
 
     @Test
+    void everyRecipeInTrainingReadsAndDefinesItsNetwork() throws Exception {
+        List<Path> recipes;
+        try (var files = Files.list(Path.of("training"))) {
+            recipes = files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertTrue(recipes.size() >= 7, recipes.toString());
+        for (Path file : recipes) {
+            TrainingRecipe r = TrainingRecipe.read(file);
+            long params = org.zoo4j.zoo.Zoo.get(r.model()).define(r.modelOverrides(10)).trainableParams();
+            assertTrue(params > 0, file.toString());
+            assertEquals(r, Configs.fromYaml(r.toYaml(), TrainingRecipe.class), file.toString());
+        }
+    }
+
+    @Test
     void recipesRoundTripAndTakeDottedSettings() {
         TrainingRecipe recipe = TrainingRecipe.defaults().with(Map.of("epochs", "7", "data.batchSize", "16",
                 "schedule.type", "cosine", "overrides.updater.learningRate", "0.01", "data.subset", "100"));
