@@ -1,0 +1,30 @@
+package org.zoo4j.cli;
+
+import java.util.concurrent.Callable;
+import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.runtime.Backend;
+import org.zoo4j.runtime.BackendInfo;
+import picocli.CommandLine.Command;
+
+/** {@code zoo4j info}: what the backend is and what it may use. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show the backend (CPU/CUDA), devices, BLAS/oneDNN, threads and memory limits.")
+final class InfoCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        BackendInfo info = Backend.init();
+        Table table = new Table("setting", "value");
+        table.row("backend", info.backend());
+        table.row("native build", info.nativeBuild().isEmpty() ? "(default)" : info.nativeBuild().substring(1));
+        table.row("devices", Nd4j.getAffinityManager().getNumberOfDevices());
+        table.row("BLAS", info.blasVendor());
+        table.row("oneDNN", info.oneDnn() ? "on" : "off");
+        table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
+        table.row("cores", info.cores());
+        table.row("ND4J threads", info.threads());
+        table.row("max heap", Table.si(info.maxHeap()) + "B");
+        table.row("max off-heap", Table.si(info.maxOffHeap()) + "B");
+        table.print(System.out);
+        return 0;
+    }
+}

@@ -1,0 +1,62 @@
+package org.zoo4j.cli;
+
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.datavec.image.loader.NativeImageLoader;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.zoo4j.runtime.Backend;
+import org.zoo4j.training.ModelFile;
+import org.zoo4j.zoo.InputShape;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code zoo4j predict MODEL IMAGE...}: the top-k labels of each image. */
+@Command(name = "predict", mixinStandardHelpOptions = true,
+        description = "Classify images with a trained model; resizing and normalisation come from the model file.")
+final class PredictCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "model file or run directory")
+    Path model;
+
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "IMAGE", description = "PNG, JPEG or BMP images")
+    List<Path> images;
+
+    @Option(names = "--top", defaultValue = "5", description = "labels to show per image (default: ${DEFAULT-VALUE})")
+    int top;
+
+    @Override
+    public Integer call() throws Exception {
+        Backend.init();
+        if (top < 1) {
+            throw new IllegalArgumentException("--top: must be at least 1, got " + top);
+        }
+        for (Path image : images) {
+            if (!Files.isRegularFile(image)) {
+                throw new NoSuchFileException(image + " (an image file)");
+            }
+        }
+        ModelFile.Loaded loaded = ModelFile.load(ModelFile.resolve(model), false);
+        InputShape shape = loaded.preprocessing().input();
+        // The same decoder (DataVec's) that reads image folders for training: same resizing and channel order.
+        NativeImageLoader loader = new NativeImageLoader(shape.height(), shape.width(), shape.channels());
+        for (Path image : images) {
+            INDArray features = loaded.normalization().apply(loader.asMatrix(image.toFile()).castTo(
+                    org.nd4j.linalg.api.buffer.DataType.FLOAT));
+            float[] p = loaded.net().outputSingle(false, features).toFloatVector();
+            Integer[] order = new Integer[p.length];
+            Arrays.setAll(order, i -> i);
+            Arrays.sort(order, Comparator.comparingDouble(i -> -p[i]));
+            System.out.println(image + ":");
+            for (int k = 0; k < Math.min(top, p.length); k++) {
+                System.out.printf(Locale.ROOT, "  %6.2f%%  %s%n", 100 * p[order[k]], loaded.labels().get(order[k]));
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,133 @@
+package org.zoo4j.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.zoo4j.training.Trainer;
+import org.zoo4j.training.TrainingRecipe;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code zoo4j train [RECIPE] [options]}: trains a model into a run directory. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train a model. Without arguments: LeNet-5 on Fashion-MNIST.",
+                "Examples:", "  ./zoo4j train", "  ./zoo4j train training/resnet20-fashion-mnist.yaml --set epochs=5",
+                "  ./zoo4j train --model resnet20 --dataset fashion-mnist --epochs 30",
+                "  ./zoo4j train --resume runs/lenet5-fashion-mnist-20260101-120000"},
+        footer = {"Exit codes: 0 done, 2 bad input, 3 loss became NaN/infinite (last good checkpoint kept), "
+                + "130 interrupted (checkpoint written)."})
+final class TrainCommand implements Callable<Integer> {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "RECIPE", description = "training recipe YAML (see training/)")
+    Path recipeFile;
+
+    @Option(names = "--model", description = "model name (see ./zoo4j list); default lenet5")
+    String model;
+
+    @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10 or folder:/path")
+    String dataset;
+
+    @Option(names = "--data-path", description = "folder holding the dataset's files")
+    String dataPath;
+
+    @Option(names = "--epochs", description = "number of epochs")
+    Integer epochs;
+
+    @Option(names = "--batch-size", description = "images per batch")
+    Integer batchSize;
+
+    @Option(names = "--lr", description = "base learning rate of the model's updater")
+    Double learningRate;
+
+    @Option(names = "--subset", description = "at most this many images per split (quick runs)")
+    Integer subset;
+
+    @Option(names = "--gpus", description = "GPUs to train on (CUDA build; more than 1 is not implemented yet)")
+    Integer gpus;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any recipe setting by dotted name, e.g. "
+            + "data.augment=flip=0.5,crop=4 or overrides.updater.name=nesterov or schedule.type=cosine")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
+    Path out;
+
+    @Option(names = "--resume", paramLabel = "RUN", description = "continue the run in this directory from its last checkpoint")
+    Path resume;
+
+    @Option(names = "--offline", description = "never download the dataset")
+    boolean offline;
+
+    @Override
+    public Integer call() throws Exception {
+        Map<String, String> all = new LinkedHashMap<>();
+        if (dataset != null) {
+            all.put("data.dataset", dataset);
+        }
+        if (dataPath != null) {
+            all.put("data.path", dataPath);
+        }
+        if (epochs != null) {
+            all.put("epochs", epochs.toString());
+        }
+        if (batchSize != null) {
+            all.put("data.batchSize", batchSize.toString());
+        }
+        if (learningRate != null) {
+            all.put("overrides.updater.learningRate", learningRate.toString());
+        }
+        if (subset != null) {
+            all.put("data.subset", subset.toString());
+        }
+        if (gpus != null) {
+            all.put("gpus", gpus.toString());
+        }
+        if (offline) {
+            all.put("data.download", "false");
+        }
+        all.putAll(settings);
+        Trainer trainer;
+        if (resume != null) {
+            if (recipeFile != null || model != null || out != null) {
+                throw new IllegalArgumentException("--resume takes the run's own recipe and directory; give no RECIPE, "
+                        + "--model or --out with it (use --set to change settings)");
+            }
+            trainer = Trainer.resume(resume, all, System.out);
+        } else {
+            TrainingRecipe recipe = recipeFile == null ? TrainingRecipe.defaults() : TrainingRecipe.read(recipeFile);
+            if (model != null) {
+                recipe = recipe.withModel(model, model.equals(recipe.model()) ? recipe.overrides() : Map.of());
+            }
+            recipe = recipe.with(all);
+            trainer = Trainer.start(recipe, out == null ? Trainer.defaultRunDir(recipe) : out, System.out);
+        }
+        // Ctrl-C: let the trainer finish its batch and write a checkpoint before the JVM exits.
+        Thread hook = new Thread(() -> {
+            trainer.requestStop();
+            try {
+                trainer.awaitFinished(120);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "zoo4j-checkpoint-on-exit");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try (trainer) {
+            Trainer.Result result = trainer.run();
+            return switch (result.status()) {
+                case COMPLETED, EARLY_STOPPED -> 0;
+                case DIVERGED -> {
+                    System.err.println("zoo4j train: " + result.message());
+                    yield 3;
+                }
+                case INTERRUPTED -> 130;
+            };
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // already running: it is waiting for us
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+package org.zoo4j.training;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.GradientNormalization;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.regularization.WeightDecay;
+import org.zoo4j.data.DataPipeline;
+import org.zoo4j.data.ImageBatchIterator;
+import org.zoo4j.runtime.Backend;
+import org.zoo4j.runtime.BackendInfo;
+import org.zoo4j.zoo.Configs;
+import org.zoo4j.zoo.ModelRegistry;
+import org.zoo4j.zoo.NetworkConfig;
+import org.zoo4j.zoo.Zoo;
+
+/**
+ * Trains a {@link TrainingRecipe} into a run directory:
+ * <pre>
+ *   recipe.yaml    the resolved recipe: ./zoo4j train RUN/recipe.yaml runs it again
+ *   metrics.csv    one line per epoch
+ *   last.zip       checkpoint after every epoch (and on Ctrl-C), with optimiser state: what --resume reads
+ *   best.zip       the model with the best validation metric so far
+ *   results.json   test metrics of the best model, when the run ends
+ *   train.log      what the run printed
+ * </pre>
+ * Every file is replaced atomically, so a run killed at any moment loses at most the current epoch.
+ */
+public final class Trainer implements AutoCloseable {
+    public enum Status { COMPLETED, EARLY_STOPPED, DIVERGED, INTERRUPTED }
+
+    /** How a run ended; {@code test} is null unless it completed or stopped early. */
+    public record Result(Status status, Path runDir, int epochsDone, Evaluation test, String message) {
+    }
+
+    private final TrainingRecipe recipe;
+    private final Path runDir;
+    private final PrintStream console;
+    private final DataPipeline data;
+    private final ComputationGraph net;
+    private final double baseLearningRate;
+    private TrainingState state;
+    private volatile boolean stopRequested;
+    private final CountDownLatch finished = new CountDownLatch(1);
+    /** Lets tests alter batches (to inject NaN); the identity otherwise. */
+    UnaryOperator<DataSet> batchHook = UnaryOperator.identity();
+
+    private Trainer(TrainingRecipe recipe, Path runDir, PrintStream console, ComputationGraph net, TrainingState state,
+                    DataPipeline data) {
+        this.recipe = recipe;
+        this.runDir = runDir;
+        this.console = console;
+        this.net = net;
+        this.state = state;
+        this.data = data;
+        this.baseLearningRate = recipe.modelConfig().updater().learningRate();
+    }
+
+    /** A new run of {@code recipe} in {@code runDir}, which must not hold a run already. */
+    public static Trainer start(TrainingRecipe recipe, Path runDir, PrintStream console) throws IOException {
+        if (Files.exists(runDir.resolve("recipe.yaml"))) {
+            throw new IllegalArgumentException(runDir + " already holds a run; resume it with --resume " + runDir
+                    + " or choose another --out");
+        }
+        checkDevice(recipe);
+        NetworkConfig checked = recipe.modelConfig();
+        Files.createDirectories(runDir);
+        DataPipeline data = DataPipeline.open(recipe.data(), checked.input());
+        try {
+            ComputationGraph net = build(recipe, data.labels().size());
+            AtomicWrite.text(runDir.resolve("recipe.yaml"), recipe.toYaml());
+            Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);
+            t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
+                    + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
+            return t;
+        } catch (RuntimeException | IOException e) {
+            data.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Continues the run in {@code runDir} from its last checkpoint: same epoch, batch, optimiser state and schedule
+     * position. {@code settings} may change the recipe (more epochs, for instance) before it continues.
+     */
+    public static Trainer resume(Path runDir, Map<String, String> settings, PrintStream console) throws IOException {
+        Path checkpoint = runDir.resolve("last.zip");
+        if (!Files.isRegularFile(runDir.resolve("recipe.yaml"))) {
+            throw new IllegalArgumentException(runDir + " is not a run directory (no recipe.yaml)");
+        }
+        if (!Files.isRegularFile(checkpoint)) {
+            throw new IllegalArgumentException(runDir + " has no checkpoint yet (no last.zip): the run stopped during "
+                    + "its first epoch; start it again with ./zoo4j train " + runDir.resolve("recipe.yaml"));
+        }
+        TrainingRecipe recipe = TrainingRecipe.read(runDir.resolve("recipe.yaml")).with(settings);
+        checkDevice(recipe);
+        ModelFile.Loaded loaded = ModelFile.load(checkpoint, true);
+        if (loaded.state() == null) {
+            throw new IllegalArgumentException(checkpoint + " holds no training state; it is not a checkpoint");
+        }
+        if (!settings.isEmpty()) {
+            AtomicWrite.text(runDir.resolve("recipe.yaml"), recipe.toYaml());
+        }
+        DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input());
+        Trainer t = new Trainer(recipe, runDir, console, loaded.net(), loaded.state(), data);
+        t.log("resuming " + runDir + " after epoch " + loaded.state().epochsDone()
+                + (loaded.state().batchesDone() > 0 ? " and " + loaded.state().batchesDone() + " batches" : ""));
+        return t;
+    }
+
+    private static void checkDevice(TrainingRecipe recipe) {
+        BackendInfo backend = Backend.init();
+        boolean cuda = backend.backend().toUpperCase(Locale.ROOT).contains("CUDA");
+        if (recipe.device().equals("cuda") && !cuda) {
+            throw new IllegalArgumentException("device: cuda asked for, but this build runs ND4J on " + backend.backend()
+                    + "; build with ZOO4J_MVN_ARGS=-Pcuda ./zoo4j ... on a machine with an NVIDIA GPU, or set device=cpu");
+        }
+        if (recipe.gpus() > 1) {
+            throw new IllegalArgumentException("gpus: " + recipe.gpus() + " GPUs asked for; multi-GPU training "
+                    + "(ParallelWrapper) is not implemented yet in zoo4j; use gpus=1");
+        }
+    }
+
+    /** The network with the recipe's weight decay and gradient clipping set on every layer, initialised. */
+    static ComputationGraph build(TrainingRecipe recipe, int numClasses) {
+        ModelRegistry.Entry<?> entry = Zoo.get(recipe.model());
+        ComputationGraphConfiguration conf = configure(entry, recipe.modelOverrides(numClasses));
+        for (GraphVertex vertex : conf.getVertices().values()) {
+            if (vertex instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BaseLayer layer) {
+                if (recipe.weightDecay() > 0) {
+                    // Scaled by the learning rate, like the decoupled-from-loss decay of torch.optim.SGD.
+                    layer.setRegularization(List.of(new WeightDecay(recipe.weightDecay(), true)));
+                }
+                if (recipe.clipGradientNorm() > 0) {
+                    layer.setGradientNormalization(GradientNormalization.ClipL2PerLayer);
+                    layer.setGradientNormalizationThreshold(recipe.clipGradientNorm());
+                }
+            }
+        }
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        initialize(entry, recipe.modelOverrides(numClasses), graph);
+        return graph;
+    }
+
+    private static <C extends NetworkConfig> ComputationGraphConfiguration configure(ModelRegistry.Entry<C> e,
+                                                                                    Map<String, Object> overrides) {
+        return ModelRegistry.Models.configure(e.family(), e.name(), e.config(overrides));
+    }
+
+    private static <C extends NetworkConfig> void initialize(ModelRegistry.Entry<C> e, Map<String, Object> overrides,
+                                                             ComputationGraph graph) {
+        e.family().initialize(e.config(overrides), graph);
+    }
+
+    public ComputationGraph net() {
+        return net;
+    }
+
+    public TrainingState state() {
+        return state;
+    }
+
+    public Path runDir() {
+        return runDir;
+    }
+
+    /** Asks the run to stop after the current batch and write a checkpoint (Ctrl-C). */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /** Waits until {@link #run} has returned; for a shutdown hook. */
+    public boolean awaitFinished(long seconds) throws InterruptedException {
+        return finished.await(seconds, TimeUnit.SECONDS);
+    }
+
+    public Result run() throws IOException {
+        try {
+            return train();
+        } finally {
+            finished.countDown();
+        }
+    }
+
+    private Result train() throws IOException {
+        ImageBatchIterator train = data.train();
+        int batches = train.numBatches();
+        int epochs = recipe.epochs();
+        Progress progress = new Progress(console, Progress.stdoutIsTerminal());
+        while (state.epochsDone() < epochs) {
+            int epoch = state.epochsDone();
+            double lr = baseLearningRate * recipe.schedule().factor(epoch, epochs);
+            if (lr != currentLearningRate()) {
+                net.setLearningRate(lr);
+            }
+            long start = System.nanoTime();
+            train.setEpoch(epoch);
+            int batch = 0;
+            for (; batch < state.batchesDone() && train.hasNext(); batch++) {
+                train.next(); // already trained before the interruption: same order, so skip them
+            }
+            double lossSum = 0;
+            long images = 0;
+            int trained = 0;
+            while (train.hasNext()) {
+                DataSet ds = batchHook.apply(train.next());
+                net.fit(ds);
+                double loss = net.score();
+                batch++;
+                if (!Double.isFinite(loss)) {
+                    progress.endLine();
+                    String kept = state.epochsDone() > 0 || state.batchesDone() > 0
+                            ? "the last good checkpoint " + runDir.resolve("last.zip") + " (after epoch "
+                            + state.epochsDone() + ") is kept" : "no checkpoint had been written yet";
+                    String message = String.format(Locale.ROOT, "loss became %s at epoch %d, batch %d/%d; stopped; %s. "
+                            + "Lower the learning rate (--set overrides.updater.learningRate=...) or set clipGradientNorm, "
+                            + "then --resume %s", loss, epoch + 1, batch, batches, kept, runDir);
+                    log(message);
+                    return new Result(Status.DIVERGED, runDir, state.epochsDone(), null, message);
+                }
+                lossSum += loss;
+                trained++;
+                images += ds.numExamples();
+                double seconds = (System.nanoTime() - start) / 1e9;
+                double rate = images / seconds;
+                double eta = (batches - batch) * (seconds / trained) + (epochs - epoch - 1) * batches * (seconds / trained);
+                progress.update(epoch + 1, epochs, batch, batches, lossSum / trained, rate, eta);
+                if (stopRequested) {
+                    progress.endLine();
+                    state = new TrainingState(epoch, batch, state.bestEpoch(), state.bestMetric(), state.sinceBest(),
+                            state.history());
+                    checkpoint(runDir.resolve("last.zip"), true);
+                    String message = "interrupted at epoch " + (epoch + 1) + ", batch " + batch + "/" + batches
+                            + "; checkpoint written; continue with ./zoo4j train --resume " + runDir;
+                    log(message);
+                    return new Result(Status.INTERRUPTED, runDir, epoch, null, message);
+                }
+            }
+            progress.endLine();
+            double trainSeconds = (System.nanoTime() - start) / 1e9;
+            Evaluation validation = data.validationSize() > 0
+                    ? Evaluation.of(net, data.validation(), data.labels(), null) : null;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            EpochMetrics m = new EpochMetrics(epoch + 1, lr, trained == 0 ? Double.NaN : lossSum / trained,
+                    validation == null ? Double.NaN : validation.loss(),
+                    validation == null ? Double.NaN : validation.accuracy(), seconds, images / trainSeconds);
+            List<EpochMetrics> history = new ArrayList<>(state.history());
+            history.add(m);
+            double metric = validation == null ? -m.trainLoss()
+                    : recipe.monitor().equals("loss") ? -validation.loss() : validation.accuracy();
+            boolean improved = state.bestEpoch() == 0 || metric > state.bestMetric();
+            state = new TrainingState(epoch + 1, 0, improved ? epoch + 1 : state.bestEpoch(),
+                    improved ? metric : state.bestMetric(), improved ? 0 : state.sinceBest() + 1, history);
+            // The checkpoint first: metrics.csv is rewritten from it, so the two never disagree after a kill.
+            checkpoint(runDir.resolve("last.zip"), true);
+            if (improved) {
+                checkpoint(runDir.resolve("best.zip"), false);
+            }
+            AtomicWrite.text(runDir.resolve("metrics.csv"), EpochMetrics.csv(history));
+            log(String.format(Locale.ROOT, "epoch %d/%d: lr %.3g, train loss %.4f, validation loss %.4f, validation "
+                            + "accuracy %.2f%%, %.0f img/s, %s%s", epoch + 1, epochs, lr, m.trainLoss(),
+                    m.validationLoss(), 100 * m.validationAccuracy(), m.imagesPerSecond(), Progress.duration(seconds),
+                    improved ? " (best)" : ""));
+            if (recipe.earlyStopping() > 0 && state.sinceBest() >= recipe.earlyStopping()) {
+                log("early stopping: validation " + recipe.monitor() + " has not improved for " + state.sinceBest()
+                        + " epochs (best at epoch " + state.bestEpoch() + ")");
+                return finish(Status.EARLY_STOPPED);
+            }
+            if (stopRequested) {
+                String message = "interrupted after epoch " + (epoch + 1) + "; continue with ./zoo4j train --resume " + runDir;
+                log(message);
+                return new Result(Status.INTERRUPTED, runDir, state.epochsDone(), null, message);
+            }
+        }
+        return finish(Status.COMPLETED);
+    }
+
+    private double currentLearningRate() {
+        Double lr = net.getLearningRate(net.getLayer(0).conf().getLayer().getLayerName());
+        return lr == null ? Double.NaN : lr;
+    }
+
+    /** Tests the best model on the test split and stores the result in the run and in the model files. */
+    private Result finish(Status status) throws IOException {
+        Path best = runDir.resolve(Files.exists(runDir.resolve("best.zip")) ? "best.zip" : "last.zip");
+        ModelFile.Loaded model = ModelFile.load(best, false);
+        Evaluation test = Evaluation.of(model.net(), data.test(), data.labels(), null);
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("status", status.name().toLowerCase(Locale.ROOT));
+        metrics.put("epochs", state.epochsDone());
+        metrics.put("bestEpoch", state.bestEpoch());
+        metrics.put("testImages", test.count());
+        metrics.put("testAccuracy", test.accuracy());
+        if (!Double.isNaN(test.top5())) {
+            metrics.put("testTop5", test.top5());
+        }
+        metrics.put("testLoss", test.loss());
+        metrics.put("trainSeconds", state.history().stream().mapToDouble(EpochMetrics::seconds).sum());
+        metrics.put("confusion", test.confusion());
+        String json = Configs.toJson(metrics);
+        ModelFile.putEntries(best, Map.of(ModelFile.METRICS, json));
+        if (!best.getFileName().toString().equals("last.zip")) {
+            ModelFile.putEntries(runDir.resolve("last.zip"), Map.of(ModelFile.METRICS, json));
+        }
+        AtomicWrite.text(runDir.resolve("results.json"), json);
+        try {
+            Plots.writeAll(runDir, state.history(), test);
+        } catch (RuntimeException | IOException e) {
+            log("could not draw the plots: " + e);
+        }
+        String message = String.format(Locale.ROOT, "test accuracy %.2f%%%s (best epoch %d of %d, %s model); run in %s",
+                100 * test.accuracy(), Double.isNaN(test.top5()) ? "" : String.format(Locale.ROOT, ", top-5 %.2f%%",
+                        100 * test.top5()), state.bestEpoch(), state.epochsDone(), best.getFileName(), runDir);
+        log(message);
+        return new Result(status, runDir, state.epochsDone(), test, message);
+    }
+
+    private void checkpoint(Path file, boolean withUpdater) throws IOException {
+        ModelFile.save(file, net, withUpdater, ModelFile.entries(recipe, data.labels(), data.normalizer(),
+                data.shape(), state));
+    }
+
+    private void log(String line) {
+        console.println(line);
+        String stamped = LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME) + " " + line + "\n";
+        try {
+            Files.writeString(runDir.resolve("train.log"), stamped, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            console.println("(could not write train.log: " + e.getMessage() + ")");
+        }
+    }
+
+    /** A fresh run directory name: runs/MODEL-DATASET-yyyyMMdd-HHmmss. */
+    public static Path defaultRunDir(TrainingRecipe recipe) {
+        String dataset = recipe.data().dataset().replaceAll("[^A-Za-z0-9._-]+", "_");
+        return Path.of("runs", recipe.model() + "-" + dataset + "-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
+
+    @Override
+    public void close() {
+        data.close();
+    }
+}

@@ -1,0 +1,194 @@
+package org.zoo4j.training;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.zoo4j.data.DataConfig;
+import org.zoo4j.zoo.Configs;
+import org.zoo4j.zoo.NetworkConfig;
+import org.zoo4j.zoo.Zoo;
+
+/**
+ * Everything a training run needs, as written in {@code training/*.yaml}: a model, the data, and the trainer settings.
+ * The resolved recipe is saved in each run directory and can be run again as it is.
+ *
+ * @param model            a registered model name, e.g. lenet5 or resnet20 (default lenet5)
+ * @param overrides        settings of the model's preset config, by (dotted) name: input, updater, ...; numClasses
+ *                         defaults to the dataset's class count
+ * @param data             dataset, splits, batch size, augmentation, normalisation (see {@link DataConfig})
+ * @param epochs           passes over the training split (default 10)
+ * @param schedule         learning-rate schedule over epochs (default constant)
+ * @param weightDecay      L2 weight decay coefficient applied to weights, not biases, by the updater; 0 = off
+ * @param clipGradientNorm when > 0, each layer's gradient is rescaled to at most this L2 norm; 0 = off
+ * @param earlyStopping    stop when the validation metric has not improved for this many epochs; 0 = off
+ * @param monitor          validation metric that picks the best model and drives early stopping: accuracy or loss
+ * @param device           cpu or cuda: the backend this run expects; a CUDA run needs the {@code -Pcuda} build
+ * @param gpus             GPUs for data-parallel training with DL4J's ParallelWrapper (CUDA only; default 1)
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs,
+                             LrSchedule schedule, double weightDecay, double clipGradientNorm, int earlyStopping,
+                             String monitor, String device, int gpus) {
+
+    public TrainingRecipe {
+        model = model == null || model.isBlank() ? "lenet5" : model.trim();
+        overrides = overrides == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(overrides));
+        data = data == null ? DataConfig.of("fashion-mnist") : data;
+        schedule = schedule == null ? LrSchedule.CONSTANT : schedule;
+        monitor = monitor == null ? "accuracy" : monitor.toLowerCase(Locale.ROOT);
+        device = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
+        if (epochs < 1) {
+            throw new IllegalArgumentException("epochs: must be at least 1, got " + epochs);
+        }
+        if (weightDecay < 0) {
+            throw new IllegalArgumentException("weightDecay: must be >= 0, got " + weightDecay);
+        }
+        if (clipGradientNorm < 0) {
+            throw new IllegalArgumentException("clipGradientNorm: must be >= 0 (0 = off), got " + clipGradientNorm);
+        }
+        if (earlyStopping < 0) {
+            throw new IllegalArgumentException("earlyStopping: must be >= 0 epochs (0 = off), got " + earlyStopping);
+        }
+        if (!List.of("accuracy", "loss").contains(monitor)) {
+            throw new IllegalArgumentException("monitor: one of accuracy, loss; got '" + monitor + "'");
+        }
+        if (!List.of("cpu", "cuda").contains(device)) {
+            throw new IllegalArgumentException("device: one of cpu, cuda; got '" + device + "'");
+        }
+        if (gpus < 1) {
+            throw new IllegalArgumentException("gpus: must be at least 1, got " + gpus);
+        }
+    }
+
+    /** The YAML/JSON form: every field may be left out and takes its default. */
+    @JsonCreator
+    static TrainingRecipe fromMap(@JsonProperty("model") String model,
+                                  @JsonProperty("overrides") Map<String, Object> overrides,
+                                  @JsonProperty("data") DataConfig data, @JsonProperty("epochs") Integer epochs,
+                                  @JsonProperty("schedule") LrSchedule schedule,
+                                  @JsonProperty("weightDecay") Double weightDecay,
+                                  @JsonProperty("clipGradientNorm") Double clipGradientNorm,
+                                  @JsonProperty("earlyStopping") Integer earlyStopping,
+                                  @JsonProperty("monitor") String monitor, @JsonProperty("device") String device,
+                                  @JsonProperty("gpus") Integer gpus) {
+        return new TrainingRecipe(model, overrides, data, epochs == null ? 10 : epochs, schedule,
+                weightDecay == null ? 0 : weightDecay, clipGradientNorm == null ? 0 : clipGradientNorm,
+                earlyStopping == null ? 0 : earlyStopping, monitor, device, gpus == null ? 1 : gpus);
+    }
+
+    /** The defaults: LeNet-5 on Fashion-MNIST. */
+    public static TrainingRecipe defaults() {
+        return fromMap(null, null, null, null, null, null, null, null, null, null, null);
+    }
+
+    public static TrainingRecipe read(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new java.nio.file.NoSuchFileException(file + " (a training recipe, e.g. training/lenet5-fashion-mnist.yaml)");
+        }
+        TrainingRecipe recipe = Configs.fromYaml(Files.readString(file), TrainingRecipe.class);
+        recipe.modelConfig();
+        return recipe;
+    }
+
+    public String toYaml() {
+        return Configs.toYaml(this);
+    }
+
+    /**
+     * A copy with command-line settings applied ({@code epochs=3}, {@code data.batchSize=128},
+     * {@code schedule.type=cosine}). Keys under {@code overrides.} set model settings ({@code
+     * overrides.updater.learningRate=0.05}) and are checked against the model's config. Unknown keys are errors.
+     */
+    public TrainingRecipe with(Map<String, String> settings) {
+        Map<String, Object> modelSettings = new LinkedHashMap<>(overrides);
+        Map<String, String> own = new LinkedHashMap<>();
+        settings.forEach((key, value) -> {
+            if (key.startsWith("overrides.")) {
+                modelSettings.put(key.substring("overrides.".length()), scalar(value));
+            } else {
+                own.put(key, value);
+            }
+        });
+        // Settings that are null by default are left out of the JSON tree Configs.override edits; set them directly.
+        TrainingRecipe base = this;
+        String subset = own.remove("data.subset");
+        if (subset != null) {
+            base = base.withData(base.data.withSubset(parseSubset(subset)));
+        }
+        String path = own.remove("data.path");
+        if (path != null) {
+            base = base.withData(base.data.withPath(path));
+        }
+        TrainingRecipe updated = Configs.override(base, own);
+        if (!modelSettings.equals(overrides)) {
+            updated = new TrainingRecipe(updated.model, modelSettings, updated.data, updated.epochs, updated.schedule,
+                    updated.weightDecay, updated.clipGradientNorm, updated.earlyStopping, updated.monitor,
+                    updated.device, updated.gpus);
+        }
+        updated.modelConfig();
+        return updated;
+    }
+
+    /** A command-line value as the YAML scalar it reads as (0.01 a number, true a boolean), so it saves as it reads. */
+    private static Object scalar(String value) {
+        try {
+            Object parsed = Configs.yaml().readValue(value, Object.class);
+            return parsed instanceof Number || parsed instanceof Boolean ? parsed : value;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return value;
+        }
+    }
+
+    private static Integer parseSubset(String text) {
+        if (text.isBlank() || text.equalsIgnoreCase("null") || text.equalsIgnoreCase("all")) {
+            return null;
+        }
+        try {
+            return Integer.valueOf(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("data.subset: a number of images or 'all', got '" + text + "'");
+        }
+    }
+
+    /** The model's config with the overrides applied; checks the model name and override keys. */
+    public NetworkConfig modelConfig() {
+        if (!Zoo.registry().names().contains(model)) {
+            throw new IllegalArgumentException("model: unknown model '" + model + "'; see ./zoo4j list for the "
+                    + "registered ones");
+        }
+        try {
+            return Zoo.get(model).config(overrides);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("overrides: " + e.getMessage(), e);
+        }
+    }
+
+    /** The model's config for {@code numClasses} classes, unless the overrides set numClasses themselves. */
+    public Map<String, Object> modelOverrides(int numClasses) {
+        Map<String, Object> all = new LinkedHashMap<>(overrides);
+        all.putIfAbsent("numClasses", numClasses);
+        return all;
+    }
+
+    public TrainingRecipe withEpochs(int e) {
+        return new TrainingRecipe(model, overrides, data, e, schedule, weightDecay, clipGradientNorm, earlyStopping,
+                monitor, device, gpus);
+    }
+
+    public TrainingRecipe withData(DataConfig d) {
+        return new TrainingRecipe(model, overrides, d, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
+                monitor, device, gpus);
+    }
+
+    public TrainingRecipe withModel(String m, Map<String, Object> o) {
+        return new TrainingRecipe(m, o, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
+                monitor, device, gpus);
+    }
+}

@@ -1,0 +1,190 @@
+package org.zoo4j.training;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.data.DataConfig;
+import org.zoo4j.data.DataPipeline;
+import org.zoo4j.zoo.Configs;
+
+class TrainerTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream console = new ByteArrayOutputStream();
+    private final PrintStream out = new PrintStream(console, true, StandardCharsets.UTF_8);
+
+    /** LeNet-5 on a stratified Fashion-MNIST subset: small enough for a test, big enough to learn. */
+    static TrainingRecipe small(int subset, int epochs) {
+        DataConfig data = DataConfig.of("fashion-mnist").withSubset(subset).withBatchSize(32).withDownload(false);
+        return TrainingRecipe.defaults().withData(data).withEpochs(epochs);
+    }
+
+    @Test
+    void oneShortEpochOfLeNetLearnsFarAboveChanceAndFillsTheRunDirectory() throws Exception {
+        TrainingRecipe recipe = small(2000, 1);
+        Path run = dir.resolve("run");
+        Trainer.Result result;
+        INDArray before;
+        INDArray features;
+        try (Trainer trainer = Trainer.start(recipe, run, out)) {
+            result = trainer.run();
+            try (DataPipeline p = DataPipeline.open(recipe.data(), recipe.modelConfig().input())) {
+                features = p.test().next().getFeatures();
+            }
+            before = trainer.net().outputSingle(false, features);
+        }
+        assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+        assertTrue(result.test().accuracy() > 0.55, "chance is 0.10; got " + result.test().accuracy());
+        for (String f : List.of("recipe.yaml", "metrics.csv", "best.zip", "last.zip", "results.json", "train.log",
+                "loss.png", "accuracy.png", "confusion.png")) {
+            assertTrue(Files.isRegularFile(run.resolve(f)), f);
+        }
+        assertEquals(2, Files.readAllLines(run.resolve("metrics.csv")).size(), "header and one epoch");
+        assertEquals(recipe, TrainingRecipe.read(run.resolve("recipe.yaml")), "the saved recipe runs the same run");
+
+        // The saved model predicts what the network predicted before it was saved, and carries its metadata.
+        ModelFile.Loaded loaded = ModelFile.load(run.resolve("best.zip"), false);
+        INDArray after = loaded.net().outputSingle(false, features);
+        assertTrue(before.equalsWithEps(after, 1e-6), "same predictions after saving");
+        assertEquals(10, loaded.labels().size());
+        assertEquals("T-shirt/top", loaded.labels().get(0));
+        assertEquals(recipe, loaded.recipe());
+        assertNotNull(loaded.metrics());
+        assertEquals(result.test().accuracy(), ((Number) loaded.metrics().get("testAccuracy")).doubleValue(), 1e-12);
+        assertEquals(recipe.modelConfig().input(), loaded.preprocessing().input());
+        try (var listing = Files.list(run)) {
+            assertFalse(listing.anyMatch(p -> p.getFileName().toString().endsWith(".part")), "no temporary files left");
+        }
+    }
+
+    @Test
+    void aNaNLossStopsTheRunAndKeepsTheLastGoodCheckpoint() throws Exception {
+        TrainingRecipe recipe = small(800, 3);
+        Path run = dir.resolve("nan");
+        Trainer.Result result;
+        try (Trainer trainer = Trainer.start(recipe, run, out)) {
+            int batches = 720 / 32 + 1;
+            int[] seen = {0};
+            trainer.batchHook = batch -> {
+                seen[0]++;
+                if (seen[0] == batches + 3) { // the third batch of the second epoch
+                    INDArray f = batch.getFeatures().dup();
+                    f.putScalar(0, Double.NaN);
+                    return new DataSet(f, batch.getLabels());
+                }
+                return batch;
+            };
+            result = trainer.run();
+        }
+        assertEquals(Trainer.Status.DIVERGED, result.status());
+        assertEquals(1, result.epochsDone());
+        assertTrue(result.message().contains("NaN") && result.message().contains("epoch 2"), result.message());
+        ModelFile.Loaded checkpoint = ModelFile.load(run.resolve("last.zip"), true);
+        assertEquals(1, checkpoint.state().epochsDone());
+        assertFalse(checkpoint.net().params().isNaN().any(), "the checkpoint holds the good weights");
+        assertEquals(2, Files.readAllLines(run.resolve("metrics.csv")).size());
+        assertFalse(Files.exists(run.resolve("results.json")), "a diverged run reports no results");
+    }
+
+    @Test
+    void aRunKilledMidEpochResumesFromItsLastCheckpoint() throws Exception {
+        Path run = dir.resolve("killed");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "train", "--offline",
+                "--subset", "1500", "--epochs", "3", "--batch-size", "32", "--out", run.toString()));
+        Process child = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("child.log").toFile()).start();
+        Path checkpoint = run.resolve("last.zip");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+        while (!Files.exists(checkpoint) && child.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(Files.exists(checkpoint), "no checkpoint written: " + Files.readString(dir.resolve("child.log")));
+        Thread.sleep(1500); // into the next epoch
+        assertTrue(child.isAlive(), "the child finished before it could be killed");
+        child.destroyForcibly(); // SIGKILL: no shutdown hook runs
+        assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+
+        ModelFile.Loaded saved = ModelFile.load(checkpoint, true);
+        int epochs = saved.state().epochsDone();
+        assertTrue(epochs >= 1 && epochs < 3, "killed in epoch 2 or 3, checkpoint after epoch " + epochs);
+        try (Trainer resumed = Trainer.resume(run, Map.of(), out)) {
+            assertEquals(epochs, resumed.state().epochsDone(), "continues with the checkpoint's epoch");
+            ComputationGraph net = resumed.net();
+            assertEquals(saved.net().params(), net.params(), "the resumed model is the checkpoint");
+            assertEquals(saved.net().getUpdater().getStateViewArray(), net.getUpdater().getStateViewArray(),
+                    "with the optimiser state");
+            Trainer.Result result = resumed.run();
+            assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+            assertEquals(3, result.epochsDone());
+        }
+        List<String> rows = Files.readAllLines(run.resolve("metrics.csv"));
+        assertEquals(4, rows.size(), "one line per epoch, none lost or repeated: " + rows);
+        for (int e = 1; e <= 3; e++) {
+            assertTrue(rows.get(e).startsWith(e + ","), rows.toString());
+        }
+    }
+
+    @Test
+    void schedulesGiveTheDocumentedFactors() {
+        LrSchedule step = Configs.fromYaml("type: step\nstepEpochs: 2\ngamma: 0.5", LrSchedule.class);
+        assertArrayEquals(new double[] {1, 1, 0.5, 0.5, 0.25}, factors(step, 5), 1e-12);
+        LrSchedule multi = Configs.fromYaml("type: multistep\nmilestones: [1, 3]", LrSchedule.class);
+        assertArrayEquals(new double[] {1, 0.1, 0.1, 0.01}, factors(multi, 4), 1e-12);
+        LrSchedule cosine = Configs.fromYaml("type: cosine\nwarmupEpochs: 2", LrSchedule.class);
+        assertArrayEquals(new double[] {0.5, 1, 1, 0.5, 0}, factors(cosine, 5), 1e-12);
+    }
+
+    private static double[] factors(LrSchedule s, int epochs) {
+        double[] f = new double[epochs];
+        for (int e = 0; e < epochs; e++) {
+            f[e] = s.factor(e, epochs);
+        }
+        return f;
+    }
+
+    @Test
+    void everyRecipeInTrainingReadsAndDefinesItsNetwork() throws Exception {
+        List<Path> recipes;
+        try (var files = Files.list(Path.of("training"))) {
+            recipes = files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertTrue(recipes.size() >= 7, recipes.toString());
+        for (Path file : recipes) {
+            TrainingRecipe r = TrainingRecipe.read(file);
+            long params = org.zoo4j.zoo.Zoo.get(r.model()).define(r.modelOverrides(10)).trainableParams();
+            assertTrue(params > 0, file.toString());
+            assertEquals(r, Configs.fromYaml(r.toYaml(), TrainingRecipe.class), file.toString());
+        }
+    }
+
+    @Test
+    void recipesRoundTripAndTakeDottedSettings() {
+        TrainingRecipe recipe = TrainingRecipe.defaults().with(Map.of("epochs", "7", "data.batchSize", "16",
+                "schedule.type", "cosine", "overrides.updater.learningRate", "0.01", "data.subset", "100"));
+        assertEquals(7, recipe.epochs());
+        assertEquals(16, recipe.data().batchSize());
+        assertEquals(100, recipe.data().subset());
+        assertEquals(0.01, recipe.modelConfig().updater().learningRate(), 1e-12);
+        assertEquals(recipe, Configs.fromYaml(recipe.toYaml(), TrainingRecipe.class));
+    }
+}
