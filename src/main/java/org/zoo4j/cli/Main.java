@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code zoo4j} command line. Each sub-command is one class in this package. */
 @Command(name = "zoo4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A model zoo for Java on Deeplearning4j: classic CNNs, data, training, sweeps and transfer.",
-        subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, WeightsCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
