@@ -9,7 +9,7 @@ input through it in eval mode. Written per model:
   NAME.out.safetensors logits (before softmax) and softmax, F32
 
 Run with Debian's PyTorch:  /usr/bin/python3 src/test/python/make_transfer_fixtures.py [--full] [--out DIR]
---full writes the full-size resnet18, resnet50 and vgg16 (hundreds of MB: for the slow test, never committed).
+--full writes the full-size resnet18, resnet50, vgg16, vgg11-bn and alexnet (hundreds of MB: for the slow test, never committed).
 The Java side (TransferParityTest) must use the same zoo overrides as MODELS below.
 """
 import argparse
@@ -131,6 +131,8 @@ FULL = {
     "resnet18": (lambda: tv_resnet.resnet18(), (3, 224, 224), 2, "F32"),
     "resnet50": (lambda: tv_resnet.resnet50(), (3, 224, 224), 2, "F32"),
     "vgg16": (lambda: tv_vgg.vgg16(), (3, 224, 224), 1, "F32"),
+    "vgg11-bn": (lambda: tv_vgg.vgg11_bn(), (3, 224, 224), 1, "F32"),
+    "alexnet": (lambda: tv_alexnet.alexnet(), (3, 224, 224), 1, "F32"),
 }
 
 
