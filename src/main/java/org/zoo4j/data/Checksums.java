@@ -9,7 +9,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /** SHA-256 helpers. */
-final class Checksums {
+public final class Checksums {
     private Checksums() {
     }
 
@@ -25,7 +25,7 @@ final class Checksums {
         return HexFormat.of().formatHex(digest.digest());
     }
 
-    static String sha256(Path file) throws IOException {
+    public static String sha256(Path file) throws IOException {
         MessageDigest digest = sha256();
         byte[] buffer = new byte[1 << 16];
         try (InputStream in = Files.newInputStream(file)) {

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * hidden temporary file beside the target, which is renamed into place only after both checks; on any failure the
  * temporary file is deleted, so nothing half-downloaded is ever left.
  */
-final class Downloader {
+public final class Downloader {
     private static final Logger log = LoggerFactory.getLogger(Downloader.class);
     /** Time allowed to connect, and to wait for more bytes, before a mirror counts as failed. */
     private static final int TIMEOUT_MS = 30_000;
@@ -31,12 +31,12 @@ final class Downloader {
     private final PrintStream progress;
 
     /** @param progress where the progress bar goes (normally standard error), or null for none */
-    Downloader(PrintStream progress) {
+    public Downloader(PrintStream progress) {
         this.progress = progress;
     }
 
     /** Why a download failed everywhere; {@link #offline()} when no mirror could even be reached. */
-    static final class Failed extends DataException {
+    public static final class Failed extends DataException {
         private final boolean offline;
 
         Failed(String message, boolean offline) {
@@ -44,13 +44,13 @@ final class Downloader {
             this.offline = offline;
         }
 
-        boolean offline() {
+        public boolean offline() {
             return offline;
         }
     }
 
     /** Downloads {@code file} into {@code target}, trying the mirrors in order. */
-    void download(List<String> mirrors, DatasetManifest.FileEntry file, Path target) {
+    public void download(List<String> mirrors, DatasetManifest.FileEntry file, Path target) {
         if (mirrors.isEmpty()) {
             throw new Failed(file.name() + ": the manifest lists no download location", true);
         }

@@ -132,12 +132,17 @@ public final class Net {
                 formulas(s, kernel, padding, stride, h, w));
     }
 
-    /** Batch normalisation over channels (PyTorch's eps 1e-5 and momentum 0.1), with an optional fused activation. */
+    /**
+     * Batch normalisation over channels (PyTorch's eps 1e-5 and momentum 0.1), then the activation, if any, as its own
+     * layer {@code <name>.act}: DL4J M2.1's BatchNormalization ignores its own activation setting (found by the
+     * torchvision parity test: a ReLU set on the layer was never applied). Returns the vertex to continue from.
+     */
     public String batchNorm(String name, String in, Activation activation) {
         Shape s = shape(name, in);
         graph.addLayer(name, new BatchNormalization.Builder().nIn(s.channels()).nOut(s.channels()).eps(1e-5).decay(0.9)
-                .activation(activation).build(), in);
-        return add(name, s, "batch norm" + act(activation), 2L * s.channels(), 4L * s.channels(), 0, "");
+                .activation(Activation.IDENTITY).build(), in);
+        String out = add(name, s, "batch norm", 2L * s.channels(), 4L * s.channels(), 0, "");
+        return activation == Activation.IDENTITY ? out : activation(name + ".act", out, activation);
     }
 
     /** Local response normalisation as in the AlexNet paper (n=5, k=2, alpha=1e-4, beta=0.75). */

@@ -1,0 +1,132 @@
+package org.zoo4j.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
+import org.zoo4j.data.AtomicFiles;
+import org.zoo4j.runtime.Backend;
+import org.zoo4j.transfer.SafeTensors;
+import org.zoo4j.transfer.WeightsCache;
+import org.zoo4j.transfer.WeightsImport;
+import org.zoo4j.transfer.WeightsManifest;
+import org.zoo4j.zoo.Zoo;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code zoo4j weights ...}: published weight sets: list, download, import into a zoo model. */
+@Command(name = "weights", mixinStandardHelpOptions = true,
+        description = "Published weights: list the known sets, download one, import a safetensors state dict.",
+        subcommands = {WeightsCommand.ListWeights.class, WeightsCommand.Pull.class, WeightsCommand.Import.class})
+public final class WeightsCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "The weight sets in zoo/weights.yaml.")
+    static final class ListWeights implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            WeightsManifest manifest = WeightsManifest.load();
+            Table table = new Table("weights", "model", "format", "top-1", "check").right(3);
+            manifest.weights().forEach((name, e) -> table.row(name, e.model(), e.format().name(),
+                    e.accuracy() == null ? "" : String.format(Locale.ROOT, "%.2f", e.accuracy().top1()),
+                    e.verifiable() ? (e.sha256() != null ? "sha256" : "sha256 prefix") : "UNVERIFIED"));
+            table.print(System.out);
+            System.out.println(".pth files are pickles: convert with tools/pth_to_safetensors.py before "
+                    + "'zoo4j weights import'.");
+            return 0;
+        }
+    }
+
+    @Command(name = "pull", mixinStandardHelpOptions = true,
+            description = "Download a weight set into the cache (~/.zoo4j/weights, or $ZOO4J_WEIGHTS) and check it.")
+    static final class Pull implements Callable<Integer> {
+        @Parameters(paramLabel = "NAME", description = "a name from 'zoo4j weights list'")
+        String name;
+
+        @Option(names = "--allow-unverified", description = "fetch a set the manifest has no checksum for")
+        boolean allowUnverified;
+
+        @Override
+        public Integer call() throws Exception {
+            WeightsManifest.Entry entry = WeightsManifest.load().get(name);
+            Path file = new WeightsCache(WeightsCache.defaultRoot(), System.err).pull(name, entry, allowUnverified);
+            System.out.println(file);
+            if (entry.format() == WeightsManifest.Format.pth) {
+                System.err.println("This is a PyTorch pickle; zoo4j does not unpickle. Convert it, then import:\n"
+                        + "  /usr/bin/python3 tools/pth_to_safetensors.py " + file + " " + name + ".safetensors\n"
+                        + "  zoo4j weights import " + name + ".safetensors --model " + entry.model() + " --out "
+                        + entry.model() + ".zip");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = "Load a torchvision/timm state dict (safetensors) into a zoo model and write a DL4J model zip.")
+    static final class Import implements Callable<Integer> {
+        @Parameters(paramLabel = "FILE", description = "a .safetensors state dict")
+        Path file;
+
+        @Option(names = "--model", required = true, description = "zoo model, e.g. resnet18, vgg16-bn, alexnet")
+        String model;
+
+        @Option(names = "--classes", paramLabel = "N", description = "number of classes (with --skip-head, for fine-tuning)")
+        Integer classes;
+
+        @Option(names = "--input", paramLabel = "C,H,W", description = "input shape instead of the model's default")
+        String input;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any other setting of the model")
+        Map<String, String> settings = new LinkedHashMap<>();
+
+        @Option(names = "--skip-head", description = "keep the output layer freshly initialised and ignore the file's")
+        boolean skipHead;
+
+        @Option(names = "--out", required = true, description = "the DL4J model zip to write")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            String lower = file.getFileName().toString().toLowerCase(Locale.ROOT);
+            if (lower.endsWith(".pth") || lower.endsWith(".pt") || lower.endsWith(".bin") || lower.endsWith(".ckpt")) {
+                throw new IllegalArgumentException(file + " looks like a PyTorch pickle; zoo4j does not unpickle "
+                        + "(it can run code). Convert it: /usr/bin/python3 tools/pth_to_safetensors.py " + file
+                        + " OUT.safetensors");
+            }
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("no such file: " + file);
+            }
+            Map<String, Object> overrides = new LinkedHashMap<>(settings);
+            if (classes != null) {
+                overrides.put("numClasses", classes);
+            }
+            if (input != null) {
+                overrides.put("input", input);
+            }
+            Backend.init();
+            ComputationGraph graph = Zoo.create(model, overrides);
+            WeightsImport.Result result;
+            try (SafeTensors weights = SafeTensors.open(file)) {
+                result = WeightsImport.load(graph, weights, new WeightsImport.Options(skipHead));
+            }
+            AtomicFiles.write(out, stream -> ModelSerializer.writeModel(graph, stream, false));
+            PrintStream err = System.err;
+            err.printf(Locale.ROOT, "imported %d tensors (%,d values) into %s%s%n", result.tensors(), result.values(),
+                    model, result.keptLayers().isEmpty() ? "" : "; kept freshly initialised: " + result.keptLayers());
+            System.out.println(out);
+            return 0;
+        }
+    }
+}
