@@ -43,7 +43,7 @@ public final class WeightsCommand implements Runnable {
                     e.accuracy() == null ? "" : String.format(Locale.ROOT, "%.2f", e.accuracy().top1()),
                     e.verifiable() ? (e.sha256() != null ? "sha256" : "sha256 prefix") : "UNVERIFIED"));
             table.print(System.out);
-            System.out.println(".pth files are pickles: convert with tools/pth_to_safetensors.py before "
+            System.out.println(".pth files are pickles: convert with src/main/python/pth_to_safetensors.py before "
                     + "'zoo4j weights import'.");
             return 0;
         }
@@ -65,7 +65,7 @@ public final class WeightsCommand implements Runnable {
             System.out.println(file);
             if (entry.format() == WeightsManifest.Format.pth) {
                 System.err.println("This is a PyTorch pickle; zoo4j does not unpickle. Convert it, then import:\n"
-                        + "  /usr/bin/python3 tools/pth_to_safetensors.py " + file + " " + name + ".safetensors\n"
+                        + "  /usr/bin/python3 src/main/python/pth_to_safetensors.py " + file + " " + name + ".safetensors\n"
                         + "  zoo4j weights import " + name + ".safetensors --model " + entry.model() + " --out "
                         + entry.model() + ".zip");
             }
@@ -102,7 +102,7 @@ public final class WeightsCommand implements Runnable {
             String lower = file.getFileName().toString().toLowerCase(Locale.ROOT);
             if (lower.endsWith(".pth") || lower.endsWith(".pt") || lower.endsWith(".bin") || lower.endsWith(".ckpt")) {
                 throw new IllegalArgumentException(file + " looks like a PyTorch pickle; zoo4j does not unpickle "
-                        + "(it can run code). Convert it: /usr/bin/python3 tools/pth_to_safetensors.py " + file
+                        + "(it can run code). Convert it: /usr/bin/python3 src/main/python/pth_to_safetensors.py " + file
                         + " OUT.safetensors");
             }
             if (!Files.isRegularFile(file)) {

@@ -75,7 +75,7 @@ class WeightsCommandTest {
         Path pth = Files.write(dir.resolve("resnet18-f37072fd.pth"), new byte[] {'P', 'K', 3, 4});
         int rc = Main.run("weights", "import", pth.toString(), "--model", "resnet18", "--out", dir.resolve("y.zip").toString());
         assertEquals(2, rc);
-        assertTrue(err.toString().contains("tools/pth_to_safetensors.py"), err.toString());
+        assertTrue(err.toString().contains("src/main/python/pth_to_safetensors.py"), err.toString());
     }
 
     @Test

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Converts a PyTorch state dict (.pth / .pt) into safetensors, the format `zoo4j weights import` reads.
 
-    /usr/bin/python3 tools/pth_to_safetensors.py resnet18-f37072fd.pth resnet18.safetensors
+    /usr/bin/python3 src/main/python/pth_to_safetensors.py resnet18-f37072fd.pth resnet18.safetensors
 
 zoo4j's Java side never unpickles (a pickle can run code). This script loads with torch.load(weights_only=True), which
 refuses pickles holding anything other than tensors and plain containers. Needs PyTorch (Debian: python3-torch; run
