@@ -99,6 +99,12 @@ class RegistryModelsTest {
             assertEquals(1.0, rowSums.getDouble(i), 1e-4, "softmax row " + i);
         }
 
+        File file = dir.resolve(name + ".zip").toFile();
+        ModelSerializer.writeModel(graph, file, false); // weights only: the updater is the trainer's concern
+        ComputationGraph loaded = ModelSerializer.restoreComputationGraph(file, false);
+        assertEquals(graph.outputSingle(x), loaded.outputSingle(x), "outputs after save and load");
+        Files.deleteIfExists(file.toPath());
+
         Map<String, INDArray> before = new HashMap<>();
         graph.paramTable().forEach((k, v) -> before.put(k, v.dup()));
         INDArray labels = Nd4j.zeros(BATCH, classes);
@@ -115,13 +121,6 @@ class RegistryModelsTest {
             assertTrue(change > 0, name + ": " + p.getKey() + " did not change in one fit step");
         }
 
-        assertTrue(Double.isFinite(graph.outputSingle(x).sumNumber().doubleValue()), "finite outputs after a step");
-
-        File file = dir.resolve(name + ".zip").toFile();
-        ModelSerializer.writeModel(graph, file, false); // weights only: the updater is the trainer's concern
-        ComputationGraph loaded = ModelSerializer.restoreComputationGraph(file, false);
-        assertEquals(graph.outputSingle(x), loaded.outputSingle(x), "outputs after save and load");
-        Files.deleteIfExists(file.toPath());
     }
 
     /**
