@@ -33,11 +33,30 @@ public final class WeightsCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** The shipped manifest, or one the user names (own mirrors, pinned digests). */
+    static final class ManifestOption {
+        @Option(names = "--manifest", paramLabel = "FILE", description = "a weights manifest instead of zoo/weights.yaml")
+        Path file;
+
+        WeightsManifest load() throws java.io.IOException {
+            if (file == null) {
+                return WeightsManifest.load();
+            }
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("no such manifest: " + file);
+            }
+            return WeightsManifest.read(file);
+        }
+    }
+
     @Command(name = "list", mixinStandardHelpOptions = true, description = "The weight sets in zoo/weights.yaml.")
     static final class ListWeights implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        ManifestOption manifestOption = new ManifestOption();
+
         @Override
-        public Integer call() {
-            WeightsManifest manifest = WeightsManifest.load();
+        public Integer call() throws Exception {
+            WeightsManifest manifest = manifestOption.load();
             Table table = new Table("weights", "model", "format", "top-1", "check").right(3);
             manifest.weights().forEach((name, e) -> table.row(name, e.model(), e.format().name(),
                     e.accuracy() == null ? "" : String.format(Locale.ROOT, "%.2f", e.accuracy().top1()),
@@ -58,9 +77,12 @@ public final class WeightsCommand implements Runnable {
         @Option(names = "--allow-unverified", description = "fetch a set the manifest has no checksum for")
         boolean allowUnverified;
 
+        @picocli.CommandLine.Mixin
+        ManifestOption manifestOption = new ManifestOption();
+
         @Override
         public Integer call() throws Exception {
-            WeightsManifest.Entry entry = WeightsManifest.load().get(name);
+            WeightsManifest.Entry entry = manifestOption.load().get(name);
             Path file = new WeightsCache(WeightsCache.defaultRoot(), System.err).pull(name, entry, allowUnverified);
             System.out.println(file);
             if (entry.format() == WeightsManifest.Format.pth) {

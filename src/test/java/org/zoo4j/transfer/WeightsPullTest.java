@@ -124,6 +124,37 @@ class WeightsPullTest {
     }
 
     @Test
+    void theCommandLinePullsIntoTheConfiguredCacheAndRefusesAWrongDigest() throws IOException {
+        String prefix = sha.substring(0, 8);
+        Path manifest = dir.resolve("weights.yaml");
+        Files.writeString(manifest, "weights:\n"
+                + "  good: {model: resnet18, format: pth, file: w-" + prefix + ".pth, mirrors: [" + base + "/models],"
+                + " sha256Prefix: " + prefix + "}\n"
+                + "  tampered: {model: resnet18, format: pth, file: w-" + prefix + ".pth, mirrors: [" + base + "/models],"
+                + " sha256Prefix: 0123abcd}\n");
+        String previous = System.getProperty(WeightsCache.CACHE_PROPERTY);
+        System.setProperty(WeightsCache.CACHE_PROPERTY, dir.resolve("cli-cache").toString());
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(0, org.zoo4j.cli.Main.run("weights", "pull", "good", "--manifest", manifest.toString()));
+            assertArrayEquals(body, Files.readAllBytes(dir.resolve("cli-cache/good/w-" + prefix + ".pth")));
+            assertTrue(err.toString().contains("src/main/python/pth_to_safetensors.py"), "says how to convert: " + err);
+            assertEquals(2, org.zoo4j.cli.Main.run("weights", "pull", "tampered", "--manifest", manifest.toString()));
+            assertTrue(err.toString().contains("expected sha256 prefix 0123abcd"), err.toString());
+            assertNoFilesUnder(dir.resolve("cli-cache/tampered"));
+        } finally {
+            System.setErr(oldErr);
+            if (previous == null) {
+                System.clearProperty(WeightsCache.CACHE_PROPERTY);
+            } else {
+                System.setProperty(WeightsCache.CACHE_PROPERTY, previous);
+            }
+        }
+    }
+
+    @Test
     void theShippedManifestIsConsistent() {
         WeightsManifest m = WeightsManifest.load();
         assertTrue(m.weights().size() >= 14, "torchvision AlexNet, 8 VGGs, 5 ResNets");
