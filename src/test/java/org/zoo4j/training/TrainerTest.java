@@ -188,7 +188,7 @@ class TrainerTest {
         LrSchedule multi = Configs.fromYaml("type: multistep\nmilestones: [1, 3]", LrSchedule.class);
         assertArrayEquals(new double[] {1, 0.1, 0.1, 0.01}, factors(multi, 4), 1e-12);
         LrSchedule cosine = Configs.fromYaml("type: cosine\nwarmupEpochs: 2", LrSchedule.class);
-        assertArrayEquals(new double[] {0.5, 1, 1, 0.5, 0}, factors(cosine, 5), 1e-12);
+        assertArrayEquals(new double[] {1 / 3.0, 2 / 3.0, 1, 0.5, 0}, factors(cosine, 5), 1e-12);
     }
 
     private static double[] factors(LrSchedule s, int epochs) {
