@@ -40,6 +40,12 @@ final class AtomicWrite {
         Path temp = Files.createTempFile(dir, "." + target.getFileName(), ".part");
         try {
             body.writeTo(temp);
+            try {
+                // createTempFile makes owner-only files; results and models are for everyone who can read the run.
+                Files.setPosixFilePermissions(temp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException notPosix) {
+                // Windows: the default permissions are fine
+            }
             // Without the sync a power cut could leave the renamed file empty on some file systems.
             try (var channel = java.nio.channels.FileChannel.open(temp, java.nio.file.StandardOpenOption.WRITE)) {
                 channel.force(true);

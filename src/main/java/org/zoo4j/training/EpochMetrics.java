@@ -8,7 +8,8 @@ import java.util.Locale;
  *
  * @param epoch              epoch number, from 1
  * @param learningRate       learning rate used during the epoch
- * @param trainLoss          mean training loss over the epoch's batches (including regularisation)
+ * @param trainLoss          mean training loss over the epoch's batches (including regularisation); after a
+ *                           mid-epoch resume, over the batches trained since
  * @param validationLoss     mean cross-entropy on the validation split; NaN without one
  * @param validationAccuracy accuracy on the validation split; NaN without one
  * @param seconds            wall time of the epoch, training and validation

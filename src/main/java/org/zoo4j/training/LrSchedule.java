@@ -14,7 +14,8 @@ import java.util.Locale;
  * @param gamma        factor applied at each step (step, multistep; default 0.1)
  * @param stepEpochs   epochs between steps for {@code step} (default 30)
  * @param milestones   epochs (from 0) at which {@code multistep} multiplies the rate by gamma, e.g. [100, 150]
- * @param warmupEpochs epochs of linear warm-up from base/warmupEpochs to the base rate, before the schedule (default 0)
+ * @param warmupEpochs epochs of linear warm-up before the schedule: epoch e &lt; w runs at (e+1)/(w+1) of the base rate
+ *                     (default 0)
  * @param minFactor    the factor cosine decays to at the last epoch (default 0)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -57,7 +58,7 @@ public record LrSchedule(String type, double gamma, int stepEpochs, List<Integer
     /** The multiplier of the base learning rate during {@code epoch} (from 0) of a run of {@code epochs}. */
     public double factor(int epoch, int epochs) {
         if (epoch < warmupEpochs) {
-            return (epoch + 1.0) / warmupEpochs;
+            return (epoch + 1.0) / (warmupEpochs + 1);
         }
         int e = epoch - warmupEpochs;
         return switch (type) {

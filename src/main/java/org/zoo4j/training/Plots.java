@@ -37,7 +37,7 @@ public final class Plots {
                                   List<ToDoubleFunction<EpochMetrics>> values) {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle("epoch").yAxisTitle(yTitle)
                 .build();
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS); // never over the last points
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         for (int s = 0; s < names.size(); s++) {
             List<Integer> x = new ArrayList<>();

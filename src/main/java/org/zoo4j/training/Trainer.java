@@ -83,9 +83,9 @@ public final class Trainer implements AutoCloseable {
         }
         checkDevice(recipe);
         NetworkConfig checked = recipe.modelConfig();
-        Files.createDirectories(runDir);
         DataPipeline data = DataPipeline.open(recipe.data(), checked.input());
         try {
+            Files.createDirectories(runDir); // only once the data is there: a bad command leaves nothing behind
             ComputationGraph net = build(recipe, data.labels().size());
             AtomicWrite.text(runDir.resolve("recipe.yaml"), recipe.toYaml());
             Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);

@@ -83,9 +83,16 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
                 earlyStopping == null ? 0 : earlyStopping, monitor, device, gpus == null ? 1 : gpus);
     }
 
-    /** The defaults: LeNet-5 on Fashion-MNIST. */
+    /**
+     * What {@code ./zoo4j train} runs without arguments: LeNet-5 on Fashion-MNIST, the same as
+     * {@code training/lenet5-fashion-mnist.yaml} (a test keeps the two equal).
+     */
     public static TrainingRecipe defaults() {
-        return fromMap(null, null, null, null, null, null, null, null, null, null, null);
+        Map<String, Object> updater = new LinkedHashMap<>();
+        updater.put("name", "adam");
+        updater.put("learningRate", 0.002);
+        return fromMap("lenet5", Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 8,
+                LrSchedule.fromMap("cosine", null, null, null, null, 0.05), null, null, null, null, null, null);
     }
 
     public static TrainingRecipe read(Path file) throws IOException {

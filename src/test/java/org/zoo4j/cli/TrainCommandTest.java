@@ -39,6 +39,7 @@ class TrainCommandTest {
         assertEquals(2, run("train", "--dataset", "mnist", "--data-path", dir.resolve("none").toString(), "--offline",
                 "--out", dir.resolve("run").toString()));
         assertOneLine("mnist");
+        assertFalse(Files.exists(dir.resolve("run")), "no run directory for a run that could not start");
     }
 
     @Test

@@ -35,7 +35,8 @@ class TrainerTest {
     /** LeNet-5 on a stratified Fashion-MNIST subset: small enough for a test, big enough to learn. */
     static TrainingRecipe small(int subset, int epochs) {
         DataConfig data = DataConfig.of("fashion-mnist").withSubset(subset).withBatchSize(32).withDownload(false);
-        return TrainingRecipe.defaults().withData(data).withEpochs(epochs);
+        return TrainingRecipe.defaults().withData(data).withEpochs(epochs).with(Map.of("schedule.type", "constant",
+                "overrides.updater.learningRate", "0.001"));
     }
 
     @Test
@@ -74,6 +75,42 @@ class TrainerTest {
         try (var listing = Files.list(run)) {
             assertFalse(listing.anyMatch(p -> p.getFileName().toString().endsWith(".part")), "no temporary files left");
         }
+
+        // predict on a test image saved as a PNG: it reads the preprocessing from the model file and agrees with the
+        // network on the same image from the pipeline.
+        INDArray raw;
+        INDArray label;
+        try (DataPipeline p = DataPipeline.open(recipe.data().withNormalization(org.zoo4j.data.NormalizationMode.NONE),
+                recipe.modelConfig().input())) {
+            DataSet first = p.test().next();
+            raw = first.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1));
+        }
+        java.awt.image.BufferedImage png = new java.awt.image.BufferedImage(28, 28,
+                java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < 28; y++) {
+            for (int x = 0; x < 28; x++) {
+                png.getRaster().setSample(x, y, 0, Math.round(raw.getFloat(0, 0, y, x)));
+            }
+        }
+        Path image = dir.resolve("image.png");
+        javax.imageio.ImageIO.write(png, "png", image.toFile());
+        INDArray expected = loaded.net().outputSingle(false, loaded.normalization().apply(raw.dup()));
+        String top = loaded.labels().get(expected.argMax(1).getInt(0));
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        PrintStream stdout = System.out;
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = org.zoo4j.cli.Main.run("predict", run.toString(), image.toString(), "--top", "3");
+        } finally {
+            System.setOut(stdout);
+        }
+        assertEquals(0, code);
+        String[] lines = printed.toString(StandardCharsets.UTF_8).split("\n");
+        assertEquals(4, lines.length, printed.toString());
+        assertTrue(lines[1].trim().endsWith(top), "top label " + top + " first: " + printed);
+        assertEquals(100 * expected.getDouble(0, expected.argMax(1).getInt(0)),
+                Double.parseDouble(lines[1].trim().split("%")[0]), 0.02, printed.toString());
     }
 
     @Test
@@ -119,7 +156,7 @@ class TrainerTest {
             Thread.sleep(50);
         }
         assertTrue(Files.exists(checkpoint), "no checkpoint written: " + Files.readString(dir.resolve("child.log")));
-        Thread.sleep(1500); // into the next epoch
+        Thread.sleep(500); // into the next epoch, well before the run ends on a fast machine
         assertTrue(child.isAlive(), "the child finished before it could be killed");
         child.destroyForcibly(); // SIGKILL: no shutdown hook runs
         assertTrue(child.waitFor(30, TimeUnit.SECONDS));
@@ -151,7 +188,7 @@ class TrainerTest {
         LrSchedule multi = Configs.fromYaml("type: multistep\nmilestones: [1, 3]", LrSchedule.class);
         assertArrayEquals(new double[] {1, 0.1, 0.1, 0.01}, factors(multi, 4), 1e-12);
         LrSchedule cosine = Configs.fromYaml("type: cosine\nwarmupEpochs: 2", LrSchedule.class);
-        assertArrayEquals(new double[] {0.5, 1, 1, 0.5, 0}, factors(cosine, 5), 1e-12);
+        assertArrayEquals(new double[] {1 / 3.0, 2 / 3.0, 1, 0.5, 0}, factors(cosine, 5), 1e-12);
     }
 
     private static double[] factors(LrSchedule s, int epochs) {
@@ -175,6 +212,11 @@ class TrainerTest {
             assertTrue(params > 0, file.toString());
             assertEquals(r, Configs.fromYaml(r.toYaml(), TrainingRecipe.class), file.toString());
         }
+    }
+
+    @Test
+    void theDefaultRecipeIsTheLeNetRecipeFile() throws Exception {
+        assertEquals(TrainingRecipe.read(Path.of("training/lenet5-fashion-mnist.yaml")), TrainingRecipe.defaults());
     }
 
     @Test
