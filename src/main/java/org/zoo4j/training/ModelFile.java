@@ -1,5 +1,6 @@
 package org.zoo4j.training;
 
+import org.zoo4j.data.AtomicFiles;
 import com.fasterxml.jackson.core.type.TypeReference;
 import java.io.IOException;
 import java.io.InputStream;
@@ -58,7 +59,7 @@ public final class ModelFile {
         Path dl4j = Files.createTempFile(dir, "." + target.getFileName(), ".dl4j.part");
         try {
             ModelSerializer.writeModel(net, dl4j.toFile(), withUpdater);
-            AtomicWrite.file(target, temp -> copyWith(dl4j, temp, entries));
+            AtomicFiles.writeVia(target, temp -> copyWith(dl4j, temp, entries));
         } finally {
             Files.deleteIfExists(dl4j);
         }
@@ -66,7 +67,7 @@ public final class ModelFile {
 
     /** Adds or replaces JSON entries of an existing model file, atomically. */
     public static void putEntries(Path file, Map<String, String> entries) throws IOException {
-        AtomicWrite.file(file, temp -> copyWith(file, temp, entries));
+        AtomicFiles.writeVia(file, temp -> copyWith(file, temp, entries));
     }
 
     private static void copyWith(Path source, Path target, Map<String, String> entries) throws IOException {

@@ -1,5 +1,6 @@
 package org.zoo4j.training;
 
+import org.zoo4j.data.AtomicFiles;
 import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -81,6 +82,6 @@ public final class Plots {
     }
 
     private static void save(Chart<?, ?> chart, Path png) throws IOException {
-        AtomicWrite.stream(png, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
+        AtomicFiles.write(png, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
     }
 }

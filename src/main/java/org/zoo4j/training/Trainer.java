@@ -1,5 +1,6 @@
 package org.zoo4j.training;
 
+import org.zoo4j.data.AtomicFiles;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -87,7 +88,7 @@ public final class Trainer implements AutoCloseable {
         try {
             Files.createDirectories(runDir); // only once the data is there: a bad command leaves nothing behind
             ComputationGraph net = build(recipe, data.labels().size());
-            AtomicWrite.text(runDir.resolve("recipe.yaml"), recipe.toYaml());
+            AtomicFiles.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
             Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
                     + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
@@ -118,7 +119,7 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException(checkpoint + " holds no training state; it is not a checkpoint");
         }
         if (!settings.isEmpty()) {
-            AtomicWrite.text(runDir.resolve("recipe.yaml"), recipe.toYaml());
+            AtomicFiles.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
         }
         DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input());
         Trainer t = new Trainer(recipe, runDir, console, loaded.net(), loaded.state(), data);
@@ -276,7 +277,7 @@ public final class Trainer implements AutoCloseable {
             if (improved) {
                 checkpoint(runDir.resolve("best.zip"), false);
             }
-            AtomicWrite.text(runDir.resolve("metrics.csv"), EpochMetrics.csv(history));
+            AtomicFiles.writeString(runDir.resolve("metrics.csv"), EpochMetrics.csv(history));
             log(String.format(Locale.ROOT, "epoch %d/%d: lr %.3g, train loss %.4f, validation loss %.4f, validation "
                             + "accuracy %.2f%%, %.0f img/s, %s%s", epoch + 1, epochs, lr, m.trainLoss(),
                     m.validationLoss(), 100 * m.validationAccuracy(), m.imagesPerSecond(), Progress.duration(seconds),
@@ -322,7 +323,7 @@ public final class Trainer implements AutoCloseable {
         if (!best.getFileName().toString().equals("last.zip")) {
             ModelFile.putEntries(runDir.resolve("last.zip"), Map.of(ModelFile.METRICS, json));
         }
-        AtomicWrite.text(runDir.resolve("results.json"), json);
+        AtomicFiles.writeString(runDir.resolve("results.json"), json);
         try {
             Plots.writeAll(runDir, state.history(), test);
         } catch (RuntimeException | IOException e) {
