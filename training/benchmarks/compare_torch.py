@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""zoo4j against the PyTorch peer on the same networks, cores and data, run alternately.
+
+For each round and each network, runs `zoo4j bench` for that network (one JVM per network, so the peak memory is its
+own), then the PyTorch peer (shared/peers/torch_bench.py) for the same network, so that both see the same machine
+state; then prints, per network, the median images/s of each side over the rounds and their ratio, and writes a
+Markdown results file and the raw CSV.
+
+  /usr/bin/python3 training/benchmarks/compare_torch.py [--rounds 3] [--threads 2] [--networks lenet5,resnet20,vgg16-bn]
+      [--peer ../shared/peers/torch_bench.py] [--out training/benchmarks/results-DATE.md]
+
+Needs Debian's python3-torch (run with /usr/bin/python3) and dataset-fashion-mnist; builds zoo4j with ./zoo4j first.
+"""
+import argparse
+import csv
+import datetime
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+# zoo4j network name -> (peer network argument, peer's name in its RESULT lines, training batch, inference batch)
+PEERS = {"lenet5": ("lenet", "lenet", 64, 256), "resnet20": ("resnet", "resnet20", 128, 256),
+         "vgg16-bn": ("vgg", "vgg16", 64, 256)}
+
+
+def run(cmd, env):
+    print("$ " + " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        sys.exit("failed (exit %d):\n%s" % (p.returncode, p.stdout[-4000:]))
+    return p.stdout
+
+
+def zoo4j(network, threads, csv_path, repeats):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    before = open(csv_path).read().splitlines()[1:] if os.path.exists(csv_path) else []
+    run(["./zoo4j", "bench", "--network", network, "--mode", "fit,loop,infer", "--batch", str(PEERS[network][2]),
+         "--repeats", str(repeats), "--csv", csv_path], env)
+    rows = list(csv.DictReader(io.StringIO(open(csv_path).read())))
+    return rows[len(before):]
+
+
+def torch(peer, network, threads):
+    env = dict(os.environ, BENCH_THREADS=str(threads))
+    out = run(["/usr/bin/python3", peer, PEERS[network][0]], env)
+    return [json.loads(line[len("RESULT "):]) for line in out.splitlines() if line.startswith("RESULT ")]
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return "%s, %d logical cores, %s %s" % (model, os.cpu_count(), platform.system(), platform.release())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="zoo4j's timed repeats per round")
+    ap.add_argument("--networks", default="lenet5,resnet20,vgg16-bn")
+    ap.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "peers", "torch_bench.py"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results-%s.md" % datetime.date.today().isoformat()))
+    args = ap.parse_args()
+    networks = args.networks.split(",")
+    for n in networks:
+        if n not in PEERS:
+            sys.exit("unknown network %s; one of %s" % (n, ", ".join(PEERS)))
+    if not os.path.isfile(args.peer):
+        sys.exit("PyTorch peer not found at %s (--peer)" % args.peer)
+    csv_path = os.path.splitext(args.out)[0] + ".csv"
+    if os.path.exists(csv_path):
+        os.remove(csv_path)
+    figures = {}  # (network, side, metric) -> [values per round]
+    peak = {}
+    for r in range(args.rounds):
+        for n in networks:
+            for row in zoo4j(n, args.threads, csv_path, args.repeats):
+                key = {"fit": "train (bare fit)", "loop": "train (zoo4j loop)", "infer": "inference"}[row["mode"]]
+                figures.setdefault((n, "zoo4j", key), []).append(float(row["median_ips"]))
+                peak[n] = max(peak.get(n, 0), float(row["peak_rss_mb"]))
+            for rec in torch(args.peer, n, args.threads):
+                if rec["metric"] == "train_ips" and rec.get("bs") == PEERS[n][2]:
+                    figures.setdefault((n, "torch", "train"), []).append(rec["value"])
+                elif rec["metric"] == "infer_ips":
+                    figures.setdefault((n, "torch", "inference"), []).append(rec["value"])
+    lines = ["# zoo4j against PyTorch, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "",
+             "Machine: %s. Threads: %d (OMP_NUM_THREADS for zoo4j, torch.set_num_threads for PyTorch)." % (
+                 machine(), args.threads),
+             "Command: `/usr/bin/python3 training/benchmarks/compare_torch.py --rounds %d --threads %d --networks %s`"
+             % (args.rounds, args.threads, args.networks), "",
+             "Images/s, median over %d alternating rounds (each zoo4j figure itself the median of %d timed repeats); "
+             "ratio = zoo4j / PyTorch. Raw rows: `%s`." % (args.rounds, args.repeats, os.path.basename(csv_path)), "",
+             "| network | batch | PyTorch train | zoo4j bare fit | zoo4j loop | loop vs fit | fit / PyTorch | "
+             "loop / PyTorch | PyTorch infer | zoo4j infer | infer ratio | zoo4j peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n in networks:
+        med = {k[1:]: statistics.median(v) for k, v in figures.items() if k[0] == n}
+        t, f, l = med[("torch", "train")], med[("zoo4j", "train (bare fit)")], med[("zoo4j", "train (zoo4j loop)")]
+        ti, zi = med[("torch", "inference")], med[("zoo4j", "inference")]
+        lines.append("| %s | %d | %.0f | %.0f | %.0f | %+.1f%% | %.2fx | %.2fx | %.0f | %.0f | %.2fx | %.0f |" % (
+            n, PEERS[n][2], t, f, l, 100 * (l / f - 1), f / t, l / t, ti, zi, zi / ti, peak[n]))
+    text = "\n".join(lines) + "\n"
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+    print("written: %s and %s" % (args.out, csv_path))
+
+
+if __name__ == "__main__":
+    main()
