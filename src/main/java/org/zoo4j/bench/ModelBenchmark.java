@@ -182,6 +182,55 @@ public final class ModelBenchmark {
         }
     }
 
+    /** Resident and heap memory at the end of each epoch of a training run (heap after a GC), to show growth. */
+    public record MemoryTrace(String network, int batch, long[] rssBytes, long[] heapBytes) {
+        /** Growth from the end of epoch 2 (warm: caches, workspaces and JIT settled) to the last epoch. */
+        public long rssGrowth() {
+            return rssBytes[rssBytes.length - 1] - rssBytes[Math.min(1, rssBytes.length - 1)];
+        }
+    }
+
+    /**
+     * Trains {@code network} with zoo4j's loop for {@code epochs} epochs of {@code images} Fashion-MNIST images and
+     * reads this process's resident set and heap after each: a leak shows as growth epoch after epoch.
+     */
+    public static MemoryTrace memory(Network network, int batch, int epochs, int images, Path workDir)
+            throws IOException, InterruptedException {
+        TrainingRecipe recipe = new TrainingRecipe(network.model(), network.overrides(), pipelineConfig(batch, images),
+                epochs, null, 0, 0, 0, null, null, 1);
+        Path runDir = Files.createTempDirectory(workDir, "memory-" + network.name() + "-");
+        long[] rss = new long[epochs];
+        long[] heap = new long[epochs];
+        try (Trainer trainer = Trainer.start(recipe, runDir, new PrintStream(PrintStream.nullOutputStream()))) {
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread training = new Thread(() -> {
+                try {
+                    trainer.run();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }, "zoo4j-memory-trace");
+            training.start();
+            int seen = 0;
+            while (training.isAlive() || seen < trainer.state().epochsDone()) {
+                int done = trainer.state().epochsDone();
+                while (seen < done && seen < epochs) {
+                    System.gc();
+                    rss[seen] = rss();
+                    heap[seen] = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+                    seen++;
+                }
+                Thread.sleep(20);
+            }
+            if (failure.get() != null) {
+                throw new IllegalStateException("training failed: " + failure.get(), failure.get());
+            }
+        } finally {
+            deleteTree(runDir);
+        }
+        return new MemoryTrace(network.name(), batch, rss, heap);
+    }
+
     /** The data as zoo4j's loop reads it: no augmentation, standardised, no validation split, a subset. */
     private static DataConfig pipelineConfig(int batch, int images) {
         return DataConfig.of("fashion-mnist").withBatchSize(batch).withFractions(0, 0).withSubset(images)

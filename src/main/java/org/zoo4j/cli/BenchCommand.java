@@ -53,6 +53,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--csv", description = "append the results to this CSV file (header written when new)")
     Path csv;
 
+    @Option(names = "--memory-epochs", defaultValue = "0", description = "instead of speed: train each network this "
+            + "many epochs of --memory-images images and print resident and heap memory after each epoch")
+    int memoryEpochs;
+
+    @Option(names = "--memory-images", defaultValue = "6000", description = "images per epoch for --memory-epochs "
+            + "(default: ${DEFAULT-VALUE})")
+    int memoryImages;
+
     @Override
     public Integer call() throws IOException {
         Backend.init();
@@ -63,6 +71,9 @@ final class BenchCommand implements Callable<Integer> {
             if (!List.of("fit", "loop", "infer").contains(mode)) {
                 throw new IllegalArgumentException("--mode: fit, loop or infer; got '" + mode + "'");
             }
+        }
+        if (memoryEpochs > 0) {
+            return memory(chosen, out);
         }
         out.println(String.format(Locale.ROOT, "%-14s %-6s %5s %7s %12s %21s %9s %9s", "network", "mode", "batch",
                 "threads", "median img/s", "spread (min..max)", "heap MB", "RSS MB"));
@@ -77,8 +88,12 @@ final class BenchCommand implements Callable<Integer> {
                     List<Integer> sizes = mode.equals("infer") ? List.of(network.inferBatch())
                             : batches.isEmpty() ? network.trainBatch() : batches;
                     for (int batch : sizes) {
-                        Plan plan = new Plan(warmup, repeats, iterations > 0 ? iterations
-                                : estimateIterations(network, mode, batch));
+                        int n = iterations > 0 ? iterations : estimateIterations(network, mode, batch);
+                        if (mode.equals("loop") && iterations == 0) {
+                            // An epoch each: enough batches that starting an epoch (shuffle, first batch) is amortised.
+                            n = Math.max(n, 30);
+                        }
+                        Plan plan = new Plan(warmup, repeats, n);
                         Result r = switch (mode) {
                             case "fit" -> ModelBenchmark.fit(network, batch, plan);
                             case "infer" -> ModelBenchmark.infer(network, batch, plan);
@@ -99,6 +114,38 @@ final class BenchCommand implements Callable<Integer> {
         if (csv != null) {
             writeCsv(results);
             out.println("appended " + results.size() + " rows to " + csv);
+        }
+        return 0;
+    }
+
+    private int memory(List<Network> chosen, PrintStream out) throws IOException {
+        Path work = Files.createTempDirectory("zoo4j-bench");
+        try {
+            for (Network network : chosen) {
+                if (!network.realData()) {
+                    continue;
+                }
+                int batch = batches.isEmpty() ? network.trainBatch().get(0) : batches.get(0);
+                ModelBenchmark.MemoryTrace trace;
+                try {
+                    trace = ModelBenchmark.memory(network, batch, memoryEpochs, memoryImages, work);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return 130;
+                }
+                StringBuilder rss = new StringBuilder();
+                StringBuilder heap = new StringBuilder();
+                for (int e = 0; e < memoryEpochs; e++) {
+                    rss.append(String.format(Locale.ROOT, " %.0f", trace.rssBytes()[e] / 1048576.0));
+                    heap.append(String.format(Locale.ROOT, " %.0f", trace.heapBytes()[e] / 1048576.0));
+                }
+                out.printf(Locale.ROOT, "%s batch %d, %d epochs of %d images%n  resident MB after each epoch:%s%n"
+                                + "  heap MB after each epoch (after GC):%s%n  resident growth from epoch 2 to %d: %+.1f MB%n",
+                        network.name(), batch, memoryEpochs, memoryImages, rss, heap, memoryEpochs,
+                        trace.rssGrowth() / 1048576.0);
+            }
+        } finally {
+            Files.deleteIfExists(work);
         }
         return 0;
     }

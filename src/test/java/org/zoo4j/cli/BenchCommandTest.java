@@ -1,0 +1,59 @@
+package org.zoo4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.zoo4j.bench.ModelBenchmark;
+
+class BenchCommandTest {
+    @TempDir
+    Path dir;
+
+    private static int run(ByteArrayOutputStream err, String... args) {
+        PrintStream saved = System.err;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            return Main.run(args);
+        } finally {
+            System.setErr(saved);
+        }
+    }
+
+    @Test
+    void benchWritesOneCsvRowPerMeasurementWithPlausibleFigures() throws Exception {
+        Path csv = dir.resolve("bench.csv");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(0, run(err, "bench", "--network", "lenet5", "--mode", "fit,loop,infer", "--batch", "32",
+                "--warmup", "1", "--repeats", "2", "--iterations", "3", "--csv", csv.toString()), err.toString());
+        List<String> lines = Files.readAllLines(csv);
+        assertEquals(ModelBenchmark.Result.CSV_HEADER, lines.get(0));
+        assertEquals(4, lines.size(), "fit, loop and infer rows: " + lines);
+        for (String row : lines.subList(1, 4)) {
+            String[] f = row.split(",");
+            assertEquals("lenet5", f[1]);
+            double median = Double.parseDouble(f[6]);
+            double min = Double.parseDouble(f[7]);
+            double max = Double.parseDouble(f[8]);
+            assertTrue(median > 0 && min <= median && median <= max, row);
+            assertTrue(Double.parseDouble(f[10]) > 0, "peak resident memory: " + row);
+        }
+    }
+
+    @Test
+    void badOptionsAreOneLineErrors() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(2, run(err, "bench", "--network", "lenet6"));
+        assertTrue(err.toString().contains("unknown benchmark network 'lenet6'"), err.toString());
+        err.reset();
+        assertEquals(2, run(err, "bench", "--network", "lenet5", "--mode", "fast"));
+        assertTrue(err.toString().contains("--mode: fit, loop or infer; got 'fast'"), err.toString());
+    }
+}
