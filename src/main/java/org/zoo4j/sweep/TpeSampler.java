@@ -55,24 +55,34 @@ public final class TpeSampler implements Sampler {
         int good = Math.max(1, (int) Math.ceil(GAMMA * finished.size()));
         List<Observation> below = finished.subList(0, good);
         List<Observation> above = finished.subList(good, finished.size());
+        // The two densities of every coordinate, built once per proposal.
+        double[][] goodChoices = new double[d][];
+        double[][] badChoices = new double[d][];
+        Parzen[] goodKernels = new Parzen[d];
+        Parzen[] badKernels = new Parzen[d];
+        for (int i = 0; i < d; i++) {
+            if (categories[i] > 0) {
+                goodChoices[i] = frequencies(column(below, i), categories[i]);
+                badChoices[i] = frequencies(column(above, i), categories[i]);
+            } else {
+                goodKernels[i] = new Parzen(column(below, i));
+                badKernels[i] = new Parzen(column(above, i));
+            }
+        }
         double[] best = null;
         double bestScore = Double.NEGATIVE_INFINITY;
         for (int c = 0; c < CANDIDATES; c++) {
             double[] x = new double[d];
             double score = 0;
             for (int i = 0; i < d; i++) {
-                double[] l = column(below, i);
-                double[] g = column(above, i);
                 if (categories[i] > 0) {
                     int k = categories[i];
-                    double[] pl = frequencies(l, k);
-                    int choice = draw(pl, rng);
-                    x[i] = (choice + 0.5) / k;
-                    score += Math.log(pl[choice]) - Math.log(frequencies(g, k)[choice]);
+                    int choice = draw(goodChoices[i], rng);
+                    x[i] = (choice + 0.5) / k; // the middle of the choice's cell, as Arbiter maps [0,1] to choices
+                    score += Math.log(goodChoices[i][choice]) - Math.log(badChoices[i][choice]);
                 } else {
-                    Parzen pl = new Parzen(l);
-                    x[i] = pl.sample(rng);
-                    score += Math.log(pl.density(x[i])) - Math.log(new Parzen(g).density(x[i]));
+                    x[i] = goodKernels[i].sample(rng);
+                    score += Math.log(goodKernels[i].density(x[i])) - Math.log(badKernels[i].density(x[i]));
                 }
             }
             if (score > bestScore) {
