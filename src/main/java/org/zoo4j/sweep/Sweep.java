@@ -116,6 +116,10 @@ public final class Sweep {
         if (parallel < 1) {
             throw new IllegalArgumentException("--parallel: at least 1, got " + parallel);
         }
+        if (parallel > 1 && !Files.isRegularFile(dir.resolve("sweep.yaml"))) {
+            throw new IllegalArgumentException("a sweep defined in code runs its trials in this process; use parallel 1 "
+                    + "(worker processes rebuild the sweep from its sweep.yaml)");
+        }
         long deadline = deadlineFromNow();
         if (parallel == 1) {
             work(deadline, console);

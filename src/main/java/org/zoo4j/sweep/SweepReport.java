@@ -123,6 +123,10 @@ public final class SweepReport {
                 best = t.value();
             }
             if (best != null) {
+                if (!y.isEmpty() && !y.get(y.size() - 1).equals(best)) {
+                    x.add(t.number()); // a step, not a slope, where the best improves
+                    y.add(y.get(y.size() - 1));
+                }
                 x.add(t.number());
                 y.add(best);
             }
@@ -161,6 +165,7 @@ public final class SweepReport {
         String title = numeric ? key : key + " (" + String.join(", ", categories.stream().map(c -> categories.indexOf(c)
                 + "=" + c).toList()) + ")";
         XYChart chart = chart(title, key, objective.key());
+        // Arbiter exposes no getter for a continuous space's distribution; its description names it.
         boolean log = space instanceof org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParameterSpace
                 && space.toString().contains("LogUniform") && x.stream().allMatch(v -> v > 0);
         chart.getStyler().setXAxisLogarithmic(log);
