@@ -135,9 +135,29 @@ public record SweepSpec(String name, TrainingRecipe base, SearchSpace space, Obj
                 throw new IllegalArgumentException("space." + key + ": set by the sweep's objective; not searchable");
             }
         }
-        for (double corner : new double[] {0, 0.5, 1}) {
-            double[] point = new double[space.numParameters()];
-            java.util.Arrays.fill(point, corner);
+        // Every coordinate at its ends and middle (every value of a choice), the others at their middle.
+        int d = space.numParameters();
+        List<double[]> points = new ArrayList<>();
+        double[] middle = new double[d];
+        java.util.Arrays.fill(middle, 0.5);
+        points.add(middle);
+        int coordinate = 0;
+        for (ParameterSpace<?> leaf : space.leaves()) {
+            for (int j = 0; j < leaf.numParameters(); j++, coordinate++) {
+                List<Double> values = new ArrayList<>(List.of(0.0, 1.0));
+                if (leaf instanceof org.deeplearning4j.arbiter.optimize.parameter.discrete.DiscreteParameterSpace<?> c) {
+                    for (int k = 0; k < c.numValues(); k++) {
+                        values.add((k + 0.5) / c.numValues());
+                    }
+                }
+                for (double v : values) {
+                    double[] p = middle.clone();
+                    p[coordinate] = v;
+                    points.add(p);
+                }
+            }
+        }
+        for (double[] point : points) {
             Map<String, String> settings = space.settings(point);
             for (Map.Entry<String, String> e : settings.entrySet()) {
                 try {
@@ -147,8 +167,8 @@ public record SweepSpec(String name, TrainingRecipe base, SearchSpace space, Obj
                             + "to " + e.getValue() + ": " + ex.getMessage(), ex);
                 }
             }
-            base.with(settings);
         }
+        // Combinations are not checked here: one the model refuses is recorded as a failed trial and the sweep goes on.
     }
 
     /** A programmatic sweep: any Arbiter parameter spaces keyed by recipe field. */

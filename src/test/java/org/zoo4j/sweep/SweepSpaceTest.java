@@ -109,7 +109,7 @@ class SweepSpaceTest {
         cases.put(GOOD.replace("[32, 64]", "[]"), "at least one value");
         cases.put(GOOD.replace("type: random", "type: bayes"), "strategy.type");
         cases.put(GOOD.replace("{type: asha}", "{type: asha, reductionFactor: 1}"), "reductionFactor");
-        cases.put(GOOD.replace("{choice: [32, 64]}", "{choice: [32, -5]}"), "space.data.batchSize");
+        cases.put(GOOD.replace("{choice: [32, 64]}", "{choice: [32, -5, 64, 128, 256]}"), "space.data.batchSize");
         cases.put(GOOD.replace("budget:", "budgt:"), "unknown sweep field");
         cases.forEach((yaml, expected) -> {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> parse(yaml), expected);
