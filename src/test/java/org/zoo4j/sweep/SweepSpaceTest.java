@@ -76,6 +76,19 @@ class SweepSpaceTest {
     }
 
     @Test
+    void everySweepFileInTrainingReads() throws Exception {
+        List<Path> files;
+        try (var list = java.nio.file.Files.list(Path.of("training/sweeps"))) {
+            files = list.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertTrue(files.size() >= 4, files.toString());
+        for (Path f : files) {
+            SweepSpec spec = SweepSpec.read(f);
+            assertEquals(f.getFileName().toString().replace(".yaml", ""), spec.name(), "name = file name: " + f);
+        }
+    }
+
+    @Test
     void gridAndGeneticComeFromArbiter() throws Exception {
         SweepSpec spec = parse(GOOD.replace("{type: random, seed: 3}", "{type: grid, gridPoints: 2}"));
         Sampler grid = Sampler.of(spec.strategy(), spec.space());
