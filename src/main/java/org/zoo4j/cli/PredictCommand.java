@@ -8,7 +8,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.datavec.image.loader.NativeImageLoader;
+import org.zoo4j.data.ImageFiles;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.training.ModelFile;
@@ -43,11 +43,9 @@ final class PredictCommand implements Callable<Integer> {
         }
         ModelFile.Loaded loaded = ModelFile.load(ModelFile.resolve(model), false);
         InputShape shape = loaded.preprocessing().input();
-        // The same decoder (DataVec's) that reads image folders for training: same resizing and channel order.
-        NativeImageLoader loader = new NativeImageLoader(shape.height(), shape.width(), shape.channels());
         for (Path image : images) {
-            INDArray features = loaded.normalization().apply(loader.asMatrix(image.toFile()).castTo(
-                    org.nd4j.linalg.api.buffer.DataType.FLOAT));
+            // Read as training reads image folders: same decoder, resizing and (RGB) channel order.
+            INDArray features = loaded.normalization().apply(ImageFiles.read(image, shape));
             float[] p = loaded.net().outputSingle(false, features).toFloatVector();
             Integer[] order = new Integer[p.length];
             Arrays.setAll(order, i -> i);

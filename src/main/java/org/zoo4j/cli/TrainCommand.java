@@ -43,7 +43,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--subset", description = "at most this many images per split (quick runs)")
     Integer subset;
 
-    @Option(names = "--gpus", description = "GPUs to train on (CUDA build; more than 1 is not implemented yet)")
+    @Option(names = "--gpus", description = "GPUs to train on, data-parallel with DL4J's ParallelWrapper (CUDA build)")
     Integer gpus;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any recipe setting by dotted name, e.g. "

@@ -132,16 +132,7 @@ record ImageFolder(String name, List<String> classes, List<Path> files, int[] la
         }
         try {
             INDArray image = decode(file, shape, classes);
-            int plane = shape.height() * shape.width();
-            float[] values = image.data().asFloat();
-            if (shape.channels() == 3) {
-                // OpenCV decodes colour as BGR; the zoo's RGB convention (as CIFAR) wants the planes reversed.
-                System.arraycopy(values, 2 * plane, dst, offset, plane);
-                System.arraycopy(values, plane, dst, offset + plane, plane);
-                System.arraycopy(values, 0, dst, offset + 2 * plane, plane);
-            } else {
-                System.arraycopy(values, 0, dst, offset, shape.channels() * plane);
-            }
+            ImageFiles.bgrToRgb(image.data().asFloat(), shape, dst, offset);
             return true;
         } catch (Exception | LinkageError e) {
             if (bad.add(file)) {

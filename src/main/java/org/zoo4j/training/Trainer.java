@@ -23,7 +23,9 @@ import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.parallelism.ParallelWrapper;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.regularization.WeightDecay;
 import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.ImageBatchIterator;
@@ -66,6 +68,9 @@ public final class Trainer implements AutoCloseable {
     UnaryOperator<DataSet> batchHook = UnaryOperator.identity();
     /** Told each finished epoch (after its checkpoint); a non-null answer stops the run as PRUNED with that reason. */
     private java.util.function.Function<EpochMetrics, String> epochListener = m -> null;
+    /** Devices trained on at once: the recipe's gpus (tests set it on CPU, where DL4J's wrapper runs too). */
+    int parallelWorkers;
+    private ParallelWrapper wrapper;
 
     private Trainer(TrainingRecipe recipe, Path runDir, PrintStream console, ComputationGraph net, TrainingState state,
                     DataPipeline data) {
@@ -76,6 +81,7 @@ public final class Trainer implements AutoCloseable {
         this.state = state;
         this.data = data;
         this.baseLearningRate = recipe.modelConfig().updater().learningRate();
+        this.parallelWorkers = recipe.gpus();
     }
 
     /** A new run of {@code recipe} in {@code runDir}, which must not hold a run already. */
@@ -138,8 +144,12 @@ public final class Trainer implements AutoCloseable {
                     + "; build with ZOO4J_MVN_ARGS=-Pcuda ./zoo4j ... on a machine with an NVIDIA GPU, or set device=cpu");
         }
         if (recipe.gpus() > 1) {
-            throw new IllegalArgumentException("gpus: " + recipe.gpus() + " GPUs asked for; multi-GPU training "
-                    + "(ParallelWrapper) is not implemented yet in zoo4j; use gpus=1");
+            int devices = cuda ? Nd4j.getAffinityManager().getNumberOfDevices() : 0;
+            if (devices < recipe.gpus()) {
+                throw new IllegalArgumentException("gpus: " + recipe.gpus() + " GPUs asked for, but "
+                        + (cuda ? "this machine has " + devices : "this build runs on the CPU (build with "
+                        + "ZOO4J_MVN_ARGS=-Pcuda on a machine with NVIDIA GPUs)") + "; set gpus=" + Math.max(1, devices));
+            }
         }
     }
 
@@ -231,43 +241,32 @@ public final class Trainer implements AutoCloseable {
             for (; batch < state.batchesDone() && train.hasNext(); batch++) {
                 train.next(); // already trained before the interruption: same order, so skip them
             }
-            double lossSum = 0;
-            long images = 0;
-            int trained = 0;
-            while (train.hasNext()) {
-                DataSet ds = batchHook.apply(train.next());
-                net.fit(ds);
-                double loss = net.score();
-                batch++;
-                if (!Double.isFinite(loss)) {
-                    progress.endLine();
-                    String kept = state.epochsDone() > 0 || state.batchesDone() > 0
-                            ? "the last good checkpoint " + runDir.resolve("last.zip") + " (after epoch "
-                            + state.epochsDone() + ") is kept" : "no checkpoint had been written yet";
-                    String message = String.format(Locale.ROOT, "loss became %s at epoch %d, batch %d/%d; stopped; %s. "
-                            + "Lower the learning rate (--set overrides.updater.learningRate=...) or set clipGradientNorm, "
-                            + "then --resume %s", loss, epoch + 1, batch, batches, kept, runDir);
-                    log(message);
-                    return new Result(Status.DIVERGED, runDir, state.epochsDone(), null, message);
-                }
-                lossSum += loss;
-                trained++;
-                images += ds.numExamples();
-                double seconds = (System.nanoTime() - start) / 1e9;
-                double rate = images / seconds;
-                double eta = (batches - batch) * (seconds / trained) + (epochs - epoch - 1) * batches * (seconds / trained);
-                progress.update(epoch + 1, epochs, batch, batches, lossSum / trained, rate, eta);
-                if (stopRequested) {
-                    progress.endLine();
-                    state = new TrainingState(epoch, batch, state.bestEpoch(), state.bestMetric(), state.sinceBest(),
-                            state.history());
-                    checkpoint(runDir.resolve("last.zip"), true);
-                    String message = "interrupted at epoch " + (epoch + 1) + ", batch " + batch + "/" + batches
-                            + "; checkpoint written; continue with ./zoo4j train --resume " + runDir;
-                    log(message);
-                    return new Result(Status.INTERRUPTED, runDir, epoch, null, message);
-                }
+            EpochRun run = new EpochRun(epoch, batch, batches, start, progress);
+            Status stopped = parallelWorkers > 1 ? fitParallel(train, run) : fitSequential(train, run);
+            if (stopped == Status.DIVERGED) {
+                progress.endLine();
+                String kept = state.epochsDone() > 0 || state.batchesDone() > 0
+                        ? "the last good checkpoint " + runDir.resolve("last.zip") + " (after epoch "
+                        + state.epochsDone() + ") is kept" : "no checkpoint had been written yet";
+                String message = String.format(Locale.ROOT, "loss became %s at epoch %d, batch %d/%d; stopped; %s. "
+                        + "Lower the learning rate (--set overrides.updater.learningRate=...) or set clipGradientNorm, "
+                        + "then --resume %s", run.badLoss, epoch + 1, run.batch, batches, kept, runDir);
+                log(message);
+                return new Result(Status.DIVERGED, runDir, state.epochsDone(), null, message);
             }
+            if (stopped == Status.INTERRUPTED) {
+                progress.endLine();
+                state = new TrainingState(epoch, run.batch, state.bestEpoch(), state.bestMetric(), state.sinceBest(),
+                        state.history());
+                checkpoint(runDir.resolve("last.zip"), true);
+                String message = "interrupted at epoch " + (epoch + 1) + ", batch " + run.batch + "/" + batches
+                        + "; checkpoint written; continue with ./zoo4j train --resume " + runDir;
+                log(message);
+                return new Result(Status.INTERRUPTED, runDir, epoch, null, message);
+            }
+            double lossSum = run.lossSum;
+            long images = run.images;
+            int trained = run.trained;
             progress.endLine();
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             Evaluation validation = data.validationSize() > 0
@@ -310,6 +309,152 @@ public final class Trainer implements AutoCloseable {
             }
         }
         return finish(Status.COMPLETED);
+    }
+
+    /** One epoch's running totals; {@link #onBatch} is where every trained batch is counted, checked and shown. */
+    private final class EpochRun {
+        final int epoch;
+        final int batches;
+        final long start;
+        final Progress progress;
+        int batch;
+        double lossSum;
+        long images;
+        int trained;
+        double badLoss;
+
+        EpochRun(int epoch, int batch, int batches, long start, Progress progress) {
+            this.epoch = epoch;
+            this.batch = batch;
+            this.batches = batches;
+            this.start = start;
+            this.progress = progress;
+        }
+
+        /** Counts a trained batch; says why the epoch must end now (a bad loss, a stop request), or null. */
+        synchronized Status onBatch(double loss, int examples) {
+            batch++;
+            if (!Double.isFinite(loss)) {
+                badLoss = loss;
+                return Status.DIVERGED;
+            }
+            lossSum += loss;
+            trained++;
+            images += examples;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            int epochs = recipe.epochs();
+            double perBatch = seconds / trained;
+            progress.update(epoch + 1, epochs, batch, batches, lossSum / trained, images / seconds,
+                    (batches - batch) * perBatch + (epochs - epoch - 1) * batches * perBatch);
+            return stopRequested ? Status.INTERRUPTED : null;
+        }
+    }
+
+    private Status fitSequential(ImageBatchIterator train, EpochRun run) {
+        while (train.hasNext()) {
+            DataSet ds = batchHook.apply(train.next());
+            net.fit(ds);
+            Status stop = run.onBatch(net.score(), ds.numExamples());
+            if (stop != null) {
+                return stop;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * One epoch data-parallel on {@link #parallelWorkers} devices with DL4J's ParallelWrapper: each worker trains its
+     * own batch and the parameters (and updater state) are averaged after every step, so {@code N} workers train
+     * like one with an N times larger batch. Batches are handed out in the same order as in one-device training.
+     */
+    private Status fitParallel(ImageBatchIterator train, EpochRun run) {
+        if (wrapper == null) {
+            wrapper = new ParallelWrapper.Builder<>(net).workers(parallelWorkers).averagingFrequency(1)
+                    .averageUpdaters(true).prefetchBuffer(2).reportScoreAfterAveraging(false)
+                    .trainingMode(ParallelWrapper.TrainingMode.AVERAGING).build();
+        }
+        java.util.concurrent.atomic.AtomicReference<Status> stop = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.ConcurrentLinkedQueue<Integer> sizes = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        wrapper.setListeners(new org.deeplearning4j.optimize.api.BaseTrainingListener() {
+            @Override
+            public void iterationDone(org.deeplearning4j.nn.api.Model model, int iteration, int epoch) {
+                if (stop.get() == null) {
+                    Integer examples = sizes.poll();
+                    Status s = run.onBatch(model.score(), examples == null ? 0 : examples);
+                    if (s != null) {
+                        stop.compareAndSet(null, s);
+                    }
+                }
+            }
+        });
+        wrapper.fit(new org.nd4j.linalg.dataset.api.iterator.DataSetIterator() {
+            @Override
+            public boolean hasNext() {
+                return stop.get() == null && !stopRequested && train.hasNext();
+            }
+
+            @Override
+            public DataSet next() {
+                DataSet ds = batchHook.apply(train.next());
+                sizes.add(ds.numExamples());
+                return ds;
+            }
+
+            @Override
+            public DataSet next(int num) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int inputColumns() {
+                return train.inputColumns();
+            }
+
+            @Override
+            public int totalOutcomes() {
+                return train.totalOutcomes();
+            }
+
+            @Override
+            public boolean resetSupported() {
+                return false;
+            }
+
+            @Override
+            public boolean asyncSupported() {
+                return false;
+            }
+
+            @Override
+            public void reset() {
+                throw new UnsupportedOperationException("one pass per epoch");
+            }
+
+            @Override
+            public int batch() {
+                return train.batch();
+            }
+
+            @Override
+            public void setPreProcessor(org.nd4j.linalg.dataset.api.DataSetPreProcessor preProcessor) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public org.nd4j.linalg.dataset.api.DataSetPreProcessor getPreProcessor() {
+                return null;
+            }
+
+            @Override
+            public List<String> getLabels() {
+                return train.getLabels();
+            }
+        });
+        if (wrapper.getException() != null) {
+            throw new IllegalStateException("data-parallel training failed: " + wrapper.getException(),
+                    wrapper.getException());
+        }
+        return stop.get() != null ? stop.get() : stopRequested ? Status.INTERRUPTED : null;
     }
 
     private double currentLearningRate() {
@@ -377,6 +522,9 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (wrapper != null) {
+            wrapper.shutdown();
+        }
         data.close();
     }
 }

@@ -2,11 +2,13 @@ package org.zoo4j.zoo;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.introspect.BeanPropertyDefinition;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -88,16 +90,24 @@ public final class Configs {
         for (Map.Entry<String, ?> e : overrides.entrySet()) {
             String[] path = e.getKey().split("\\.");
             ObjectNode node = tree;
+            JavaType type = JSON.constructType(config.getClass());
             for (int i = 0; i < path.length - 1; i++) {
                 JsonNode child = node.get(path[i]);
+                JavaType childType = settingType(type, path[i]);
+                if ((child == null || child.isNull()) && childType != null && !childType.isContainerType()
+                        && !childType.isPrimitive() && !childType.isEnumType()) {
+                    // A nested setting left out (null, so not written): start it empty; its defaults fill the rest.
+                    child = node.putObject(path[i]);
+                }
                 if (!(child instanceof ObjectNode)) {
-                    throw unknownKey(e.getKey(), path[i], node);
+                    throw unknownKey(e.getKey(), path[i], node, type);
                 }
                 node = (ObjectNode) child;
+                type = childType;
             }
             String leaf = path[path.length - 1];
-            if (!node.has(leaf)) {
-                throw unknownKey(e.getKey(), leaf, node);
+            if (!node.has(leaf) && settingType(type, leaf) == null) {
+                throw unknownKey(e.getKey(), leaf, node, type);
             }
             node.set(leaf, valueNode(e.getValue(), node.get(leaf)));
         }
@@ -126,10 +136,36 @@ public final class Configs {
         return JSON.valueToTree(value);
     }
 
-    private static IllegalArgumentException unknownKey(String key, String part, ObjectNode node) {
+    /**
+     * The type of setting {@code name} of {@code type} (a config record, or a map whose keys are free), or null when
+     * there is no such setting. Settings left out of the JSON tree because they are null are found here.
+     */
+    private static JavaType settingType(JavaType type, String name) {
+        if (type == null) {
+            return null;
+        }
+        if (type.isMapLikeType()) {
+            return type.getContentType();
+        }
+        for (BeanPropertyDefinition p : JSON.getDeserializationConfig().introspect(type).findProperties()) {
+            if (p.getName().equals(name)) {
+                return p.getPrimaryType();
+            }
+        }
+        return null;
+    }
+
+    private static IllegalArgumentException unknownKey(String key, String part, ObjectNode node, JavaType type) {
         List<String> known = new ArrayList<>();
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             known.add(it.next());
+        }
+        if (type != null && !type.isMapLikeType()) {
+            for (BeanPropertyDefinition p : JSON.getDeserializationConfig().introspect(type).findProperties()) {
+                if (!known.contains(p.getName())) {
+                    known.add(p.getName());
+                }
+            }
         }
         return new IllegalArgumentException("unknown setting '" + key + "' ('" + part + "' is not one of " + known + ")");
     }

@@ -62,6 +62,28 @@ class ImageFolderTest {
     }
 
     @Test
+    void aSingleFileReadsAsTrainingReadsIt() throws IOException {
+        // predict and visualize read single files; a channel swap there would silently hurt every colour model.
+        Fixtures.imageFolder(dir, CLASSES, 4);
+        ImageFolder source = (ImageFolder) DatasetLoader.folder(dir).trainPool();
+        Path file = dir.resolve("dog").resolve("img3.png");
+        for (InputShape shape : List.of(InputShape.of(3, 16, 16), InputShape.of(1, 16, 16), InputShape.of(3, 8, 8))) {
+            float[] chw = new float[shape.channels() * shape.height() * shape.width()];
+            assertTrue(source.read(source.files().indexOf(file), shape, chw, 0));
+            org.nd4j.linalg.api.ndarray.INDArray single = ImageFiles.read(file, shape);
+            assertArrayEquals(new long[] {1, shape.channels(), shape.height(), shape.width()}, single.shape());
+            assertArrayEquals(chw, single.data().asFloat(), 0f, shape.toString());
+        }
+        assertEquals(Fixtures.pixel(3, 1, 0, 5, 7), ImageFiles.read(file, InputShape.of(3, 16, 16))
+                .getFloat(0, 0, 7, 5), 0, "red plane first");
+        assertThrows(IOException.class, () -> ImageFiles.read(dir.resolve("cat").resolve("missing.png"),
+                InputShape.of(3, 16, 16)));
+        Path text = Files.writeString(dir.resolve("not-an-image.png"), "text");
+        IOException e = assertThrows(IOException.class, () -> ImageFiles.read(text, InputShape.of(3, 16, 16)));
+        assertTrue(e.getMessage().contains("not a decodable image"), e.getMessage());
+    }
+
+    @Test
     void convertsToGreyAndResizesToTheModelsInput() throws IOException {
         Fixtures.imageFolder(dir, CLASSES, 3);
         try (DataPipeline p = DataPipeline.open(config(dir).withFractions(0, 0), InputShape.of(1, 8, 8))) {

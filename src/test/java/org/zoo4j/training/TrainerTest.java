@@ -182,6 +182,61 @@ class TrainerTest {
     }
 
     @Test
+    void ctrlCWritesACheckpointMidEpochAndTheRunResumesFromIt() throws Exception {
+        Path run = dir.resolve("interrupted");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "train", "--offline",
+                "--subset", "3000", "--epochs", "1", "--batch-size", "16", "--out", run.toString()));
+        Process child = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("child.log").toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+        // Wait until batches are being trained (the first progress line), then press Ctrl-C: SIGINT to the JVM.
+        while (child.isAlive() && System.nanoTime() < deadline
+                && !Files.readString(dir.resolve("child.log")).contains("epoch 1/1 batch")) {
+            Thread.sleep(20);
+        }
+        Thread.sleep(300);
+        assertTrue(child.isAlive(), "the child ended early: " + Files.readString(dir.resolve("child.log")));
+        new ProcessBuilder("kill", "-INT", Long.toString(child.pid())).start().waitFor();
+        assertTrue(child.waitFor(60, TimeUnit.SECONDS), "the run did not stop on Ctrl-C");
+        String log = Files.readString(dir.resolve("child.log"));
+        assertEquals(130, child.exitValue(), log);
+        assertTrue(log.contains("checkpoint written; continue with ./zoo4j train --resume"), log);
+
+        ModelFile.Loaded saved = ModelFile.load(run.resolve("last.zip"), true);
+        assertEquals(0, saved.state().epochsDone(), "stopped in the first epoch");
+        assertTrue(saved.state().batchesDone() >= 1, "mid-epoch position kept: " + saved.state().batchesDone());
+        try (Trainer resumed = Trainer.resume(run, Map.of(), out)) {
+            assertEquals(saved.net().params(), resumed.net().params(), "the resumed model is the checkpoint");
+            Trainer.Result result = resumed.run();
+            assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+            assertEquals(1, result.epochsDone());
+        }
+        assertEquals(2, Files.readAllLines(run.resolve("metrics.csv")).size());
+    }
+
+    @Test
+    void dataParallelTrainingWithTheWrapperLearnsAndCheckpoints() throws Exception {
+        // gpus: 2 needs two GPUs; DL4J's ParallelWrapper runs the same way on the CPU, which is what this checks.
+        TrainingRecipe recipe = small(2000, 1);
+        Path run = dir.resolve("parallel");
+        try (Trainer trainer = Trainer.start(recipe, run, out)) {
+            trainer.parallelWorkers = 2;
+            Trainer.Result result = trainer.run();
+            assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+            assertTrue(result.test().accuracy() > 0.5, "chance is 0.10; got " + result.test().accuracy());
+            EpochMetrics epoch = trainer.state().history().get(0);
+            assertTrue(Double.isFinite(epoch.trainLoss()) && epoch.trainLoss() < 2.3, "mean loss " + epoch.trainLoss());
+        }
+        assertEquals(1, ModelFile.load(run.resolve("last.zip"), true).state().epochsDone());
+
+        String refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Trainer.start(small(200, 1).with(Map.of("gpus", "2")), dir.resolve("two"), out)).getMessage();
+        assertTrue(refused.startsWith("gpus: 2 GPUs asked for, but this build runs on the CPU"), refused);
+        assertFalse(Files.exists(dir.resolve("two")), "nothing written for a refused run");
+    }
+
+    @Test
     void schedulesGiveTheDocumentedFactors() {
         LrSchedule step = Configs.fromYaml("type: step\nstepEpochs: 2\ngamma: 0.5", LrSchedule.class);
         assertArrayEquals(new double[] {1, 1, 0.5, 0.5, 0.25}, factors(step, 5), 1e-12);

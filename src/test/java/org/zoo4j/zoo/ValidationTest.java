@@ -65,6 +65,17 @@ class ValidationTest {
     }
 
     @Test
+    void settingsLeftOutOfAPresetCanBeSet() {
+        // lenet5's preset updater is Adam without a momentum: the setting is absent from the config's JSON tree.
+        NetworkConfig adam = Zoo.get("lenet5").config(Map.of());
+        assertEquals(null, adam.updater().momentum());
+        NetworkConfig nesterov = Zoo.get("lenet5").config(Map.of("updater.name", "nesterov", "updater.momentum", "0.95"));
+        assertEquals(0.95, nesterov.updater().momentum());
+        assertEquals("unknown setting 'updater.momentun' ('momentun' is not one of [name, learningRate, momentum])",
+                error("lenet5", Map.of("updater.momentun", 0.9)));
+    }
+
+    @Test
     void duplicateNamesAreRefused() {
         ModelRegistry registry = new ModelRegistry().registerFamily(LeNet5.FAMILY);
         String message = assertThrows(IllegalArgumentException.class,

@@ -1,0 +1,274 @@
+package org.zoo4j.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.data.DataConfig;
+import org.zoo4j.data.DataPipeline;
+import org.zoo4j.data.ImageBatchIterator;
+import org.zoo4j.data.NormalizationMode;
+import org.zoo4j.runtime.Backend;
+import org.zoo4j.training.Trainer;
+import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.zoo.InputShape;
+import org.zoo4j.zoo.NetworkConfig;
+
+/**
+ * Training and inference speed of the zoo's networks, measured three ways:
+ * <ul>
+ *   <li>{@code fit}: DL4J's bare {@code ComputationGraph.fit(DataSet)} over batches already in memory, the floor
+ *       zoo4j's own loop is held to;</li>
+ *   <li>{@code loop}: zoo4j's {@link Trainer} on the same images through the data pipeline, with its progress,
+ *       NaN check and schedule (per-epoch checkpoints and validation are outside the timed part, as in
+ *       {@code metrics.csv});</li>
+ *   <li>{@code infer}: {@code ComputationGraph.output} over batches in memory.</li>
+ * </ul>
+ * Each figure is the median of several timed repeats after untimed warm-up, with the spread (min, max).
+ */
+public final class ModelBenchmark {
+    private ModelBenchmark() {
+    }
+
+    /**
+     * A network as benchmarked: a zoo model with the settings that make it the same network as the PyTorch peer's
+     * ({@code shared/peers/torch_bench.py}: Adam at 1e-3, 1-channel 28x28 or zero-padded 32x32 Fashion-MNIST).
+     *
+     * @param name       the name in results, e.g. resnet20
+     * @param model      the zoo model
+     * @param overrides  settings of the model's preset config
+     * @param trainBatch batch sizes for training
+     * @param inferBatch batch size for inference
+     * @param realData   whether Fashion-MNIST images feed it (else random images of its input shape)
+     * @param peer       the PyTorch peer's name for the same network, or null where the peer has none
+     */
+    public record Network(String name, String model, Map<String, Object> overrides, List<Integer> trainBatch,
+                          int inferBatch, boolean realData, String peer) {
+        public NetworkConfig config() {
+            return org.zoo4j.zoo.Zoo.get(model).config(withClasses(overrides));
+        }
+    }
+
+    private static final Map<String, Object> ADAM = Map.of("name", "adam", "learningRate", 0.001);
+
+    /** The benchmarked networks, as the issue names them. */
+    public static final List<Network> NETWORKS = List.of(
+            new Network("lenet5", "lenet5", Map.of("input", "1,28,28", "updater", ADAM), List.of(64, 128), 256, true,
+                    "lenet"),
+            new Network("alexnet-small", "alexnet-small", Map.of("input", "1,32,32", "updater", ADAM), List.of(64),
+                    256, true, null),
+            new Network("vgg16-bn", "vgg16-bn", Map.of("input", "1,32,32", "classifier", List.of(), "convBias", false,
+                    "updater", ADAM), List.of(64), 256, true, "vgg16"),
+            new Network("resnet20", "resnet20", Map.of("input", "1,32,32", "shortcut", "B", "updater", ADAM),
+                    List.of(128), 256, true, "resnet20"),
+            new Network("resnet18-224", "resnet18", Map.of("input", "3,224,224", "updater", ADAM), List.of(8), 8, false,
+                    null));
+
+    public static Network network(String name) {
+        return NETWORKS.stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow(
+                () -> new IllegalArgumentException("unknown benchmark network '" + name + "'; one of "
+                        + NETWORKS.stream().map(Network::name).toList()));
+    }
+
+    /** How much to measure: untimed warm-up iterations, then {@code repeats} timed runs of {@code iterations}. */
+    public record Plan(int warmup, int repeats, int iterations) {
+        public Plan {
+            if (warmup < 0 || repeats < 1 || iterations < 1) {
+                throw new IllegalArgumentException("benchmark plan: warmup >= 0, repeats >= 1, iterations >= 1; got "
+                        + warmup + ", " + repeats + ", " + iterations);
+            }
+        }
+    }
+
+    /** One measured figure: images per second over the repeats, and this process's peak memory so far. */
+    public record Result(String network, String mode, int batch, int threads, double[] imagesPerSecond,
+                         long peakHeapBytes, long peakRssBytes, long offHeapBytes) {
+        public double median() {
+            double[] s = imagesPerSecond.clone();
+            Arrays.sort(s);
+            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
+
+        public double min() {
+            return Arrays.stream(imagesPerSecond).min().orElse(Double.NaN);
+        }
+
+        public double max() {
+            return Arrays.stream(imagesPerSecond).max().orElse(Double.NaN);
+        }
+
+        public static final String CSV_HEADER = "framework,network,mode,batch,threads,repeats,median_ips,min_ips,max_ips,"
+                + "peak_heap_mb,peak_rss_mb,offheap_mb";
+
+        public String csv() {
+            return String.format(Locale.ROOT, "zoo4j,%s,%s,%d,%d,%d,%.1f,%.1f,%.1f,%.0f,%.0f,%.0f", network, mode, batch,
+                    threads, imagesPerSecond.length, median(), min(), max(), peakHeapBytes / 1048576.0,
+                    peakRssBytes / 1048576.0, offHeapBytes / 1048576.0);
+        }
+    }
+
+    /** Bare {@code fit} over batches in memory. */
+    public static Result fit(Network network, int batch, Plan plan) {
+        ComputationGraph net = build(network);
+        List<DataSet> batches = batches(network, batch, Math.min(plan.iterations(), 20));
+        double[] ips = new double[plan.repeats()];
+        int next = 0;
+        for (int i = 0; i < plan.warmup(); i++) {
+            net.fit(batches.get(next++ % batches.size()));
+        }
+        for (int r = 0; r < plan.repeats(); r++) {
+            long start = System.nanoTime();
+            for (int i = 0; i < plan.iterations(); i++) {
+                net.fit(batches.get(next++ % batches.size()));
+            }
+            ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+        }
+        return result(network, "fit", batch, ips);
+    }
+
+    /** Inference over batches in memory. */
+    public static Result infer(Network network, int batch, Plan plan) {
+        ComputationGraph net = build(network);
+        List<DataSet> batches = batches(network, batch, Math.min(plan.iterations(), 10));
+        double[] ips = new double[plan.repeats()];
+        int next = 0;
+        for (int i = 0; i < plan.warmup(); i++) {
+            net.output(batches.get(next++ % batches.size()).getFeatures());
+        }
+        for (int r = 0; r < plan.repeats(); r++) {
+            long start = System.nanoTime();
+            for (int i = 0; i < plan.iterations(); i++) {
+                INDArray out = net.output(batches.get(next++ % batches.size()).getFeatures())[0];
+                out.close();
+            }
+            ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+        }
+        return result(network, "infer", batch, ips);
+    }
+
+    /**
+     * zoo4j's training loop: a {@link Trainer} run over {@code plan.iterations() * batch} Fashion-MNIST images per
+     * epoch, one untimed warm-up epoch, then {@code plan.repeats()} timed epochs (the images/s of its metrics).
+     */
+    public static Result loop(Network network, int batch, Plan plan, Path workDir) throws IOException {
+        if (!network.realData()) {
+            throw new IllegalArgumentException(network.name() + ": the loop mode reads Fashion-MNIST; this network is "
+                    + "benchmarked on random images only (fit, infer)");
+        }
+        int images = plan.iterations() * batch;
+        TrainingRecipe recipe = new TrainingRecipe(network.model(), network.overrides(), pipelineConfig(batch, images),
+                plan.repeats() + 1, null, 0, 0, 0, null, null, 1);
+        Path runDir = Files.createTempDirectory(workDir, "bench-" + network.name() + "-");
+        try (Trainer trainer = Trainer.start(recipe, runDir, new PrintStream(PrintStream.nullOutputStream()))) {
+            trainer.run();
+            double[] ips = trainer.state().history().stream().skip(1)
+                    .mapToDouble(org.zoo4j.training.EpochMetrics::imagesPerSecond).toArray();
+            return result(network, "loop", batch, ips);
+        } finally {
+            deleteTree(runDir);
+        }
+    }
+
+    /** The data as zoo4j's loop reads it: no augmentation, standardised, no validation split, a subset. */
+    private static DataConfig pipelineConfig(int batch, int images) {
+        return DataConfig.of("fashion-mnist").withBatchSize(batch).withFractions(0, 0).withSubset(images)
+                .withNormalization(NormalizationMode.STANDARDIZE).withDownload(false);
+    }
+
+    static ComputationGraph build(Network network) {
+        Backend.init();
+        return org.zoo4j.zoo.Zoo.create(network.model(), withClasses(network.overrides()));
+    }
+
+    private static Map<String, Object> withClasses(Map<String, Object> overrides) {
+        Map<String, Object> all = new LinkedHashMap<>(overrides);
+        all.putIfAbsent("numClasses", 10);
+        return all;
+    }
+
+    /** {@code count} batches of the network's input: real Fashion-MNIST through the pipeline, or random images. */
+    static List<DataSet> batches(Network network, int batch, int count) {
+        InputShape shape = network.config().input();
+        List<DataSet> out = new ArrayList<>();
+        if (!network.realData()) {
+            Nd4j.getRandom().setSeed(12345);
+            for (int i = 0; i < count; i++) {
+                INDArray labels = Nd4j.zeros(batch, 10);
+                for (int j = 0; j < batch; j++) {
+                    labels.putScalar(j, (i * batch + j) % 10, 1.0);
+                }
+                out.add(new DataSet(Nd4j.randn(org.nd4j.linalg.api.buffer.DataType.FLOAT, batch, shape.channels(),
+                        shape.height(), shape.width()), labels));
+            }
+            return out;
+        }
+        try (DataPipeline data = DataPipeline.open(pipelineConfig(batch, batch * count), shape)) {
+            ImageBatchIterator it = data.train();
+            while (it.hasNext() && out.size() < count) {
+                DataSet ds = it.next();
+                out.add(new DataSet(ds.getFeatures().dup(), ds.getLabels().dup()));
+            }
+        }
+        return out;
+    }
+
+    private static Result result(Network network, String mode, int batch, double[] ips) {
+        return new Result(network.name(), mode, batch, Nd4j.getEnvironment().maxMasterThreads(), ips, peakHeap(),
+                peakRss(), org.bytedeco.javacpp.Pointer.totalBytes());
+    }
+
+    /** Sum of the heap pools' peak usage since the JVM started. */
+    static long peakHeap() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
+    /** Peak resident set size of this process (Linux VmHWM), or -1 where unknown. */
+    public static long peakRss() {
+        return procStatus("VmHWM:");
+    }
+
+    /** Current resident set size of this process (Linux VmRSS), or -1 where unknown. */
+    public static long rss() {
+        return procStatus("VmRSS:");
+    }
+
+    private static long procStatus(String key) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(key)) {
+                    return Long.parseLong(line.substring(key.length()).trim().split("\\s+")[0]) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return -1;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package org.zoo4j.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.zoo4j.bench.ModelBenchmark;
+import org.zoo4j.bench.ModelBenchmark.Network;
+import org.zoo4j.bench.ModelBenchmark.Plan;
+import org.zoo4j.bench.ModelBenchmark.Result;
+import org.zoo4j.data.AtomicFiles;
+import org.zoo4j.runtime.Backend;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code zoo4j bench}: training and inference images/s of the zoo's networks, as CSV and a table. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure training and inference speed (images/s) and peak memory of the zoo's networks.",
+                "Modes: fit = DL4J's bare fit over batches in memory; loop = zoo4j's trainer through the data "
+                        + "pipeline; infer = inference over batches in memory. Median and spread of --repeats timed "
+                        + "runs after --warmup untimed iterations.",
+                "Thread count: set OMP_NUM_THREADS before starting (ND4J and oneDNN read it once).",
+                "Examples:", "  ./zoo4j bench", "  ./zoo4j bench --network resnet20 --mode fit,loop --repeats 5",
+                "  ./zoo4j bench --network lenet5 --batch 64 --csv results.csv"},
+        footer = {"Peak memory (heap, resident) is the process's so far: benchmark one network per process to get "
+                + "each network's own peak."})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--network", split = ",", description = "networks to measure (default: all): "
+            + "lenet5, alexnet-small, vgg16-bn, resnet20, resnet18-224")
+    List<String> networks = new ArrayList<>();
+
+    @Option(names = "--mode", split = ",", defaultValue = "fit,loop,infer",
+            description = "fit, loop and/or infer (default: ${DEFAULT-VALUE})")
+    List<String> modes;
+
+    @Option(names = "--batch", split = ",", description = "training batch sizes (default: each network's own)")
+    List<Integer> batches = new ArrayList<>();
+
+    @Option(names = "--warmup", defaultValue = "5", description = "untimed iterations first (default: ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--repeats", defaultValue = "5", description = "timed runs (default: ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(names = "--iterations", defaultValue = "0",
+            description = "batches per timed run; 0 = about 2 seconds of work per run, estimated from the warm-up")
+    int iterations;
+
+    @Option(names = "--csv", description = "append the results to this CSV file (header written when new)")
+    Path csv;
+
+    @Override
+    public Integer call() throws IOException {
+        Backend.init();
+        PrintStream out = System.out;
+        List<Network> chosen = networks.isEmpty() ? ModelBenchmark.NETWORKS
+                : networks.stream().map(ModelBenchmark::network).toList();
+        for (String mode : modes) {
+            if (!List.of("fit", "loop", "infer").contains(mode)) {
+                throw new IllegalArgumentException("--mode: fit, loop or infer; got '" + mode + "'");
+            }
+        }
+        out.println(String.format(Locale.ROOT, "%-14s %-6s %5s %7s %12s %21s %9s %9s", "network", "mode", "batch",
+                "threads", "median img/s", "spread (min..max)", "heap MB", "RSS MB"));
+        List<Result> results = new ArrayList<>();
+        Path work = Files.createTempDirectory("zoo4j-bench");
+        try {
+            for (Network network : chosen) {
+                for (String mode : modes) {
+                    if (mode.equals("loop") && !network.realData()) {
+                        continue;
+                    }
+                    List<Integer> sizes = mode.equals("infer") ? List.of(network.inferBatch())
+                            : batches.isEmpty() ? network.trainBatch() : batches;
+                    for (int batch : sizes) {
+                        Plan plan = new Plan(warmup, repeats, iterations > 0 ? iterations
+                                : estimateIterations(network, mode, batch));
+                        Result r = switch (mode) {
+                            case "fit" -> ModelBenchmark.fit(network, batch, plan);
+                            case "infer" -> ModelBenchmark.infer(network, batch, plan);
+                            default -> ModelBenchmark.loop(network, batch, plan, work);
+                        };
+                        results.add(r);
+                        out.println(String.format(Locale.ROOT, "%-14s %-6s %5d %7d %,12.0f %21s %,9.0f %,9.0f",
+                                r.network(), r.mode(), r.batch(), r.threads(), r.median(),
+                                String.format(Locale.ROOT, "%,.0f..%,.0f", r.min(), r.max()),
+                                r.peakHeapBytes() / 1048576.0, r.peakRssBytes() / 1048576.0));
+                        out.flush();
+                    }
+                }
+            }
+        } finally {
+            Files.deleteIfExists(work);
+        }
+        if (csv != null) {
+            writeCsv(results);
+            out.println("appended " + results.size() + " rows to " + csv);
+        }
+        return 0;
+    }
+
+    /** Enough batches for about two seconds per timed run, from a short untimed fit (at least 3, at most 200). */
+    private int estimateIterations(Network network, String mode, int batch) {
+        Result probe = mode.equals("infer")
+                ? ModelBenchmark.infer(network, batch, new Plan(1, 1, 2))
+                : ModelBenchmark.fit(network, batch, new Plan(1, 1, 2));
+        double perSecond = probe.median() / batch;
+        return (int) Math.max(3, Math.min(200, Math.round(2 * perSecond)));
+    }
+
+    private void writeCsv(List<Result> results) throws IOException {
+        StringBuilder text = new StringBuilder();
+        if (Files.isRegularFile(csv)) {
+            text.append(Files.readString(csv));
+        } else {
+            text.append(Result.CSV_HEADER).append('\n');
+        }
+        for (Result r : results) {
+            text.append(r.csv()).append('\n');
+        }
+        AtomicFiles.writeString(csv, text.toString());
+    }
+}

@@ -1,0 +1,49 @@
+package org.zoo4j.data;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import org.datavec.image.loader.NativeImageLoader;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.zoo.InputShape;
+
+/**
+ * Reads single image files (PNG, JPEG, BMP) the way training reads image folders: decoded and resized by DataVec
+ * (OpenCV), channels in the zoo's order. OpenCV decodes colour as BGR; the zoo's convention is RGB, the order of
+ * CIFAR-10's files and of torchvision's weights, so colour planes are swapped here, once, for every reader.
+ */
+public final class ImageFiles {
+    private ImageFiles() {
+    }
+
+    /** {@code file} as a [1, C, H, W] float array of 0-255 values in RGB order (grey for one channel). */
+    public static INDArray read(Path file, InputShape shape) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file + " (an image file)");
+        }
+        INDArray decoded;
+        try {
+            decoded = new NativeImageLoader(shape.height(), shape.width(), shape.channels()).asMatrix(file.toFile());
+        } catch (IOException | RuntimeException | LinkageError e) {
+            throw new IOException(file + ": not a decodable image (" + e.getMessage() + ")", e);
+        }
+        float[] rgb = new float[shape.channels() * shape.height() * shape.width()];
+        bgrToRgb(decoded.castTo(DataType.FLOAT).data().asFloat(), shape, rgb, 0);
+        return Nd4j.create(rgb, new long[] {1, shape.channels(), shape.height(), shape.width()});
+    }
+
+    /** Copies one decoded image (C, H, W planes as OpenCV gives them) into {@code dst} in the zoo's channel order. */
+    static void bgrToRgb(float[] decoded, InputShape shape, float[] dst, int offset) {
+        int plane = shape.height() * shape.width();
+        if (shape.channels() == 3) {
+            System.arraycopy(decoded, 2 * plane, dst, offset, plane);
+            System.arraycopy(decoded, plane, dst, offset + plane, plane);
+            System.arraycopy(decoded, 0, dst, offset + 2 * plane, plane);
+        } else {
+            System.arraycopy(decoded, 0, dst, offset, shape.channels() * plane);
+        }
+    }
+}
