@@ -23,18 +23,19 @@ class SweepRunTest {
     Path dir;
 
     /**
-     * Claims trials until the budget is used up; run as a separate process by the test below, and prints each number
-     * it got. Each claim holds its transaction for a while so that the processes really contend for the lock.
+     * Claims trials until the budget is used up, as a worker does; run as a separate process by the test below, and
+     * prints each number it got.
      */
     public static void main(String[] args) throws Exception {
         SweepStore store = SweepStore.open(Path.of(args[0]));
         int max = Integer.parseInt(args[1]);
         SweepStore.Claim c;
         while ((c = store.claim(max, (n, trials) -> {
-            sleep(20);
+            sleep(2); // a proposal takes a moment, inside the transaction
             return Map.entry(new double[] {n}, Map.of("n", Integer.toString(n)));
         })) != null) {
             System.out.println("claimed " + c.trial().number());
+            sleep(20); // the "trial", outside any transaction
             store.finish(c.trial().number(), SweepStore.State.COMPLETE, 1.0, null, null, 0);
         }
     }
@@ -65,22 +66,26 @@ class SweepRunTest {
         List<Integer> mine = Collections.synchronizedList(new ArrayList<>());
         SweepStore.Claim c;
         while ((c = store.claim(max, (n, t) -> {
-            sleep(20);
+            sleep(2);
             return Map.entry(new double[] {n}, Map.of());
         })) != null) {
             mine.add(c.trial().number());
+            sleep(20);
             store.finish(c.trial().number(), SweepStore.State.COMPLETE, 1.0, null, null, 0);
         }
         List<Integer> all = new ArrayList<>(mine);
+        int processesThatClaimed = mine.isEmpty() ? 0 : 1;
         for (Process p : children) {
             String out = new String(p.getInputStream().readAllBytes());
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
             assertEquals(0, p.exitValue(), out);
+            int before = all.size();
             for (String line : out.split("\n")) {
                 if (line.startsWith("claimed ")) {
                     all.add(Integer.parseInt(line.substring(8).trim()));
                 }
             }
+            processesThatClaimed += all.size() > before ? 1 : 0;
         }
         Collections.sort(all);
         List<Integer> expected = new ArrayList<>();
@@ -88,7 +93,8 @@ class SweepRunTest {
             expected.add(i);
         }
         assertEquals(expected, all, "every trial taken exactly once");
-        assertTrue(mine.size() > 0 && mine.size() < max, "this process took " + mine.size() + " of " + max);
+        // SQLite's busy wait is not fair, so one process may get none; at least two must have competed.
+        assertTrue(processesThatClaimed >= 2, "trials were taken by " + processesThatClaimed + " process(es)");
         assertTrue(store.trials().stream().allMatch(t -> t.state() == SweepStore.State.COMPLETE && t.attempts() == 1));
     }
 
