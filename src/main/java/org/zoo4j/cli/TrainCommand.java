@@ -120,7 +120,7 @@ final class TrainCommand implements Callable<Integer> {
                     System.err.println("zoo4j train: " + result.message());
                     yield 3;
                 }
-                case INTERRUPTED -> 130;
+                case INTERRUPTED, PRUNED -> 130; // PRUNED: only a sweep sets an epoch listener
             };
         } finally {
             try {

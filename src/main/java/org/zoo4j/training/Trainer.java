@@ -49,7 +49,7 @@ import org.zoo4j.zoo.Zoo;
  * Every file is replaced atomically, so a run killed at any moment loses at most the current epoch.
  */
 public final class Trainer implements AutoCloseable {
-    public enum Status { COMPLETED, EARLY_STOPPED, DIVERGED, INTERRUPTED }
+    public enum Status { COMPLETED, EARLY_STOPPED, DIVERGED, INTERRUPTED, PRUNED }
 
     /** How a run ended; {@code test} is null unless it completed or stopped early. */
     public record Result(Status status, Path runDir, int epochsDone, Evaluation test, String message) {
@@ -66,6 +66,8 @@ public final class Trainer implements AutoCloseable {
     private final CountDownLatch finished = new CountDownLatch(1);
     /** Lets tests alter batches (to inject NaN); the identity otherwise. */
     UnaryOperator<DataSet> batchHook = UnaryOperator.identity();
+    /** Told each finished epoch (after its checkpoint); a non-null answer stops the run as PRUNED with that reason. */
+    private java.util.function.Function<EpochMetrics, String> epochListener = m -> null;
     /** Devices trained on at once: the recipe's gpus (tests set it on CPU, where DL4J's wrapper runs too). */
     int parallelWorkers;
     private ParallelWrapper wrapper;
@@ -195,6 +197,15 @@ public final class Trainer implements AutoCloseable {
         return runDir;
     }
 
+    /**
+     * Reports every finished epoch to {@code listener}, which may stop the run by returning a reason (a sweep's
+     * pruner); the checkpoint of that epoch is written first, so a pruned run can still be resumed.
+     */
+    public Trainer onEpoch(java.util.function.Function<EpochMetrics, String> listener) {
+        this.epochListener = listener;
+        return this;
+    }
+
     /** Asks the run to stop after the current batch and write a checkpoint (Ctrl-C). */
     public void requestStop() {
         stopRequested = true;
@@ -281,6 +292,11 @@ public final class Trainer implements AutoCloseable {
                             + "accuracy %.2f%%, %.0f img/s, %s%s", epoch + 1, epochs, lr, m.trainLoss(),
                     m.validationLoss(), 100 * m.validationAccuracy(), m.imagesPerSecond(), Progress.duration(seconds),
                     improved ? " (best)" : ""));
+            String pruned = epochListener.apply(m);
+            if (pruned != null) {
+                log("pruned after epoch " + (epoch + 1) + ": " + pruned);
+                return new Result(Status.PRUNED, runDir, state.epochsDone(), null, pruned);
+            }
             if (recipe.earlyStopping() > 0 && state.sinceBest() >= recipe.earlyStopping()) {
                 log("early stopping: validation " + recipe.monitor() + " has not improved for " + state.sinceBest()
                         + " epochs (best at epoch " + state.bestEpoch() + ")");

@@ -1,0 +1,183 @@
+package org.zoo4j.sweep;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
+import org.deeplearning4j.arbiter.optimize.distribution.LogUniformDistribution;
+import org.deeplearning4j.arbiter.optimize.parameter.FixedValue;
+import org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParameterSpace;
+import org.deeplearning4j.arbiter.optimize.parameter.discrete.DiscreteParameterSpace;
+import org.deeplearning4j.arbiter.optimize.parameter.integer.IntegerParameterSpace;
+
+/**
+ * A search space over recipe fields: each dotted recipe key ({@code overrides.updater.learningRate},
+ * {@code data.batchSize}, ...) takes its values from an Arbiter {@link ParameterSpace}. The space itself is an Arbiter
+ * parameter space whose value is the map of settings for {@code TrainingRecipe.with}, so Arbiter's candidate
+ * generators search it as they are, and a point of the unit cube [0,1]^{@link #numParameters()} names one candidate.
+ */
+public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
+    private final Map<String, ParameterSpace<?>> spaces;
+    /** The distinct leaves in index order: leaf i reads point[offset(i) .. offset(i) + numParameters). */
+    private final List<ParameterSpace<?>> leaves;
+    private final int numParameters;
+
+    /** A space over the given recipe keys, in the given order; the spaces may be any Arbiter parameter spaces. */
+    public SearchSpace(Map<String, ? extends ParameterSpace<?>> spaces) {
+        if (spaces.isEmpty()) {
+            throw new IllegalArgumentException("space: no parameters to search; name at least one recipe field");
+        }
+        this.spaces = Collections.unmodifiableMap(new LinkedHashMap<>(spaces));
+        // The same unique-leaf order Arbiter's generators use, so every process and generator agrees on the indices.
+        Map<ParameterSpace<?>, Boolean> unique = new IdentityHashMap<>();
+        List<ParameterSpace<?>> ordered = new ArrayList<>();
+        for (ParameterSpace<?> s : this.spaces.values()) {
+            for (ParameterSpace<?> leaf : leavesOf(s)) {
+                if (unique.put(leaf, Boolean.TRUE) == null) {
+                    ordered.add(leaf);
+                }
+            }
+        }
+        int next = 0;
+        for (ParameterSpace<?> leaf : ordered) {
+            int n = leaf.numParameters();
+            int[] indices = new int[n];
+            for (int i = 0; i < n; i++) {
+                indices[i] = next++;
+            }
+            if (n > 0) {
+                leaf.setIndices(indices);
+            }
+        }
+        this.leaves = List.copyOf(ordered);
+        this.numParameters = next;
+    }
+
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    private static List<ParameterSpace<?>> leavesOf(ParameterSpace<?> s) {
+        List raw = s.collectLeaves();
+        return (List<ParameterSpace<?>>) raw;
+    }
+
+    /** Log-uniform reals in [low, high]; both bounds must be > 0. */
+    public static ParameterSpace<Double> logUniform(String key, double low, double high) {
+        checkRange(key, low, high);
+        if (low <= 0) {
+            throw new IllegalArgumentException("space." + key + ": a log-uniform range needs bounds > 0, got [" + low
+                    + ", " + high + "]; use uniform for ranges that include 0");
+        }
+        return new ContinuousParameterSpace(new LogUniformDistribution(low, high));
+    }
+
+    /** Uniform reals in [low, high]. */
+    public static ParameterSpace<Double> uniform(String key, double low, double high) {
+        checkRange(key, low, high);
+        return new ContinuousParameterSpace(low, high);
+    }
+
+    /** Integers low..high, both included. */
+    public static ParameterSpace<Integer> integers(String key, int low, int high) {
+        checkRange(key, low, high);
+        return new IntegerParameterSpace(low, high);
+    }
+
+    /** One of the given values. */
+    public static ParameterSpace<Object> choice(String key, List<?> values) {
+        if (values == null || values.isEmpty()) {
+            throw new IllegalArgumentException("space." + key + ": choice needs at least one value");
+        }
+        return new DiscreteParameterSpace<>(new ArrayList<Object>(values));
+    }
+
+    /** Always this value. */
+    public static ParameterSpace<Object> fixed(Object value) {
+        return new FixedValue<>(value);
+    }
+
+    private static void checkRange(String key, double low, double high) {
+        if (!Double.isFinite(low) || !Double.isFinite(high)) {
+            throw new IllegalArgumentException("space." + key + ": bounds must be finite numbers, got [" + low + ", "
+                    + high + "]");
+        }
+        if (!(low < high)) {
+            throw new IllegalArgumentException("space." + key + ": " + (low == high ? "empty" : "inverted") + " range ["
+                    + low + ", " + high + "]; give [low, high] with low < high, or use fixed: for a single value");
+        }
+    }
+
+    /** The recipe keys searched, in order. */
+    public List<String> keys() {
+        return List.copyOf(spaces.keySet());
+    }
+
+    public Map<String, ParameterSpace<?>> spaces() {
+        return spaces;
+    }
+
+    /** The distinct leaf spaces in index order. */
+    List<ParameterSpace<?>> leaves() {
+        return leaves;
+    }
+
+    /** The recipe settings at a point of the unit cube. */
+    public Map<String, String> settings(double[] point) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        getValue(point).forEach((k, v) -> settings.put(k, format(v)));
+        return settings;
+    }
+
+    /** A value as a recipe setting: numbers without needless digits. */
+    static String format(Object value) {
+        if (value instanceof Double d) {
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf(d) : String.format(java.util.Locale.ROOT,
+                    "%.6g", d).replaceAll("(\\.\\d*?)0+(e|$)", "$1$2").replace(".e", "e").replaceAll("\\.$", "");
+        }
+        return String.valueOf(value);
+    }
+
+    @Override
+    public Map<String, Object> getValue(double[] point) {
+        if (point.length != numParameters) {
+            throw new IllegalArgumentException("a point of this space has " + numParameters + " coordinates, got "
+                    + point.length);
+        }
+        Map<String, Object> values = new LinkedHashMap<>();
+        spaces.forEach((key, space) -> values.put(key, space.getValue(point)));
+        return values;
+    }
+
+    @Override
+    public int numParameters() {
+        return numParameters;
+    }
+
+    @Override
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    public List<ParameterSpace> collectLeaves() {
+        return (List) new ArrayList<>(leaves);
+    }
+
+    @Override
+    @SuppressWarnings({"rawtypes", "unchecked"})
+    public Map<String, ParameterSpace> getNestedSpaces() {
+        return (Map) spaces;
+    }
+
+    @Override
+    public boolean isLeaf() {
+        return false;
+    }
+
+    @Override
+    public void setIndices(int... indices) {
+        throw new UnsupportedOperationException("a SearchSpace is not a leaf; its leaves take the indices");
+    }
+
+    @Override
+    public String toString() {
+        return "SearchSpace" + spaces;
+    }
+}

@@ -1,0 +1,327 @@
+package org.zoo4j.sweep;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.zoo4j.data.AtomicFiles;
+import org.zoo4j.training.EpochMetrics;
+import org.zoo4j.training.Trainer;
+import org.zoo4j.training.TrainingRecipe;
+
+/**
+ * A hyperparameter sweep in a directory ({@code runs/sweeps/NAME/}):
+ * <pre>
+ *   sweep.yaml        the sweep's definition (base recipe as base-recipe.yaml beside it)
+ *   sweep.db          the store: trials, parameters, per-epoch values, states (see {@link SweepStore})
+ *   trials/0007/      each trial is a normal run directory: ./zoo4j train trials/0007/recipe.yaml runs it again
+ *   report.html       leaderboard and plots, written by {@link SweepReport}; best-recipe.yaml the best trial's recipe
+ * </pre>
+ * Workers (this process, or {@code --parallel N} child processes) take trials from the store until the budget is
+ * spent; any of them may be killed at any moment and {@link #resume} starts them again.
+ */
+public final class Sweep {
+    private final SweepSpec spec;
+    private final Path dir;
+    private final SweepStore store;
+    private final Sampler sampler;
+    private final Pruner pruner;
+
+    private Sweep(SweepSpec spec, Path dir, SweepStore store) {
+        this.spec = spec;
+        this.dir = dir;
+        this.store = store;
+        this.sampler = Sampler.of(spec.strategy(), spec.space());
+        this.pruner = Pruner.of(spec.pruner());
+    }
+
+    /**
+     * A new sweep from a sweep file in {@code root/NAME}; an existing sweep of that name is an error (resume it).
+     */
+    public static Sweep create(Path sweepFile, Path root) throws IOException {
+        SweepSpec spec = SweepSpec.read(sweepFile);
+        Path dir = root.resolve(spec.name());
+        if (SweepStore.exists(dir)) {
+            throw new IllegalArgumentException("sweep " + spec.name() + " already exists in " + dir + "; continue it "
+                    + "with ./zoo4j sweep --resume " + spec.name() + ", or set another name: in " + sweepFile);
+        }
+        SweepStore store = SweepStore.open(dir);
+        AtomicFiles.writeString(dir.resolve("base-recipe.yaml"), spec.base().toYaml());
+        AtomicFiles.writeString(dir.resolve("sweep.yaml"), Files.readString(sweepFile));
+        store.putMeta("name", spec.name());
+        store.putMeta("source", sweepFile.toString());
+        return new Sweep(spec, dir, store);
+    }
+
+    /** The sweep in {@code dir}, as created from a sweep file. */
+    public static Sweep open(Path dir) throws IOException {
+        if (!SweepStore.exists(dir) || !Files.isRegularFile(dir.resolve("sweep.yaml"))) {
+            throw new IllegalArgumentException(dir + " holds no sweep (no sweep.db and sweep.yaml); start one with "
+                    + "./zoo4j sweep training/sweeps/FILE.yaml");
+        }
+        // The base recipe as it was resolved at creation, so later edits of the recipe file change nothing.
+        SweepSpec spec = SweepSpec.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(),
+                null, dir.resolve("base-recipe.yaml"));
+        return new Sweep(spec, dir, SweepStore.open(dir));
+    }
+
+    /**
+     * A sweep defined in code (for instance over the user's own Arbiter parameter spaces), created in {@code dir} or,
+     * when one is there, continued.
+     */
+    public static Sweep of(SweepSpec spec, Path dir) throws IOException {
+        boolean existed = SweepStore.exists(dir);
+        SweepStore store = SweepStore.open(dir);
+        if (!existed) {
+            AtomicFiles.writeString(dir.resolve("base-recipe.yaml"), spec.base().toYaml());
+            store.putMeta("name", spec.name());
+            store.putMeta("source", "programmatic: " + spec.space());
+        }
+        return new Sweep(spec, dir, store);
+    }
+
+    public SweepSpec spec() {
+        return spec;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public SweepStore store() {
+        return store;
+    }
+
+    /** The time budget's end for a sweep (or resume) that starts now; Long.MAX_VALUE without one. */
+    public long deadlineFromNow() {
+        return spec.maxMinutes() > 0 ? System.currentTimeMillis() + (long) (spec.maxMinutes() * 60_000) : Long.MAX_VALUE;
+    }
+
+    /**
+     * Runs trials in {@code parallel} worker processes (1: in this process) until the budget is spent or no
+     * candidates are left, then writes the report. Each worker process gets its share of the CPU threads, and with a
+     * CUDA recipe one GPU each (CUDA_VISIBLE_DEVICES).
+     */
+    public void run(int parallel, PrintStream console) throws IOException, InterruptedException {
+        if (parallel < 1) {
+            throw new IllegalArgumentException("--parallel: at least 1, got " + parallel);
+        }
+        if (parallel > 1 && !Files.isRegularFile(dir.resolve("sweep.yaml"))) {
+            throw new IllegalArgumentException("a sweep defined in code runs its trials in this process; use parallel 1 "
+                    + "(worker processes rebuild the sweep from its sweep.yaml)");
+        }
+        long deadline = deadlineFromNow();
+        if (parallel == 1) {
+            work(deadline, console);
+        } else {
+            runChildren(parallel, deadline, console);
+        }
+        SweepReport.write(this, console);
+    }
+
+    private void runChildren(int parallel, long deadline, PrintStream console) throws IOException, InterruptedException {
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / parallel);
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> jvm = new ArrayList<>();
+        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (arg.startsWith("-Xmx") || arg.startsWith("-D")) {
+                jvm.add(arg);
+            }
+        }
+        Path logs = Files.createDirectories(dir.resolve("workers"));
+        List<Process> children = new ArrayList<>();
+        for (int i = 0; i < parallel; i++) {
+            List<String> command = new ArrayList<>(List.of(javaBin));
+            command.addAll(jvm);
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "sweep",
+                    "--worker", dir.toString(), "--deadline", Long.toString(deadline)));
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve("worker-" + i + ".log").toFile()));
+            // ND4J's thread pools are per process: each worker gets its share of the cores.
+            pb.environment().put("OMP_NUM_THREADS", Integer.toString(threads));
+            if (spec.base().device().equals("cuda")) {
+                pb.environment().put("CUDA_VISIBLE_DEVICES", Integer.toString(i));
+            }
+            children.add(pb.start());
+        }
+        console.printf(Locale.ROOT, "sweep %s: %d worker processes, %d CPU threads each; logs in %s%n", spec.name(),
+                parallel, threads, logs);
+        Thread stopChildren = new Thread(() -> children.forEach(Process::destroy), "zoo4j-sweep-stop-workers");
+        Runtime.getRuntime().addShutdownHook(stopChildren);
+        try {
+            for (Process p : children) {
+                p.waitFor();
+            }
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(stopChildren);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running
+            }
+        }
+    }
+
+    /** One worker: takes and runs trials until none is left or the deadline passed; returns how many it ran. */
+    public int work(long deadline, PrintStream console) throws IOException {
+        int ran = 0;
+        while (System.currentTimeMillis() < deadline) {
+            SweepStore.Claim claim = store.claim(spec.maxTrials(), this::propose);
+            if (claim == null) {
+                break;
+            }
+            runTrial(claim, deadline, console);
+            ran++;
+        }
+        return ran;
+    }
+
+    private Map.Entry<double[], Map<String, String>> propose(int number, List<SweepStore.Trial> trials) {
+        List<Sampler.Observation> history = new ArrayList<>();
+        for (SweepStore.Trial t : trials) {
+            if ((t.state() == SweepStore.State.COMPLETE || t.state() == SweepStore.State.PRUNED) && t.value() != null) {
+                history.add(new Sampler.Observation(t.point(), asLoss(t.value())));
+            }
+        }
+        double[] point = sampler.next(number, history);
+        return point == null ? null : Map.entry(point, spec.space().settings(point));
+    }
+
+    private double asLoss(double value) {
+        return spec.objective().maximize() ? -value : value;
+    }
+
+    /** The run directory of trial {@code number}. */
+    public Path trialDir(int number) {
+        return dir.resolve("trials").resolve(String.format(Locale.ROOT, "%04d", number));
+    }
+
+    private void runTrial(SweepStore.Claim claim, long deadline, PrintStream console) throws IOException {
+        SweepStore.Trial trial = claim.trial();
+        int n = trial.number();
+        Path runDir = trialDir(n);
+        long start = System.nanoTime();
+        console.printf(Locale.ROOT, "trial %04d %s: %s%n", n, claim.continued() ? "continued" : "started",
+                trial.params());
+        ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zoo4j-sweep-heartbeat");
+            t.setDaemon(true);
+            return t;
+        });
+        Trainer trainer = null;
+        SweepStore.State state;
+        Double testAccuracy = null;
+        String reason;
+        try {
+            TrainingRecipe recipe = spec.base().with(trial.params());
+            PrintStream quiet = new PrintStream(OutputStream.nullOutputStream()); // the trial's train.log has it all
+            if (Files.isRegularFile(runDir.resolve("last.zip"))) {
+                trainer = Trainer.resume(runDir, Map.of(), quiet);
+            } else {
+                deleteTree(runDir); // a trial killed in its first epoch: nothing to continue from
+                Files.createDirectories(runDir.getParent());
+                trainer = Trainer.start(recipe, runDir, quiet);
+            }
+            Trainer running = trainer;
+            heartbeat.scheduleAtFixedRate(() -> {
+                try {
+                    store.heartbeat(n);
+                } catch (IOException e) {
+                    console.println("(heartbeat of trial " + n + " failed: " + e.getMessage() + ")");
+                }
+                if (System.currentTimeMillis() >= deadline) {
+                    running.requestStop();
+                }
+            }, 5, 5, TimeUnit.SECONDS);
+            int epochs = recipe.epochs();
+            trainer.onEpoch(m -> onEpoch(n, m, running, epochs));
+            Trainer.Result result = trainer.run();
+            switch (result.status()) {
+                case COMPLETED, EARLY_STOPPED -> {
+                    state = SweepStore.State.COMPLETE;
+                    testAccuracy = result.test().accuracy();
+                    reason = result.status() == Trainer.Status.EARLY_STOPPED ? "early stopping" : null;
+                }
+                case PRUNED -> {
+                    state = SweepStore.State.PRUNED;
+                    reason = result.message();
+                }
+                case DIVERGED -> {
+                    state = SweepStore.State.FAILED;
+                    reason = result.message().replaceFirst("; stopped;.*", "");
+                }
+                default -> {
+                    state = SweepStore.State.QUEUED;
+                    reason = "stopped by the time budget after epoch " + result.epochsDone() + " (checkpoint kept); "
+                            + "--resume continues it";
+                }
+            }
+        } catch (OutOfMemoryError e) {
+            state = SweepStore.State.FAILED;
+            reason = "out of memory: " + e.getMessage() + "; try a smaller data.batchSize or model";
+        } catch (Exception e) {
+            state = SweepStore.State.FAILED;
+            reason = (e instanceof IllegalArgumentException ? "bad combination: " : "") + e.getMessage();
+        } finally {
+            heartbeat.shutdownNow();
+            if (trainer != null) {
+                trainer.close();
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Double value = bestValue(trainer);
+        store.finish(n, state, value, testAccuracy, reason, seconds);
+        console.printf(Locale.ROOT, "trial %04d %s%s%s (%.0f s)%n", n, state.name().toLowerCase(Locale.ROOT),
+                value == null ? "" : String.format(Locale.ROOT, ": %s %.4f", spec.objective().key(), value),
+                reason == null ? "" : " - " + reason, seconds);
+    }
+
+    private String onEpoch(int n, EpochMetrics m, Trainer trainer, int epochs) {
+        try {
+            Map<Integer, Map<Integer, Double>> values = store.report(n, m.epoch(), spec.objective().of(m),
+                    bestValue(trainer));
+            if (m.epoch() >= epochs) {
+                return null; // the last epoch: nothing left to save
+            }
+            Map<Integer, Map<Integer, Double>> losses = new LinkedHashMap<>();
+            values.forEach((t, byEpoch) -> {
+                Map<Integer, Double> l = new LinkedHashMap<>();
+                byEpoch.forEach((e, v) -> l.put(e, asLoss(v)));
+                losses.put(t, l);
+            });
+            return pruner.check(n, m.epoch(), losses);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The trial's best epoch value of the objective so far, or null before its first epoch. */
+    private Double bestValue(Trainer trainer) {
+        if (trainer == null) {
+            return null;
+        }
+        return trainer.state().history().stream().map(spec.objective()::of).filter(Double::isFinite)
+                .max(spec.objective().maximize() ? Comparator.naturalOrder() : Comparator.<Double>reverseOrder())
+                .orElse(null);
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
