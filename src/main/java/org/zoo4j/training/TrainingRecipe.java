@@ -129,6 +129,14 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (subset != null) {
             base = base.withData(base.data.withSubset(parseSubset(subset)));
         }
+        String classes = own.remove("data.classes");
+        if (classes != null) {
+            base = base.withData(base.data.withClasses(parseClasses(classes)));
+        }
+        String fraction = own.remove("data.labelFraction");
+        if (fraction != null) {
+            base = base.withData(base.data.withLabelFraction(parseFraction(fraction)));
+        }
         String path = own.remove("data.path");
         if (path != null) {
             base = base.withData(base.data.withPath(path));
@@ -161,6 +169,28 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
             return Integer.valueOf(text.trim());
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("data.subset: a number of images or 'all', got '" + text + "'");
+        }
+    }
+
+    private static List<Integer> parseClasses(String text) {
+        if (text.isBlank() || text.equalsIgnoreCase("null") || text.equalsIgnoreCase("all")) {
+            return null;
+        }
+        try {
+            return java.util.Arrays.stream(text.replaceAll("[\\[\\]\\s]", "").split(",")).map(Integer::valueOf).toList();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("data.classes: class indices such as 5,6,7,8,9 or 'all', got '" + text + "'");
+        }
+    }
+
+    private static Double parseFraction(String text) {
+        if (text.isBlank() || text.equalsIgnoreCase("null") || text.equalsIgnoreCase("all")) {
+            return null;
+        }
+        try {
+            return Double.valueOf(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("data.labelFraction: a share such as 0.01 or 'all', got '" + text + "'");
         }
     }
 
