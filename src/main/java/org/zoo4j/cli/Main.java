@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "zoo4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A model zoo for Java on Deeplearning4j: classic CNNs, data, training, sweeps and transfer.",
         subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, TrainCommand.class,
-                EvalCommand.class, PredictCommand.class, InfoCommand.class, WeightsCommand.class,
+                FinetuneCommand.class, EvalCommand.class, PredictCommand.class, InfoCommand.class,
+                WeightsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -29,6 +29,7 @@ import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.ImageBatchIterator;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
+import org.zoo4j.transfer.FineTune;
 import org.zoo4j.zoo.Configs;
 import org.zoo4j.zoo.ModelRegistry;
 import org.zoo4j.zoo.NetworkConfig;
@@ -160,7 +161,7 @@ public final class Trainer implements AutoCloseable {
         ComputationGraph graph = new ComputationGraph(conf);
         graph.init();
         initialize(entry, recipe.modelOverrides(numClasses), graph);
-        return graph;
+        return recipe.finetune() == null ? graph : FineTune.apply(recipe.finetune(), graph);
     }
 
     private static <C extends NetworkConfig> ComputationGraphConfiguration configure(ModelRegistry.Entry<C> e,
@@ -212,7 +213,7 @@ public final class Trainer implements AutoCloseable {
             int epoch = state.epochsDone();
             double lr = baseLearningRate * recipe.schedule().factor(epoch, epochs);
             if (lr != currentLearningRate()) {
-                net.setLearningRate(lr);
+                FineTune.setLearningRate(net, recipe.finetune(), lr, baseLearningRate); // the head may have its own
             }
             long start = System.nanoTime();
             train.setEpoch(epoch);
