@@ -83,6 +83,15 @@ public final class ModelFile {
         }
     }
 
+    /**
+     * Writes a network built outside the trainer as a model file with its card: {@code recipe} names the model and its
+     * settings, {@code labels} the classes, {@code input} the input shape.
+     */
+    public static void write(Path target, ComputationGraph net, TrainingRecipe recipe, List<String> labels,
+                             Normalization normalization, InputShape input) throws IOException {
+        save(target, net, false, entries(recipe, labels, normalization, input, null));
+    }
+
     /** Adds or replaces JSON entries of an existing model file, atomically. */
     public static void putEntries(Path file, Map<String, String> entries) throws IOException {
         AtomicFiles.writeVia(file, temp -> copyWith(file, temp, entries));
