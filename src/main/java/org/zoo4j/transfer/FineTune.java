@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.transferlearning.TransferLearning;
@@ -67,13 +68,25 @@ public final class FineTune {
     }
 
     /**
-     * Sets the learning rate of every layer to {@code lr} (a scheduled rate whose unscheduled value is {@code base}),
-     * keeping the head at {@code headLearningRate / base} times that rate when it has its own.
+     * Sets the learning rate of every trainable layer to {@code lr} (a scheduled rate whose unscheduled value is
+     * {@code base}), keeping the head at {@code headLearningRate / base} times that rate when it has its own.
+     * Without fine-tuning this is DL4J's {@code setLearningRate}. With it, the rates are changed in place in the
+     * layers' updater configurations, which the updater reads at every step: DL4J's {@code setLearningRate} rebuilds
+     * the updater state and fails on graphs with frozen layers.
      */
     public static void setLearningRate(ComputationGraph net, FineTuning settings, double lr, double base) {
-        net.setLearningRate(lr);
-        if (settings != null && settings.headLearningRate() != null) {
-            net.setLearningRate(head(net), base == 0 ? settings.headLearningRate() : lr * settings.headLearningRate() / base);
+        if (settings == null) {
+            net.setLearningRate(lr);
+            return;
+        }
+        String head = head(net);
+        double headRate = settings.headLearningRate() == null ? lr
+                : base == 0 ? settings.headLearningRate() : lr * settings.headLearningRate() / base;
+        for (Layer layer : net.getLayers()) {
+            if (layer.conf().getLayer() instanceof BaseLayer conf && conf.getIUpdater() != null
+                    && conf.getIUpdater().hasLearningRate()) {
+                conf.getIUpdater().setLrAndSchedule(conf.getLayerName().equals(head) ? headRate : lr, null);
+            }
         }
     }
 

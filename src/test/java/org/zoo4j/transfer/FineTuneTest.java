@@ -138,6 +138,23 @@ class FineTuneTest {
     }
 
     @Test
+    void scheduledRatesReachTheUpdaterOfAGraphWithFrozenLayers() throws Exception {
+        Path from = trained("lenet5", "1,28,28", 10);
+        FineTuning settings = new FineTuning(from.toString(), "conv2", false, 0.01);
+        ComputationGraph net = finetune(from, "lenet5", "1,28,28", 3, settings);
+        net.fit(batch(InputShape.of(1, 28, 28), 3, 1)); // the updater state exists from here on
+        FineTune.setLearningRate(net, settings, 0, 0.001);
+        Map<String, INDArray> before = params(net);
+        net.fit(batch(InputShape.of(1, 28, 28), 3, 2));
+        before.forEach((key, value) -> assertEquals(value, net.getParam(key), key + ": rate 0 everywhere"));
+        FineTune.setLearningRate(net, settings, 0.001, 0.001);
+        net.fit(batch(InputShape.of(1, 28, 28), 3, 3));
+        assertFalse(before.get("fc1_W").equals(net.getParam("fc1_W")), "the rate is back");
+        assertFalse(before.get("fc3_W").equals(net.getParam("fc3_W")));
+        assertEquals(before.get("conv2_W"), net.getParam("conv2_W"), "frozen");
+    }
+
+    @Test
     void channelAdaptationPreservesActivationsOnGreyImages() throws Exception {
         // 3 -> 1: a colour model on a grey image repeated over 3 channels == the adapted grey model on the grey image.
         Path rgb = trained("lenet5", "3,28,28", 5);
