@@ -38,11 +38,11 @@ class FinetuneCommandTest {
     @Test
     void finetuningOnOtherClassesMakesARunWhoseFrozenLayersKeepTheirWeights() throws Exception {
         Path pretrained = dir.resolve("pretrained");
-        assertEquals(0, run("train", "--subset", "600", "--epochs", "1", "--offline", "--set", "data.classes=0,1,2,3,4",
+        assertEquals(0, run("train", "--subset", "400", "--epochs", "1", "--offline", "--set", "data.classes=0,1,2,3,4",
                 "--out", pretrained.toString()), err);
         Path run = dir.resolve("finetuned");
         assertEquals(0, run("finetune", "--from", pretrained.toString(), "--dataset", "fashion-mnist", "--offline",
-                "--subset", "600", "--epochs", "2", "--set", "data.classes=5,6,7,8,9", "--set", "data.labelFraction=0.5",
+                "--subset", "400", "--epochs", "2", "--set", "data.classes=5,6,7,8,9", "--set", "data.labelFraction=0.5",
                 "--freeze-until", "conv2", "--head-lr", "0.005", "--out", run.toString()), err);
         for (String f : List.of("recipe.yaml", "metrics.csv", "best.zip", "last.zip", "results.json", "accuracy.png")) {
             assertTrue(Files.isRegularFile(run.resolve(f)), f);
