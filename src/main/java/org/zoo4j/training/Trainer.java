@@ -87,8 +87,8 @@ public final class Trainer implements AutoCloseable {
         NetworkConfig checked = recipe.modelConfig();
         DataPipeline data = DataPipeline.open(recipe.data(), checked.input());
         try {
-            Files.createDirectories(runDir); // only once the data is there: a bad command leaves nothing behind
             ComputationGraph net = build(recipe, data.labels().size());
+            Files.createDirectories(runDir); // only once data and network are there: a bad command leaves nothing
             AtomicFiles.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
             Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()

@@ -80,6 +80,6 @@ class FinetuneCommandTest {
                 "--freeze-until", "conv7", "--out", bad.toString()), err);
         assertTrue(err.contains("conv7") && err.contains("conv1, pool1"), err);
         assertFalse(err.contains("\tat "), "one line, no stack trace: " + err);
-        assertFalse(Files.exists(bad.resolve("recipe.yaml")), "nothing started");
+        assertFalse(Files.exists(bad), "no run directory for a run that could not start");
     }
 }
