@@ -22,7 +22,7 @@ import org.zoo4j.zoo.InputShape;
  * @param normalization the normaliser applied to 0-255 pixel values before the network
  * @param preprocessing how images are turned into input
  * @param dataset       the data section of the recipe the model was trained with
- * @param finetunedFrom the model file this one was fine-tuned from, with its digest; null when trained from scratch
+ * @param finetunedFrom the model file this one was fine-tuned from, as its recipe names it; null when trained from scratch
  * @param metrics       the final test metrics; null until the run has finished
  * @param sha256        digest of the entries that define the model's behaviour; see {@link Digest}
  */
