@@ -170,7 +170,7 @@ public final class ModelBenchmark {
         }
         int images = plan.iterations() * batch;
         TrainingRecipe recipe = new TrainingRecipe(network.model(), network.overrides(), pipelineConfig(batch, images),
-                plan.repeats() + 1, null, 0, 0, 0, null, null, 1);
+                plan.repeats() + 1, null, 0, 0, 0, null, null, 1, null);
         Path runDir = Files.createTempDirectory(workDir, "bench-" + network.name() + "-");
         try (Trainer trainer = Trainer.start(recipe, runDir, new PrintStream(PrintStream.nullOutputStream()))) {
             trainer.run();
@@ -197,7 +197,7 @@ public final class ModelBenchmark {
     public static MemoryTrace memory(Network network, int batch, int epochs, int images, Path workDir)
             throws IOException, InterruptedException {
         TrainingRecipe recipe = new TrainingRecipe(network.model(), network.overrides(), pipelineConfig(batch, images),
-                epochs, null, 0, 0, 0, null, null, 1);
+                epochs, null, 0, 0, 0, null, null, 1, null);
         Path runDir = Files.createTempDirectory(workDir, "memory-" + network.name() + "-");
         long[] rss = new long[epochs];
         long[] heap = new long[epochs];

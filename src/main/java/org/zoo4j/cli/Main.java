@@ -7,8 +7,9 @@ import picocli.CommandLine.Command;
 @Command(name = "zoo4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "A model zoo for Java on Deeplearning4j: classic CNNs, data, training, sweeps and transfer.",
         subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, TrainCommand.class,
-                EvalCommand.class, PredictCommand.class, InfoCommand.class, WeightsCommand.class, BenchCommand.class,
-                SweepCommand.class, CommandLine.HelpCommand.class})
+                FinetuneCommand.class, EvalCommand.class, PredictCommand.class, InfoCommand.class,
+                WeightsCommand.class, BenchCommand.class, SweepCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

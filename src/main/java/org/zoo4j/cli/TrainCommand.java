@@ -102,6 +102,16 @@ final class TrainCommand implements Callable<Integer> {
             recipe = recipe.with(all);
             trainer = Trainer.start(recipe, out == null ? Trainer.defaultRunDir(recipe) : out, System.out);
         }
+        return run(trainer);
+    }
+
+    /** Starts {@code recipe} in {@code runDir} and runs it to the end; returns the exit code. */
+    static int train(TrainingRecipe recipe, Path runDir) throws java.io.IOException {
+        return run(Trainer.start(recipe, runDir, System.out));
+    }
+
+    /** Runs {@code trainer}, writing a checkpoint on Ctrl-C; returns the exit code. */
+    private static int run(Trainer trainer) throws java.io.IOException {
         // Ctrl-C: let the trainer finish its batch and write a checkpoint before the JVM exits.
         Thread hook = new Thread(() -> {
             trainer.requestStop();

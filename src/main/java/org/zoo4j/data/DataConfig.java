@@ -24,11 +24,18 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param subset             when set, at most this many images from each of the source's splits (training pool and
  *                           test), chosen stratified and seeded: for quick runs and tests
  * @param download           whether missing files of a known dataset may be downloaded into the cache (default true)
+ * @param classes            when set, only images of these classes (indices into the dataset's class list), relabelled
+ *                           0, 1, ... in the order given and keeping their names: {@code [5, 6, 7, 8, 9]} trains a
+ *                           5-class model on the last five classes; null = all classes
+ * @param labelFraction      when set, the share of the training pool (after {@code subset}, {@code classes} and a test
+ *                           split taken from it; before the validation split) that is used at all, chosen stratified by class and seeded: 0.01 trains
+ *                           on 1% of the labelled images, as in low-label transfer experiments; test images are kept
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DataConfig(String dataset, String path, double validationFraction, double testFraction, long seed,
                          int batchSize, AugmentConfig augment, NormalizationMode normalization, int prefetch,
-                         int workers, Integer subset, boolean download) {
+                         int workers, Integer subset, boolean download, java.util.List<Integer> classes,
+                         Double labelFraction) {
 
     public DataConfig {
         if (dataset == null || dataset.isBlank()) {
@@ -57,6 +64,17 @@ public record DataConfig(String dataset, String path, double validationFraction,
         if (subset != null && subset < 1) {
             throw new IllegalArgumentException("data.subset: must be at least 1 when set, got " + subset);
         }
+        if (classes != null) {
+            if (classes.isEmpty() || classes.stream().anyMatch(c -> c == null || c < 0)
+                    || new java.util.HashSet<>(classes).size() != classes.size()) {
+                throw new IllegalArgumentException("data.classes: distinct class indices >= 0, e.g. [5, 6, 7, 8, 9], got "
+                        + classes);
+            }
+            classes = java.util.List.copyOf(classes);
+        }
+        if (labelFraction != null && !(labelFraction > 0 && labelFraction <= 1)) {
+            throw new IllegalArgumentException("data.labelFraction: must be in (0, 1] when set, got " + labelFraction);
+        }
         augment = augment == null ? AugmentConfig.NONE : augment;
         normalization = normalization == null ? NormalizationMode.STANDARDIZE : normalization;
     }
@@ -70,61 +88,73 @@ public record DataConfig(String dataset, String path, double validationFraction,
                               @JsonProperty("augment") AugmentConfig augment,
                               @JsonProperty("normalization") NormalizationMode normalization,
                               @JsonProperty("prefetch") Integer prefetch, @JsonProperty("workers") Integer workers,
-                              @JsonProperty("subset") Integer subset, @JsonProperty("download") Boolean download) {
+                              @JsonProperty("subset") Integer subset, @JsonProperty("download") Boolean download,
+                              @JsonProperty("classes") java.util.List<Integer> classes,
+                              @JsonProperty("labelFraction") Double labelFraction) {
         return new DataConfig(dataset, path, validationFraction == null ? 0.1 : validationFraction,
                 testFraction == null ? 0.1 : testFraction, seed == null ? 42 : seed, batchSize == null ? 64 : batchSize,
                 augment, normalization, prefetch == null ? 8 : prefetch, workers == null ? 0 : workers, subset,
-                download == null || download);
+                download == null || download, classes, labelFraction);
     }
 
     /** The defaults for a dataset. */
     public static DataConfig of(String dataset) {
-        return fromMap(dataset, null, null, null, null, null, null, null, null, null, null, null);
+        return fromMap(dataset, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     public DataConfig withPath(String p) {
         return new DataConfig(dataset, p, validationFraction, testFraction, seed, batchSize, augment, normalization,
-                prefetch, workers, subset, download);
+                prefetch, workers, subset, download, classes, labelFraction);
     }
 
     public DataConfig withSeed(long s) {
         return new DataConfig(dataset, path, validationFraction, testFraction, s, batchSize, augment, normalization,
-                prefetch, workers, subset, download);
+                prefetch, workers, subset, download, classes, labelFraction);
     }
 
     public DataConfig withBatchSize(int b) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, b, augment, normalization,
-                prefetch, workers, subset, download);
+                prefetch, workers, subset, download, classes, labelFraction);
     }
 
     public DataConfig withAugment(AugmentConfig a) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, a, normalization,
-                prefetch, workers, subset, download);
+                prefetch, workers, subset, download, classes, labelFraction);
     }
 
     public DataConfig withNormalization(NormalizationMode n) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, n,
-                prefetch, workers, subset, download);
+                prefetch, workers, subset, download, classes, labelFraction);
     }
 
     public DataConfig withSubset(Integer s) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, normalization,
-                prefetch, workers, s, download);
+                prefetch, workers, s, download, classes, labelFraction);
     }
 
     public DataConfig withWorkers(int w) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, normalization,
-                prefetch, w, subset, download);
+                prefetch, w, subset, download, classes, labelFraction);
     }
 
     public DataConfig withFractions(double validation, double test) {
         return new DataConfig(dataset, path, validation, test, seed, batchSize, augment, normalization,
-                prefetch, workers, subset, download);
+                prefetch, workers, subset, download, classes, labelFraction);
     }
 
     public DataConfig withDownload(boolean d) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, normalization,
-                prefetch, workers, subset, d);
+                prefetch, workers, subset, d, classes, labelFraction);
+    }
+
+    public DataConfig withClasses(java.util.List<Integer> c) {
+        return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, normalization,
+                prefetch, workers, subset, download, c, labelFraction);
+    }
+
+    public DataConfig withLabelFraction(Double f) {
+        return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, normalization,
+                prefetch, workers, subset, download, classes, f);
     }
 
     /** The worker thread count to use: {@link #workers} or, when 0, one per core beyond the first, 1 to 4. */

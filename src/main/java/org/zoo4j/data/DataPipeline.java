@@ -33,6 +33,7 @@ public final class DataPipeline implements AutoCloseable {
     private static final long TEST_SPLIT = 12;
     private static final long VALIDATION_SPLIT = 13;
     private static final long FIT_SAMPLE = 14;
+    private static final long LABEL_FRACTION = 15;
 
     private final DataConfig config;
     private final InputShape shape;
@@ -83,6 +84,9 @@ public final class DataPipeline implements AutoCloseable {
         }
         long start = System.nanoTime();
         DatasetLoader.Loaded data = DatasetLoader.load(config, manifest, progress);
+        if (config.classes() != null) {
+            data = ClassSelection.select(data, config.classes());
+        }
         int classes = data.classes().size();
         long seed = config.seed();
 
@@ -102,6 +106,10 @@ public final class DataPipeline implements AutoCloseable {
                     (int) Math.round(config.testFraction() * pool.length), Splits.derive(seed, TEST_SPLIT));
             testIdx = split[0];
             pool = split[1];
+        }
+        if (config.labelFraction() != null) { // after the test split, so test images are never dropped
+            int kept = Math.max(classes, (int) Math.round(config.labelFraction() * pool.length));
+            pool = Splits.stratified(pool, data.trainPool(), classes, kept, Splits.derive(seed, LABEL_FRACTION))[0];
         }
         ImageSource validationSource = data.validation() != null ? data.validation() : data.trainPool();
         int[] validationIdx;

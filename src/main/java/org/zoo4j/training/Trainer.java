@@ -31,6 +31,7 @@ import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.ImageBatchIterator;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
+import org.zoo4j.transfer.FineTune;
 import org.zoo4j.zoo.Configs;
 import org.zoo4j.zoo.ModelRegistry;
 import org.zoo4j.zoo.NetworkConfig;
@@ -94,8 +95,8 @@ public final class Trainer implements AutoCloseable {
         NetworkConfig checked = recipe.modelConfig();
         DataPipeline data = DataPipeline.open(recipe.data(), checked.input());
         try {
-            Files.createDirectories(runDir); // only once the data is there: a bad command leaves nothing behind
             ComputationGraph net = build(recipe, data.labels().size());
+            Files.createDirectories(runDir); // only once data and network are there: a bad command leaves nothing
             AtomicFiles.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
             Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
@@ -172,7 +173,7 @@ public final class Trainer implements AutoCloseable {
         ComputationGraph graph = new ComputationGraph(conf);
         graph.init();
         initialize(entry, recipe.modelOverrides(numClasses), graph);
-        return graph;
+        return recipe.finetune() == null ? graph : FineTune.apply(recipe.finetune(), graph);
     }
 
     private static <C extends NetworkConfig> ComputationGraphConfiguration configure(ModelRegistry.Entry<C> e,
@@ -233,7 +234,7 @@ public final class Trainer implements AutoCloseable {
             int epoch = state.epochsDone();
             double lr = baseLearningRate * recipe.schedule().factor(epoch, epochs);
             if (lr != currentLearningRate()) {
-                net.setLearningRate(lr);
+                FineTune.setLearningRate(net, recipe.finetune(), lr, baseLearningRate); // the head may have its own
             }
             long start = System.nanoTime();
             train.setEpoch(epoch);

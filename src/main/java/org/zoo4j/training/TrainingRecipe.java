@@ -31,11 +31,12 @@ import org.zoo4j.zoo.Zoo;
  * @param monitor          validation metric that picks the best model and drives early stopping: accuracy or loss
  * @param device           cpu or cuda: the backend this run expects; a CUDA run needs the {@code -Pcuda} build
  * @param gpus             GPUs for data-parallel training with DL4J's ParallelWrapper (CUDA only; default 1)
+ * @param finetune         when set, training starts from a trained model (see {@link FineTuning}); null = fresh weights
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs,
                              LrSchedule schedule, double weightDecay, double clipGradientNorm, int earlyStopping,
-                             String monitor, String device, int gpus) {
+                             String monitor, String device, int gpus, FineTuning finetune) {
 
     public TrainingRecipe {
         model = model == null || model.isBlank() ? "lenet5" : model.trim();
@@ -77,10 +78,11 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
                                   @JsonProperty("clipGradientNorm") Double clipGradientNorm,
                                   @JsonProperty("earlyStopping") Integer earlyStopping,
                                   @JsonProperty("monitor") String monitor, @JsonProperty("device") String device,
-                                  @JsonProperty("gpus") Integer gpus) {
+                                  @JsonProperty("gpus") Integer gpus,
+                                  @JsonProperty("finetune") FineTuning finetune) {
         return new TrainingRecipe(model, overrides, data, epochs == null ? 10 : epochs, schedule,
                 weightDecay == null ? 0 : weightDecay, clipGradientNorm == null ? 0 : clipGradientNorm,
-                earlyStopping == null ? 0 : earlyStopping, monitor, device, gpus == null ? 1 : gpus);
+                earlyStopping == null ? 0 : earlyStopping, monitor, device, gpus == null ? 1 : gpus, finetune);
     }
 
     /**
@@ -92,7 +94,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         updater.put("name", "adam");
         updater.put("learningRate", 0.002);
         return fromMap("lenet5", Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 8,
-                LrSchedule.fromMap("cosine", null, null, null, null, 0.05), null, null, null, null, null, null);
+                LrSchedule.fromMap("cosine", null, null, null, null, 0.05), null, null, null, null, null, null, null);
     }
 
     public static TrainingRecipe read(Path file) throws IOException {
@@ -129,6 +131,14 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (subset != null) {
             base = base.withData(base.data.withSubset(parseSubset(subset)));
         }
+        String classes = own.remove("data.classes");
+        if (classes != null) {
+            base = base.withData(base.data.withClasses(parseClasses(classes)));
+        }
+        String fraction = own.remove("data.labelFraction");
+        if (fraction != null) {
+            base = base.withData(base.data.withLabelFraction(parseFraction(fraction)));
+        }
         String path = own.remove("data.path");
         if (path != null) {
             base = base.withData(base.data.withPath(path));
@@ -137,7 +147,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (!modelSettings.equals(overrides)) {
             updated = new TrainingRecipe(updated.model, modelSettings, updated.data, updated.epochs, updated.schedule,
                     updated.weightDecay, updated.clipGradientNorm, updated.earlyStopping, updated.monitor,
-                    updated.device, updated.gpus);
+                    updated.device, updated.gpus, updated.finetune);
         }
         updated.modelConfig();
         return updated;
@@ -164,6 +174,28 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         }
     }
 
+    private static List<Integer> parseClasses(String text) {
+        if (text.isBlank() || text.equalsIgnoreCase("null") || text.equalsIgnoreCase("all")) {
+            return null;
+        }
+        try {
+            return java.util.Arrays.stream(text.replaceAll("[\\[\\]\\s]", "").split(",")).map(Integer::valueOf).toList();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("data.classes: class indices such as 5,6,7,8,9 or 'all', got '" + text + "'");
+        }
+    }
+
+    private static Double parseFraction(String text) {
+        if (text.isBlank() || text.equalsIgnoreCase("null") || text.equalsIgnoreCase("all")) {
+            return null;
+        }
+        try {
+            return Double.valueOf(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("data.labelFraction: a share such as 0.01 or 'all', got '" + text + "'");
+        }
+    }
+
     /** The model's config with the overrides applied; checks the model name and override keys. */
     public NetworkConfig modelConfig() {
         if (!Zoo.registry().names().contains(model)) {
@@ -186,16 +218,21 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
 
     public TrainingRecipe withEpochs(int e) {
         return new TrainingRecipe(model, overrides, data, e, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, gpus);
+                monitor, device, gpus, finetune);
     }
 
     public TrainingRecipe withData(DataConfig d) {
         return new TrainingRecipe(model, overrides, d, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, gpus);
+                monitor, device, gpus, finetune);
+    }
+
+    public TrainingRecipe withFinetune(FineTuning f) {
+        return new TrainingRecipe(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
+                monitor, device, gpus, f);
     }
 
     public TrainingRecipe withModel(String m, Map<String, Object> o) {
         return new TrainingRecipe(m, o, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, gpus);
+                monitor, device, gpus, finetune);
     }
 }

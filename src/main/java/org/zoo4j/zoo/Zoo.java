@@ -30,6 +30,17 @@ public final class Zoo {
         return BUILT_IN.get(name);
     }
 
+    /**
+     * A trained model: a zoo4j model file ({@code best.zip}, {@code last.zip}, a fine-tuned model) or a run directory
+     * (its best model). Gives the network with its labels, normaliser, preprocessing and card. The card's SHA-256 is
+     * verified, and files with entries that could trigger Java deserialisation are refused.
+     *
+     * @throws IllegalArgumentException when the file is not a zoo4j model file, fails its digest or holds unsafe entries
+     */
+    public static org.zoo4j.training.ModelFile.Loaded load(java.nio.file.Path path) throws java.io.IOException {
+        return org.zoo4j.training.ModelFile.load(org.zoo4j.training.ModelFile.resolve(path), false);
+    }
+
     /** A new, initialised network of the named model with its preset settings. */
     public static ComputationGraph create(String name) {
         return BUILT_IN.create(name, Map.of());

@@ -1,0 +1,129 @@
+package org.zoo4j.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.zoo4j.data.DataConfig;
+import org.zoo4j.training.FineTuning;
+import org.zoo4j.training.ModelFile;
+import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.zoo.Zoo;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code zoo4j finetune --from MODEL --dataset DATA [options]}: trains a new run that starts from a trained model. The
+ * run is an ordinary training run (recipe.yaml with a {@code finetune:} section, metrics, best/last, plots), so
+ * {@code ./zoo4j train --resume RUN} continues it.
+ */
+@Command(name = "finetune", mixinStandardHelpOptions = true,
+        description = {"Fine-tune a trained model on new data: the head is replaced for the new classes, layers can "
+                + "be frozen, the head can have its own learning rate, and the input may change channels (1 <-> 3) "
+                + "or, for global-pooling models, size.",
+                "The new recipe starts from the trained model's recipe (model, settings, epochs, schedule, batch "
+                        + "size) with the new dataset; --set changes any of it.",
+                "Examples:",
+                "  ./zoo4j finetune --from runs/lenet5-fmnist/best.zip --dataset fashion-mnist "
+                        + "--set data.classes=5,6,7,8,9 --set data.labelFraction=0.1 --feature-extractor",
+                "  ./zoo4j finetune --from model.zip --dataset folder:/data/flowers --input 3,64,64 "
+                        + "--freeze-until layer2.2.bn2 --head-lr 0.01",
+                "  ./zoo4j train --resume runs/lenet5-fashion-mnist-20260101-120000"},
+        footer = {"Exit codes: 0 done, 2 bad input, 3 loss became NaN/infinite, 130 interrupted (checkpoint written)."})
+final class FinetuneCommand implements Callable<Integer> {
+    @Option(names = "--from", required = true, paramLabel = "MODEL",
+            description = "trained model: a zoo4j model .zip or a run directory (its best.zip)")
+    Path from;
+
+    @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10 or folder:/path (default: the trained "
+            + "model's dataset)")
+    String dataset;
+
+    @Option(names = "--data-path", description = "folder holding the dataset's files")
+    String dataPath;
+
+    @Option(names = "--freeze-until", paramLabel = "LAYER", description = "freeze this layer and every layer before "
+            + "it (names as ./zoo4j describe MODEL lists them)")
+    String freezeUntil;
+
+    @Option(names = "--feature-extractor", description = "freeze every layer but the new head")
+    boolean featureExtractor;
+
+    @Option(names = "--head-lr", paramLabel = "X", description = "learning rate of the new head (default: the "
+            + "updater's)")
+    Double headLearningRate;
+
+    @Option(names = "--input", paramLabel = "C,H,W", description = "input shape of the new network (default: the "
+            + "trained model's)")
+    String input;
+
+    @Option(names = "--epochs", description = "number of epochs")
+    Integer epochs;
+
+    @Option(names = "--lr", description = "base learning rate")
+    Double learningRate;
+
+    @Option(names = "--subset", description = "at most this many images per split (quick runs)")
+    Integer subset;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any recipe setting by dotted name, e.g. "
+            + "data.classes=5,6,7,8,9 or data.labelFraction=0.01")
+    Map<String, String> settings = new LinkedHashMap<>();
+
+    @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
+    Path out;
+
+    @Option(names = "--offline", description = "never download the dataset")
+    boolean offline;
+
+    @Override
+    public Integer call() throws Exception {
+        if (featureExtractor && freezeUntil != null) {
+            throw new IllegalArgumentException("give either --freeze-until or --feature-extractor, not both");
+        }
+        Path model = ModelFile.resolve(from);
+        ModelFile.Loaded trained = Zoo.load(model);
+        TrainingRecipe recipe = baseRecipe(trained, model);
+        DataConfig data = recipe.data();
+        DataConfig fresh = DataConfig.of(dataset == null ? data.dataset() : dataset);
+        // Keep how the trained model was fed, not which images it saw.
+        recipe = recipe.withData(fresh.withBatchSize(data.batchSize()).withNormalization(data.normalization())
+                .withAugment(data.augment()).withSeed(data.seed()).withWorkers(data.workers()))
+                .withFinetune(new FineTuning(model.toString(), freezeUntil, featureExtractor, headLearningRate));
+        Map<String, String> all = new LinkedHashMap<>();
+        if (dataPath != null) {
+            all.put("data.path", dataPath);
+        }
+        if (input != null) {
+            all.put("overrides.input", input);
+        }
+        if (epochs != null) {
+            all.put("epochs", epochs.toString());
+        }
+        if (learningRate != null) {
+            all.put("overrides.updater.learningRate", learningRate.toString());
+        }
+        if (subset != null) {
+            all.put("data.subset", subset.toString());
+        }
+        if (offline) {
+            all.put("data.download", "false");
+        }
+        all.putAll(settings);
+        recipe = recipe.with(all);
+        return TrainCommand.train(recipe, out == null ? org.zoo4j.training.Trainer.defaultRunDir(recipe) : out);
+    }
+
+    /** The trained model's recipe without its class count (the new data sets it) and without its own fine-tuning. */
+    private static TrainingRecipe baseRecipe(ModelFile.Loaded trained, Path model) {
+        TrainingRecipe recipe = trained.recipe();
+        if (recipe == null) {
+            throw new IllegalArgumentException(model + " has no recipe entry (" + ModelFile.RECIPE + "); fine-tune it "
+                    + "with ./zoo4j train RECIPE and a finetune: section naming the model and its settings");
+        }
+        Map<String, Object> overrides = new LinkedHashMap<>(recipe.overrides());
+        overrides.remove("numClasses");
+        overrides.put("input", trained.preprocessing().input().toString());
+        return recipe.withModel(recipe.model(), overrides).withFinetune(null);
+    }
+}
