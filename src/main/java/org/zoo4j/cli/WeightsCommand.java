@@ -3,13 +3,20 @@ package org.zoo4j.cli;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.util.ModelSerializer;
-import org.zoo4j.data.AtomicFiles;
+import org.zoo4j.data.DataConfig;
+import org.zoo4j.data.Normalization;
+import org.zoo4j.data.NormalizationMode;
+import org.zoo4j.training.ModelFile;
+import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.zoo.InputShape;
+import org.zoo4j.zoo.NetworkConfig;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.transfer.SafeTensors;
 import org.zoo4j.transfer.WeightsCache;
@@ -116,8 +123,21 @@ public final class WeightsCommand implements Runnable {
         @Option(names = "--skip-head", description = "keep the output layer freshly initialised and ignore the file's")
         boolean skipHead;
 
-        @Option(names = "--out", required = true, description = "the DL4J model zip to write")
+        @Option(names = "--out", required = true, description = "the model file to write: a DL4J model zip with "
+                + "zoo4j's card, ready for ./zoo4j finetune --from, eval and predict")
         Path out;
+
+        @Option(names = "--mean", split = ",", defaultValue = "0.485,0.456,0.406", description = "per-channel mean of "
+                + "0-1 pixels that the weights expect (default ImageNet's, as torchvision: ${DEFAULT-VALUE})")
+        double[] mean;
+
+        @Option(names = "--std", split = ",", defaultValue = "0.229,0.224,0.225",
+                description = "per-channel std of 0-1 pixels (default ImageNet's: ${DEFAULT-VALUE})")
+        double[] std;
+
+        @Option(names = "--dataset", defaultValue = "imagenet",
+                description = "what the weights were trained on, for the card (default: ${DEFAULT-VALUE})")
+        String dataset;
 
         @Override
         public Integer call() throws Exception {
@@ -143,12 +163,36 @@ public final class WeightsCommand implements Runnable {
             try (SafeTensors weights = SafeTensors.open(file)) {
                 result = WeightsImport.load(graph, weights, new WeightsImport.Options(skipHead));
             }
-            AtomicFiles.write(out, stream -> ModelSerializer.writeModel(graph, stream, false));
+            NetworkConfig config = Zoo.get(model).config(overrides);
+            InputShape shape = config.input();
+            Normalization normalization = normalization(shape.channels());
+            List<String> labels = new ArrayList<>();
+            for (int i = 0; i < config.numClasses(); i++) {
+                labels.add("class " + i);
+            }
+            TrainingRecipe recipe = TrainingRecipe.defaults().withModel(model, overrides)
+                    .withData(DataConfig.of(dataset).withNormalization(NormalizationMode.STANDARDIZE));
+            ModelFile.write(out, graph, recipe, labels, normalization, shape);
             PrintStream err = System.err;
             err.printf(Locale.ROOT, "imported %d tensors (%,d values) into %s%s%n", result.tensors(), result.values(),
                     model, result.keptLayers().isEmpty() ? "" : "; kept freshly initialised: " + result.keptLayers());
             System.out.println(out);
             return 0;
+        }
+
+        /** The published preprocessing as zoo4j's normaliser, which works on 0-255 pixel values. */
+        private Normalization normalization(int channels) {
+            if (mean.length != channels || std.length != channels) {
+                throw new IllegalArgumentException("--mean and --std: " + channels + " values each for this model's "
+                        + channels + "-channel input; got " + mean.length + " and " + std.length);
+            }
+            double[] m = new double[channels];
+            double[] sd = new double[channels];
+            for (int c = 0; c < channels; c++) {
+                m[c] = 255 * mean[c];
+                sd[c] = 255 * std[c];
+            }
+            return Normalization.standardize(m, sd);
         }
     }
 }

@@ -49,7 +49,15 @@ class WeightsCommandTest {
                 "--out", zip.toString());
         assertEquals(0, rc, err.toString());
         assertTrue(err.toString().contains("imported "), err.toString());
+        // A zoo4j model file: its card is verified on load and carries the published preprocessing.
+        org.zoo4j.training.ModelFile.Loaded loaded = org.zoo4j.zoo.Zoo.load(zip);
+        assertEquals("resnet50", loaded.card().model());
+        assertEquals(10, loaded.labels().size());
+        assertEquals(org.zoo4j.zoo.InputShape.of(3, 64, 64), loaded.preprocessing().input());
+        assertEquals(0.485 * 255, loaded.normalization().mean()[0], 1e-9);
+        assertEquals(0.225 * 255, loaded.normalization().std()[2], 1e-9);
         ComputationGraph restored = ModelSerializer.restoreComputationGraph(zip.toFile(), false);
+        assertEquals(restored.params(), loaded.net().params());
         TransferParityTest.Parity p = TransferParityTest.compare(restored,
                 TransferParityTest.resource("resnet50-tiny.io.safetensors"),
                 TransferParityTest.resource("resnet50-tiny.out.safetensors"));
