@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
         description = "A model zoo for Java on Deeplearning4j: classic CNNs, data, training, sweeps and transfer.",
         subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, TrainCommand.class,
                 EvalCommand.class, PredictCommand.class, InfoCommand.class, WeightsCommand.class,
+                VisualizeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
