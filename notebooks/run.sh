@@ -3,6 +3,8 @@
 # first cell error (a failed notebook keeps its previous saved outputs). Idempotent: installs what is missing, then runs.
 #   notebooks/run.sh              every notebooks/*.ipynb, in name order
 #   notebooks/run.sh NB.ipynb...  only these
+#   notebooks/run.sh --check ...  the same, but the executed copies go to a temporary directory and the saved
+#                                 notebooks are left as they are (what CI runs)
 # Settings (environment):
 #   ZOO4J_NOTEBOOK_JAVA   the java (21 or newer) that runs the kernel; default: Temurin 25 where installed, else `java`
 #   ZOO4J_CACHE           where the kernel jar and its kernelspec live (default ~/.cache/zoo4j)
@@ -82,6 +84,12 @@ if [ ! -f "$jar" ] || [ -n "$(find "$repo/src/main" "$repo/zoo" "$repo/data" "$r
   (cd "$repo" && mvn -q -B -DskipTests ${ZOO4J_MVN_ARGS:-} package) >&2
 fi
 
+check=""
+if [ "${1:-}" = "--check" ]; then
+  shift
+  check="$(mktemp -d)"
+  trap 'rm -rf "$check"' EXIT
+fi
 if [ $# -gt 0 ]; then
   notebooks=("$@")
 else
@@ -90,8 +98,16 @@ fi
 for nb in "${notebooks[@]}"; do
   start=$(date +%s)
   echo "notebooks/run.sh: running $(basename "$nb")" >&2
-  if ! jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=zoo4j-java \
-      --ExecutePreprocessor.timeout="${ZOO4J_CELL_TIMEOUT:-900}" --ExecutePreprocessor.startup_timeout=300 --log-level=WARN "$nb"; then
+  if [ -n "$check" ]; then
+    # Executed from the notebooks' own directory (their relative paths), written to the temporary one.
+    where=(--output-dir "$check")
+  else
+    where=(--inplace)
+  fi
+  if ! (cd "$(dirname "$nb")" && jupyter nbconvert --to notebook --execute "${where[@]}" \
+      --ExecutePreprocessor.kernel_name=zoo4j-java \
+      --ExecutePreprocessor.timeout="${ZOO4J_CELL_TIMEOUT:-900}" --ExecutePreprocessor.startup_timeout=300 \
+      --log-level=WARN "$(basename "$nb")"); then
     echo "notebooks/run.sh: FAILED: $nb (a cell raised an error; the file keeps its previous outputs)" >&2
     exit 1
   fi

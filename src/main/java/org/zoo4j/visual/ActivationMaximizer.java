@@ -76,7 +76,7 @@ public final class ActivationMaximizer {
     }
 
     /** Noise images tried as starting points before a filter is declared silent. */
-    private static final int START_ATTEMPTS = 5;
+    private static final int START_ATTEMPTS = 8;
 
     private final VisualModel model;
     private final String layer;
@@ -113,12 +113,15 @@ public final class ActivationMaximizer {
         int c = model.input().channels();
         INDArray lo = bound(0), hi = bound(255), grey = bound(127.5);
         // Starting point: mid-grey plus noise (standard deviation 20 of 255). A filter behind a ReLU may be silent for
-        // faint noise (no activation, no gradient); stronger noise from other seeds is tried before giving up.
+        // such an image (no activation, no gradient): then dark noise (as the black background of many datasets) and
+        // stronger noise from other seeds are tried before giving up.
         INDArray x = null;
         for (int attempt = 0; attempt < START_ATTEMPTS && x == null; attempt++) {
+            double centre = attempt % 2 == 0 ? 127.5 : 32;
+            double spread = 20.0 * (1 << (attempt / 2));
             INDArray noise = Nd4j.getRandomFactory().getNewRandomInstance(s.seed() + attempt).nextGaussian(
                     new long[] {1, c, model.input().height(), model.input().width()}).castTo(DataType.FLOAT);
-            noise = clamp(model.normalization().apply(noise.muli(20.0 * (1 << attempt)).addi(127.5)), lo, hi);
+            noise = clamp(model.normalization().apply(noise.muli(spread).addi(centre)), lo, hi);
             if (gradient(noise, filter).rms() > 0) {
                 x = noise;
             }

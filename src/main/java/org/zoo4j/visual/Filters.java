@@ -13,7 +13,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * by its own minimum and maximum over all its input channels, so that the columns of a row compare.
  */
 public final class Filters {
-    /** Zoom of a 3x3 to 11x11 kernel: large enough to see each weight as a square. */
+    /** Default zoom of a 3x3 to 11x11 kernel: large enough to see each weight as a square. */
     private static final int ZOOM = 8;
 
     private Filters() {
@@ -45,6 +45,11 @@ public final class Filters {
      * (columns) of each.
      */
     public static BufferedImage picture(VisualModel model, String layer, int maxFilters, int maxInputs) {
+        return picture(model, layer, maxFilters, maxInputs, ZOOM);
+    }
+
+    /** The same, each weight drawn as a {@code zoom} x {@code zoom} square. */
+    public static BufferedImage picture(VisualModel model, String layer, int maxFilters, int maxInputs, int zoom) {
         if (maxFilters < 1 || maxInputs < 1) {
             throw new IllegalArgumentException("at least one filter and one input channel must be shown");
         }
@@ -56,7 +61,7 @@ public final class Filters {
             for (int f = 0; f < filters; f++) {
                 tiles.add(Mosaic.Tile.image(w.slice(f)));
             }
-            return Mosaic.grid(tiles, (int) Math.ceil(Math.sqrt(filters)), ZOOM, 2);
+            return Mosaic.grid(tiles, (int) Math.ceil(Math.sqrt(filters)), zoom, 2);
         }
         int shown = Math.min(inputs, maxInputs);
         for (int f = 0; f < filters; f++) {
@@ -67,6 +72,6 @@ public final class Filters {
                 tiles.add(Mosaic.Tile.grey(filter.slice(c)).range(lo, hi));
             }
         }
-        return Mosaic.grid(tiles, shown, ZOOM, 2);
+        return Mosaic.grid(tiles, shown, zoom, 2);
     }
 }
