@@ -14,26 +14,28 @@ import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D;
-import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
-import org.deeplearning4j.nn.params.DepthwiseConvolutionParamInitializer;
-import org.nd4j.linalg.ops.transforms.Transforms;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.graph.vertex.VertexIndices;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.nn.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.DepthwiseConvolutionParamInitializer;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * An input that maximises one filter's mean activation at a layer, found by gradient ascent on the input from noise
  * (Erhan et al., 2009; Simonyan et al., 2013).
  *
- * <p>DL4J gives gradients for parameters, not for the input, so the network is cut after the chosen layer (the
- * layer becomes the output of a copy that holds only the vertices it depends on, with the same weights), the error
- * "d(mean activation of filter K)/d(activations)" is fed back through it, and the gradient that reaches the input
- * vertex is read off. Each step is normalised by the gradient's RMS (so that the step size does not depend on the
+ * <p>DL4J's ComputationGraph gives gradients for parameters, not for its input, so the network is cut after the chosen
+ * layer (a copy that holds only the vertices the layer depends on, with the same weights), the error
+ * "d(mean activation of filter K)/d(activations)" is passed backwards through it vertex by vertex, and what reaches the
+ * input is the gradient. Each step is normalised by the gradient's RMS (so that the step size does not depend on the
  * layer's scale); a small decay towards grey and, every few steps, a light blur keep the image from filling with
  * high-frequency noise; pixels stay within the range of real images.
  */
@@ -212,9 +214,8 @@ public final class ActivationMaximizer {
 
     private static INDArray slice(INDArray a, int filter) {
         return a.rank() == 4
-                ? a.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.point(filter),
-                        org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all())
-                : a.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.point(filter));
+                ? a.get(NDArrayIndex.all(), NDArrayIndex.point(filter), NDArrayIndex.all(), NDArrayIndex.all())
+                : a.get(NDArrayIndex.all(), NDArrayIndex.point(filter));
     }
 
     /** The normalised value of pixel value {@code pixel} per channel, as [1, C, 1, 1]. */
@@ -271,7 +272,7 @@ public final class ActivationMaximizer {
         NeuralNetConfiguration layerConf = lv.getLayerConf().clone();
         DepthwiseConvolution2D affine = new DepthwiseConvolution2D.Builder(1, 1).nIn(bn.getNOut()).nOut(bn.getNOut())
                 .depthMultiplier(1).stride(1, 1).padding(0, 0).convolutionMode(ConvolutionMode.Truncate).hasBias(true)
-                .activation(bn.getActivationFn()).weightInit(org.deeplearning4j.nn.weights.WeightInit.ONES).build();
+                .activation(bn.getActivationFn()).weightInit(WeightInit.ONES).build();
         affine.setLayerName(bn.getLayerName());
         layerConf.setLayer(affine);
         return new LayerVertex(layerConf, lv.getPreProcessor());
@@ -303,7 +304,7 @@ public final class ActivationMaximizer {
      * A copy of {@code net} that ends at {@code layer}: only the vertices the layer depends on, the same weights, no
      * workspaces (so that the input's gradient outlives the backward pass).
      */
-    public static ComputationGraph cutAfter(ComputationGraph net, String layer) {
+    static ComputationGraph cutAfter(ComputationGraph net, String layer) {
         ComputationGraphConfiguration conf = net.getConfiguration().clone();
         Set<String> keep = new LinkedHashSet<>();
         Deque<String> todo = new ArrayDeque<>(List.of(layer));
