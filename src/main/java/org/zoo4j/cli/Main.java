@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "A model zoo for Java on Deeplearning4j: classic CNNs, data, training, sweeps and transfer.",
         subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, TrainCommand.class,
                 FinetuneCommand.class, EvalCommand.class, PredictCommand.class, InfoCommand.class,
-                WeightsCommand.class, BenchCommand.class, SweepCommand.class,
+                WeightsCommand.class, BenchCommand.class, SweepCommand.class, VisualizeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
