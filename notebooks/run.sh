@@ -104,12 +104,26 @@ for nb in "${notebooks[@]}"; do
   else
     where=(--inplace)
   fi
-  if ! (cd "$(dirname "$nb")" && jupyter nbconvert --to notebook --execute "${where[@]}" \
-      --ExecutePreprocessor.kernel_name=zoo4j-java \
-      --ExecutePreprocessor.timeout="${ZOO4J_CELL_TIMEOUT:-900}" --ExecutePreprocessor.startup_timeout=300 \
-      --log-level=WARN "$(basename "$nb")"); then
+  # A kernel that never answers its first request (seen once in about twenty runs) gets one more try; a cell error
+  # does not, it fails the run.
+  for attempt in 1 2; do
+    log="$(mktemp)"
+    if (cd "$(dirname "$nb")" && jupyter nbconvert --to notebook --execute "${where[@]}" \
+        --ExecutePreprocessor.kernel_name=zoo4j-java \
+        --ExecutePreprocessor.timeout="${ZOO4J_CELL_TIMEOUT:-900}" --ExecutePreprocessor.startup_timeout=90 \
+        --log-level=WARN "$(basename "$nb")") 2> >(tee "$log" >&2); then
+      rm -f "$log"
+      break
+    fi
+    sleep 1 # let tee finish writing the log
+    if [ "$attempt" -eq 1 ] && grep -q "Kernel didn't respond" "$log"; then
+      echo "notebooks/run.sh: the kernel did not start for $(basename "$nb"); trying once more" >&2
+      rm -f "$log"
+      continue
+    fi
+    rm -f "$log"
     echo "notebooks/run.sh: FAILED: $nb (a cell raised an error; the file keeps its previous outputs)" >&2
     exit 1
-  fi
+  done
   echo "notebooks/run.sh: $(basename "$nb") ran in $(( $(date +%s) - start )) s" >&2
 done

@@ -39,8 +39,8 @@ final class FinetuneCommand implements Callable<Integer> {
             + "model's dataset)")
     String dataset;
 
-    @Option(names = "--data-path", description = "folder holding the dataset's files")
-    String dataPath;
+    @picocli.CommandLine.Mixin
+    RecipeOptions options = new RecipeOptions();
 
     @Option(names = "--freeze-until", paramLabel = "LAYER", description = "freeze this layer and every layer before "
             + "it (names as ./zoo4j describe MODEL lists them)")
@@ -57,24 +57,8 @@ final class FinetuneCommand implements Callable<Integer> {
             + "trained model's)")
     String input;
 
-    @Option(names = "--epochs", description = "number of epochs")
-    Integer epochs;
-
-    @Option(names = "--lr", description = "base learning rate")
-    Double learningRate;
-
-    @Option(names = "--subset", description = "at most this many images per split (quick runs)")
-    Integer subset;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any recipe setting by dotted name, e.g. "
-            + "data.classes=5,6,7,8,9 or data.labelFraction=0.01")
-    Map<String, String> settings = new LinkedHashMap<>();
-
     @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
     Path out;
-
-    @Option(names = "--offline", description = "never download the dataset")
-    boolean offline;
 
     @Override
     public Integer call() throws Exception {
@@ -91,25 +75,10 @@ final class FinetuneCommand implements Callable<Integer> {
                 .withAugment(data.augment()).withSeed(data.seed()).withWorkers(data.workers()))
                 .withFinetune(new FineTuning(model.toString(), freezeUntil, featureExtractor, headLearningRate));
         Map<String, String> all = new LinkedHashMap<>();
-        if (dataPath != null) {
-            all.put("data.path", dataPath);
-        }
         if (input != null) {
             all.put("overrides.input", input);
         }
-        if (epochs != null) {
-            all.put("epochs", epochs.toString());
-        }
-        if (learningRate != null) {
-            all.put("overrides.updater.learningRate", learningRate.toString());
-        }
-        if (subset != null) {
-            all.put("data.subset", subset.toString());
-        }
-        if (offline) {
-            all.put("data.download", "false");
-        }
-        all.putAll(settings);
+        all.putAll(options.settings());
         recipe = recipe.with(all);
         return TrainCommand.train(recipe, out == null ? org.zoo4j.training.Trainer.defaultRunDir(recipe) : out);
     }

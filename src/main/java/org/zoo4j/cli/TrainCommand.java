@@ -22,33 +22,17 @@ final class TrainCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "RECIPE", description = "training recipe YAML (see training/)")
     Path recipeFile;
 
+    @picocli.CommandLine.Mixin
+    RecipeOptions options = new RecipeOptions();
+
     @Option(names = "--model", description = "model name (see ./zoo4j list); default lenet5")
     String model;
 
     @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10 or folder:/path")
     String dataset;
 
-    @Option(names = "--data-path", description = "folder holding the dataset's files")
-    String dataPath;
-
-    @Option(names = "--epochs", description = "number of epochs")
-    Integer epochs;
-
-    @Option(names = "--batch-size", description = "images per batch")
-    Integer batchSize;
-
-    @Option(names = "--lr", description = "base learning rate of the model's updater")
-    Double learningRate;
-
-    @Option(names = "--subset", description = "at most this many images per split (quick runs)")
-    Integer subset;
-
     @Option(names = "--gpus", description = "GPUs to train on, data-parallel with DL4J's ParallelWrapper (CUDA build)")
     Integer gpus;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any recipe setting by dotted name, e.g. "
-            + "data.augment=flip=0.5,crop=4 or overrides.updater.name=nesterov or schedule.type=cosine")
-    Map<String, String> settings = new LinkedHashMap<>();
 
     @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
     Path out;
@@ -56,37 +40,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", paramLabel = "RUN", description = "continue the run in this directory from its last checkpoint")
     Path resume;
 
-    @Option(names = "--offline", description = "never download the dataset")
-    boolean offline;
-
     @Override
     public Integer call() throws Exception {
         Map<String, String> all = new LinkedHashMap<>();
         if (dataset != null) {
             all.put("data.dataset", dataset);
         }
-        if (dataPath != null) {
-            all.put("data.path", dataPath);
-        }
-        if (epochs != null) {
-            all.put("epochs", epochs.toString());
-        }
-        if (batchSize != null) {
-            all.put("data.batchSize", batchSize.toString());
-        }
-        if (learningRate != null) {
-            all.put("overrides.updater.learningRate", learningRate.toString());
-        }
-        if (subset != null) {
-            all.put("data.subset", subset.toString());
-        }
         if (gpus != null) {
             all.put("gpus", gpus.toString());
         }
-        if (offline) {
-            all.put("data.download", "false");
-        }
-        all.putAll(settings);
+        all.putAll(options.settings());
         Trainer trainer;
         if (resume != null) {
             if (recipeFile != null || model != null || out != null) {
