@@ -104,7 +104,7 @@ for nb in "${notebooks[@]}"; do
   else
     where=(--inplace)
   fi
-  # A kernel that never answers its first request (seen once in about twenty runs) gets one more try; a cell error
+  # A kernel that never answers its first request (seen twice in about twenty starts) gets one more try; a cell error
   # does not, it fails the run.
   for attempt in 1 2; do
     log="$(mktemp)"
