@@ -182,7 +182,7 @@ public final class ModelBenchmark {
                     .mapToDouble(org.zoo4j.training.EpochMetrics::imagesPerSecond).toArray();
             return result(network, "loop", batch, ips);
         } finally {
-            deleteTree(runDir);
+            org.zoo4j.data.AtomicFiles.deleteTree(runDir);
         }
     }
 
@@ -230,7 +230,7 @@ public final class ModelBenchmark {
                 throw new IllegalStateException("training failed: " + failure.get(), failure.get());
             }
         } finally {
-            deleteTree(runDir);
+            org.zoo4j.data.AtomicFiles.deleteTree(runDir);
         }
         return new MemoryTrace(network.name(), batch, rss, heap);
     }
@@ -315,13 +315,5 @@ public final class ModelBenchmark {
             // not Linux
         }
         return -1;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -77,4 +77,16 @@ public final class AtomicFiles {
             Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
         }
     }
+
+    /** Deletes {@code dir} and everything under it; nothing happens when it does not exist. */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
 }

@@ -227,7 +227,7 @@ public final class Sweep {
             if (Files.isRegularFile(runDir.resolve("last.zip"))) {
                 trainer = Trainer.resume(runDir, Map.of(), quiet);
             } else {
-                deleteTree(runDir); // a trial killed in its first epoch: nothing to continue from
+                org.zoo4j.data.AtomicFiles.deleteTree(runDir); // a trial killed in its first epoch: nothing to continue from
                 Files.createDirectories(runDir.getParent());
                 trainer = Trainer.start(recipe, runDir, quiet);
             }
@@ -312,16 +312,5 @@ public final class Sweep {
         return trainer.state().history().stream().map(spec.objective()::of).filter(Double::isFinite)
                 .max(spec.objective().maximize() ? Comparator.naturalOrder() : Comparator.<Double>reverseOrder())
                 .orElse(null);
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (var walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }
