@@ -120,7 +120,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         Map<String, String> own = new LinkedHashMap<>();
         settings.forEach((key, value) -> {
             if (key.startsWith("overrides.")) {
-                modelSettings.put(key.substring("overrides.".length()), scalar(value));
+                putSetting(modelSettings, key.substring("overrides.".length()), scalar(value));
             } else {
                 own.put(key, value);
             }
@@ -151,6 +151,22 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         }
         updated.modelConfig();
         return updated;
+    }
+
+    /**
+     * Puts {@code a.b=v} inside {@code a} when the overrides hold {@code a} as a map already, so that a saved recipe
+     * (a sweep's best-recipe.yaml, say) reads as one would write it, with no {@code a.b} key beside {@code a}.
+     */
+    private static void putSetting(Map<String, Object> settings, String key, Object value) {
+        int dot = key.indexOf('.');
+        if (dot > 0 && settings.get(key.substring(0, dot)) instanceof Map<?, ?> nested) {
+            Map<String, Object> copy = new LinkedHashMap<>();
+            nested.forEach((k, v) -> copy.put(String.valueOf(k), v));
+            putSetting(copy, key.substring(dot + 1), value);
+            settings.put(key.substring(0, dot), copy);
+        } else {
+            settings.put(key, value);
+        }
     }
 
     /** A command-line value as the YAML scalar it reads as (0.01 a number, true a boolean), so it saves as it reads. */

@@ -284,4 +284,15 @@ class TrainerTest {
         assertEquals(0.01, recipe.modelConfig().updater().learningRate(), 1e-12);
         assertEquals(recipe, Configs.fromYaml(recipe.toYaml(), TrainingRecipe.class));
     }
+
+    @Test
+    void dottedModelSettingsGoInsideAMapTheRecipeAlreadyHas() throws Exception {
+        TrainingRecipe recipe = TrainingRecipe.read(Path.of("training/resnet20-fashion-mnist.yaml"))
+                .with(Map.of("overrides.updater.learningRate", "0.05"));
+        assertEquals(Map.of("name", "nesterov", "learningRate", 0.05, "momentum", 0.9),
+                recipe.overrides().get("updater"));
+        assertFalse(recipe.overrides().containsKey("updater.learningRate"), recipe.overrides().toString());
+        assertEquals(0.05, recipe.modelConfig().updater().learningRate(), 1e-12);
+        assertEquals("nesterov", recipe.modelConfig().updater().name());
+    }
 }
