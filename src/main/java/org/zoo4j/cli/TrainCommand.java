@@ -25,7 +25,8 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     RecipeOptions options = new RecipeOptions();
 
-    @Option(names = "--model", description = "model name (see ./zoo4j list); default lenet5")
+    @Option(names = "--model", description = "model name (see ./zoo4j list; default lenet5), or a DL4J network "
+            + "configuration file NAME.json with --set overrides.input=C,H,W")
     String model;
 
     @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10 or folder:/path")

@@ -222,13 +222,21 @@ public final class Sweep {
         Double testAccuracy = null;
         String reason;
         try {
-            TrainingRecipe recipe = spec.base().with(trial.params());
+            Map<String, String> settings = new LinkedHashMap<>(trial.params());
+            settings.keySet().removeIf(SearchSpace::isNetworkSetting);
+            TrainingRecipe recipe = spec.base().with(settings);
+            String network = spec.space().networkJson(trial.point()); // the same network again on a continued trial
             PrintStream quiet = new PrintStream(OutputStream.nullOutputStream()); // the trial's train.log has it all
             if (Files.isRegularFile(runDir.resolve("last.zip"))) {
                 trainer = Trainer.resume(runDir, Map.of(), quiet);
             } else {
                 org.zoo4j.data.AtomicFiles.deleteTree(runDir); // a trial killed in its first epoch: nothing to continue from
                 Files.createDirectories(runDir.getParent());
+                if (network != null) {
+                    Path file = runDir.resolve(org.zoo4j.training.NetworkFile.RUN_FILE);
+                    AtomicFiles.writeString(file, network);
+                    recipe = recipe.withModel(file.toAbsolutePath().toString(), recipe.overrides());
+                }
                 trainer = Trainer.start(recipe, runDir, quiet);
             }
             Trainer running = trainer;

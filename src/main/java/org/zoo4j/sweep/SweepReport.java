@@ -56,7 +56,7 @@ public final class SweepReport {
                         + "strategy %s, pruner %s, objective %s%n", spec.name(), trials.size(), counts.get(State.COMPLETE),
                 counts.get(State.PRUNED), counts.get(State.FAILED), counts.get(State.RUNNING), counts.get(State.QUEUED),
                 spec.strategy().type(), spec.pruner().type(), objective.key());
-        List<String> keys = spec.space().keys();
+        List<String> keys = spec.space().settingKeys();
         List<String> header = new ArrayList<>(List.of("rank", "trial", "state", objective.key(), "test acc", "epochs",
                 "time"));
         header.addAll(keys);
@@ -92,7 +92,7 @@ public final class SweepReport {
         List<String> images = new ArrayList<>();
         save(objectivePlot(trials, objective), dir.resolve("objective.png"), images);
         for (int i = 0; i < keys.size(); i++) {
-            XYChart chart = paramPlot(keys.get(i), trials, objective, spec.space().spaces().get(keys.get(i)));
+            XYChart chart = paramPlot(keys.get(i), trials, objective, spec.space().settingSpace(keys.get(i)));
             if (chart != null) {
                 save(chart, dir.resolve("param-" + i + ".png"), images);
             }

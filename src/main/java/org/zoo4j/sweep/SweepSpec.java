@@ -135,6 +135,14 @@ public record SweepSpec(String name, TrainingRecipe base, SearchSpace space, Obj
                 throw new IllegalArgumentException("space." + key + ": set by the sweep's objective; not searchable");
             }
         }
+        if (space.networkJson(new double[space.numParameters()]) != null) {
+            for (String key : base.overrides().keySet()) {
+                if (!key.equals("input")) {
+                    throw new IllegalArgumentException("base recipe: overrides." + key + " cannot apply to the networks "
+                            + "of the space searched under '" + SearchSpace.MODEL + "'; give only overrides.input (C,H,W)");
+                }
+            }
+        }
         // Every coordinate at its ends and middle (every value of a choice), the others at their middle.
         int d = space.numParameters();
         List<double[]> points = new ArrayList<>();
@@ -160,6 +168,9 @@ public record SweepSpec(String name, TrainingRecipe base, SearchSpace space, Obj
         for (double[] point : points) {
             Map<String, String> settings = space.settings(point);
             for (Map.Entry<String, String> e : settings.entrySet()) {
+                if (SearchSpace.isNetworkSetting(e.getKey())) {
+                    continue; // a network space's coordinates, not recipe fields: its networks are checked per trial
+                }
                 try {
                     base.with(Map.of(e.getKey(), e.getValue()));
                 } catch (IllegalArgumentException ex) {

@@ -204,11 +204,13 @@ public final class ModelFile {
     static Map<String, String> entries(TrainingRecipe recipe, List<String> labels, Normalization normalization,
                                        InputShape input, TrainingState state) {
         Map<String, String> entries = new LinkedHashMap<>();
-        Map<String, Object> architecture = Configs.json().convertValue(
-                Zoo.get(recipe.model()).config(recipe.modelOverrides(labels.size())),
+        Object config = NetworkFile.isNetworkFile(recipe.model()) ? recipe.modelConfig()
+                : Zoo.get(recipe.model()).config(recipe.modelOverrides(labels.size()));
+        Map<String, Object> architecture = Configs.json().convertValue(config,
                 new TypeReference<Map<String, Object>>() { });
         String from = recipe.finetune() == null ? null : recipe.finetune().from();
-        entries.put(CARD, Configs.toJson(new TrainedModelCard(1, TrainedModelCard.currentVersion(), recipe.model(),
+        entries.put(CARD, Configs.toJson(new TrainedModelCard(1, TrainedModelCard.currentVersion(),
+                NetworkFile.isNetworkFile(recipe.model()) ? Path.of(recipe.model()).getFileName().toString() : recipe.model(),
                 architecture, input, labels, normalization, new Preprocessing(input, "0-255"), recipe.data(), from,
                 null, null)));
         entries.put(RECIPE, Configs.toJson(recipe));

@@ -97,7 +97,16 @@ public final class Trainer implements AutoCloseable {
         try {
             ComputationGraph net = build(recipe, data.labels().size());
             Files.createDirectories(runDir); // only once data and network are there: a bad command leaves nothing
-            AtomicFiles.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
+            TrainingRecipe saved = recipe;
+            if (NetworkFile.isNetworkFile(recipe.model())) {
+                // The run keeps its own copy, so that its recipe.yaml runs again as it is wherever the run goes.
+                Path copy = runDir.resolve(NetworkFile.RUN_FILE);
+                if (!Files.exists(copy) || !Files.isSameFile(copy, Path.of(recipe.model()))) {
+                    AtomicFiles.writeString(copy, Files.readString(Path.of(recipe.model())));
+                }
+                saved = recipe.withModel(NetworkFile.RUN_FILE, recipe.overrides());
+            }
+            AtomicFiles.writeString(runDir.resolve("recipe.yaml"), saved.toYaml());
             Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
                     + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
@@ -156,8 +165,13 @@ public final class Trainer implements AutoCloseable {
 
     /** The network with the recipe's weight decay and gradient clipping set on every layer, initialised. */
     static ComputationGraph build(TrainingRecipe recipe, int numClasses) {
-        ModelRegistry.Entry<?> entry = Zoo.get(recipe.model());
-        ComputationGraphConfiguration conf = configure(entry, recipe.modelOverrides(numClasses));
+        boolean networkFile = NetworkFile.isNetworkFile(recipe.model());
+        ModelRegistry.Entry<?> entry = networkFile ? null : Zoo.get(recipe.model());
+        // For a network file this also checks its output layer against the data's classes.
+        NetworkConfig described = networkFile ? NetworkFile.describe(Path.of(recipe.model()),
+                recipe.modelOverrides(numClasses)) : null;
+        ComputationGraphConfiguration conf = networkFile ? NetworkFile.read(Path.of(recipe.model()))
+                : configure(entry, recipe.modelOverrides(numClasses));
         for (GraphVertex vertex : conf.getVertices().values()) {
             if (vertex instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BaseLayer layer) {
                 if (recipe.weightDecay() > 0) {
@@ -170,9 +184,14 @@ public final class Trainer implements AutoCloseable {
                 }
             }
         }
-        ComputationGraph graph = new ComputationGraph(conf);
-        graph.init();
-        initialize(entry, recipe.modelOverrides(numClasses), graph);
+        ComputationGraph graph;
+        if (networkFile) {
+            graph = NetworkFile.create(conf, described.input(), Path.of(recipe.model()));
+        } else {
+            graph = new ComputationGraph(conf);
+            graph.init();
+            initialize(entry, recipe.modelOverrides(numClasses), graph);
+        }
         return recipe.finetune() == null ? graph : FineTune.apply(recipe.finetune(), graph);
     }
 
@@ -517,7 +536,8 @@ public final class Trainer implements AutoCloseable {
     /** A fresh run directory name: runs/MODEL-DATASET-yyyyMMdd-HHmmss. */
     public static Path defaultRunDir(TrainingRecipe recipe) {
         String dataset = recipe.data().dataset().replaceAll("[^A-Za-z0-9._-]+", "_");
-        return Path.of("runs", recipe.model() + "-" + dataset + "-"
+        String model = Path.of(recipe.model()).getFileName().toString().replaceFirst("\\.json$", "");
+        return Path.of("runs", model + "-" + dataset + "-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     }
 

@@ -19,7 +19,8 @@ import org.zoo4j.zoo.Zoo;
  * Everything a training run needs, as written in {@code training/*.yaml}: a model, the data, and the trainer settings.
  * The resolved recipe is saved in each run directory and can be run again as it is.
  *
- * @param model            a registered model name, e.g. lenet5 or resnet20 (default lenet5)
+ * @param model            a registered model name, e.g. lenet5 or resnet20 (default lenet5), or a DL4J network
+ *                         configuration file {@code *.json} relative to the recipe file (see {@link NetworkFile})
  * @param overrides        settings of the model's preset config, by (dotted) name: input, updater, ...; numClasses
  *                         defaults to the dataset's class count
  * @param data             dataset, splits, batch size, augmentation, normalisation (see {@link DataConfig})
@@ -102,6 +103,10 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
             throw new java.nio.file.NoSuchFileException(file + " (a training recipe, e.g. training/lenet5-fashion-mnist.yaml)");
         }
         TrainingRecipe recipe = Configs.fromYaml(Files.readString(file), TrainingRecipe.class);
+        if (NetworkFile.isNetworkFile(recipe.model) && !Path.of(recipe.model).isAbsolute()) {
+            Path network = file.toAbsolutePath().getParent().resolve(recipe.model).normalize();
+            recipe = recipe.withModel(network.toString(), recipe.overrides);
+        }
         recipe.modelConfig();
         return recipe;
     }
@@ -214,6 +219,9 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
 
     /** The model's config with the overrides applied; checks the model name and override keys. */
     public NetworkConfig modelConfig() {
+        if (NetworkFile.isNetworkFile(model)) {
+            return NetworkFile.describe(Path.of(model), overrides);
+        }
         if (!Zoo.registry().names().contains(model)) {
             throw new IllegalArgumentException("model: unknown model '" + model + "'; see ./zoo4j list for the "
                     + "registered ones");
