@@ -46,7 +46,10 @@ public final class NetworkFile {
     private NetworkFile() {
     }
 
-    /** What the trainer and the model card need to know of such a network, read from the configuration. */
+    /**
+     * What the trainer and the model card need to know of such a network, read from the configuration. Its
+     * {@code weightInit} is null: each layer of the file has its own.
+     */
     public record Config(InputShape input, int numClasses, long seed, UpdaterSpec updater, WeightInit weightInit)
             implements NetworkConfig {
     }
@@ -109,7 +112,7 @@ public final class NetworkFile {
                     + file + " has " + classes + " outputs; change its nOut or the data's classes");
         }
         return new Config(InputShape.parse(input.toString()), classes, conf.getDefaultConfiguration().getSeed(),
-                updater(first.getIUpdater()), WeightInit.XAVIER);
+                updater(first.getIUpdater()), null);
     }
 
     /** A new graph for the configuration, checked against the input shape with one forward pass. */

@@ -97,16 +97,14 @@ public final class Trainer implements AutoCloseable {
         try {
             ComputationGraph net = build(recipe, data.labels().size());
             Files.createDirectories(runDir); // only once data and network are there: a bad command leaves nothing
-            TrainingRecipe saved = recipe;
             if (NetworkFile.isNetworkFile(recipe.model())) {
                 // The run keeps its own copy, so that its recipe.yaml runs again as it is wherever the run goes.
                 Path copy = runDir.resolve(NetworkFile.RUN_FILE);
                 if (!Files.exists(copy) || !Files.isSameFile(copy, Path.of(recipe.model()))) {
                     AtomicFiles.writeString(copy, Files.readString(Path.of(recipe.model())));
                 }
-                saved = recipe.withModel(NetworkFile.RUN_FILE, recipe.overrides());
             }
-            AtomicFiles.writeString(runDir.resolve("recipe.yaml"), saved.toYaml());
+            saveRecipe(runDir, recipe);
             Trainer t = new Trainer(recipe, runDir, console, net, TrainingState.start(), data);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
                     + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
@@ -137,13 +135,20 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException(checkpoint + " holds no training state; it is not a checkpoint");
         }
         if (!settings.isEmpty()) {
-            AtomicFiles.writeString(runDir.resolve("recipe.yaml"), recipe.toYaml());
+            saveRecipe(runDir, recipe);
         }
         DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input());
         Trainer t = new Trainer(recipe, runDir, console, loaded.net(), loaded.state(), data);
         t.log("resuming " + runDir + " after epoch " + loaded.state().epochsDone()
                 + (loaded.state().batchesDone() > 0 ? " and " + loaded.state().batchesDone() + " batches" : ""));
         return t;
+    }
+
+    /** The run's recipe.yaml; a network file is named as the run's own copy, relative to the run directory. */
+    private static void saveRecipe(Path runDir, TrainingRecipe recipe) throws IOException {
+        TrainingRecipe saved = NetworkFile.isNetworkFile(recipe.model())
+                ? recipe.withModel(NetworkFile.RUN_FILE, recipe.overrides()) : recipe;
+        AtomicFiles.writeString(runDir.resolve("recipe.yaml"), saved.toYaml());
     }
 
     private static void checkDevice(TrainingRecipe recipe) {

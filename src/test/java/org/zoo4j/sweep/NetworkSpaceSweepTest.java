@@ -93,6 +93,13 @@ class NetworkSpaceSweepTest {
         }
         assertEquals(Files.readString(first.resolve(NetworkFile.RUN_FILE)), Files.readString(rerun.resolve(
                 NetworkFile.RUN_FILE)));
+        // Resumed with a changed setting, the run still names its own copy of the network.
+        try (Trainer trainer = Trainer.resume(rerun, Map.of("epochs", "2"), QUIET)) {
+            assertEquals(Trainer.Status.COMPLETED, trainer.run().status());
+        }
+        assertEquals("network.json", TrainingRecipe.read(rerun.resolve("recipe.yaml")).model()
+                .replace(rerun.toAbsolutePath() + "/", ""));
+        assertTrue(Files.readString(rerun.resolve("recipe.yaml")).matches("(?s).*model: \"?network\\.json.*"));
     }
 
     @Test
