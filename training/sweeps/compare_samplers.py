@@ -20,7 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "training" / "sweeps" / "lenet5-sampler-compare.yaml"
 
 
-def run_sweep(out, strategy, seed):
+def run_sweep(out, strategy, seed, launcher):
     name = f"compare-{strategy}-seed{seed}"
     files = out / "files"
     files.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ def run_sweep(out, strategy, seed):
     if not db.exists():  # a finished sweep is not run again: the script can be stopped and started again
         log = (out / f"{name}.log").open("w")
         start = time.time()
-        subprocess.run([str(ROOT / "zoo4j"), "sweep", str(sweep_file), "--dir", str(out)], stdout=log,
+        subprocess.run([launcher, "sweep", str(sweep_file), "--dir", str(out)], stdout=log,
                        stderr=subprocess.STDOUT, check=True, cwd=ROOT)
         print(f"{name}: {time.time() - start:.0f} s", file=sys.stderr)
     with sqlite3.connect(db) as conn:
@@ -51,11 +51,12 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "runs" / "sampler-compare")
     p.add_argument("--report", type=pathlib.Path)
+    p.add_argument("--launcher", default=str(ROOT / "zoo4j"), help="the zoo4j command (default: ./zoo4j)")
     args = p.parse_args()
     results = {}
     for seed in args.seeds:
         for strategy in ("random", "tpe"):
-            results[(strategy, seed)] = run_sweep(args.out, strategy, seed)
+            results[(strategy, seed)] = run_sweep(args.out, strategy, seed, args.launcher)
 
     lines = ["| seed | random: best | random: trial of best | TPE: best | TPE: trial of best | "
              "random: mean of trials | TPE: mean of trials | random: s | TPE: s |",
