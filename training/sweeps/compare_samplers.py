@@ -39,7 +39,7 @@ def run_sweep(out, strategy, seed, launcher):
         print(f"{name}: {time.time() - start:.0f} s", file=sys.stderr)
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT number, state, value, seconds FROM trials ORDER BY number").fetchall()
-    complete = [r for r in rows if r[1] == "COMPLETE" and r[2] is not None]
+    complete = [r for r in rows if r[1] == "complete" and r[2] is not None]
     best = max(r[2] for r in complete)
     first_best = min(r[0] for r in complete if r[2] == best)
     return {"best": best, "complete": len(complete), "trials": len(rows), "seconds": sum(r[3] for r in rows),
