@@ -2,7 +2,8 @@
 """zoo4j against the PyTorch peer on the same networks, cores and data, run alternately.
 
 For each round and each network, runs `zoo4j bench` for that network (one JVM per network, so the peak memory is its
-own), then the PyTorch peer (shared/peers/torch_bench.py) for the same network, so that both see the same machine
+own), then raw DL4J's bare fit on the same network (`bench --mode fit --raw-dl4j` in a plain `java` command: DL4J's own
+convolution helper, glibc's default malloc settings), then the PyTorch peer (shared/peers/torch_bench.py) for the same network, so that both see the same machine
 state; then prints, per network, the median images/s of each side over the rounds and their ratio, and writes a
 Markdown results file and the raw CSV.
 
@@ -42,6 +43,18 @@ def zoo4j(network, threads, csv_path, repeats):
     before = open(csv_path).read().splitlines()[1:] if os.path.exists(csv_path) else []
     run(["./zoo4j", "bench", "--network", network, "--mode", "fit,loop,infer", "--batch", str(PEERS[network][2]),
          "--repeats", str(repeats), "--csv", csv_path], env)
+    rows = list(csv.DictReader(io.StringIO(open(csv_path).read())))
+    return rows[len(before):]
+
+
+def raw_dl4j(network, threads, csv_path, repeats):
+    """The bare fit as raw DL4J runs it: no zoo4j layer helpers, no launcher settings (./zoo4j has built the jar)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["OMP_NUM_THREADS"] = str(threads)
+    before = open(csv_path).read().splitlines()[1:] if os.path.exists(csv_path) else []
+    run(["java", "-Xmx4g", "-cp", "target/zoo4j.jar:target/lib/*", "org.zoo4j.cli.Main", "bench", "--network", network,
+         "--mode", "fit", "--raw-dl4j", "--batch", str(PEERS[network][2]), "--repeats", str(repeats), "--csv", csv_path],
+        env)
     rows = list(csv.DictReader(io.StringIO(open(csv_path).read())))
     return rows[len(before):]
 
@@ -86,10 +99,12 @@ def main():
     peak = {}
     for r in range(args.rounds):
         for n in networks:
-            for row in zoo4j(n, args.threads, csv_path, args.repeats):
-                key = {"fit": "train (bare fit)", "loop": "train (zoo4j loop)", "infer": "inference"}[row["mode"]]
+            for row in zoo4j(n, args.threads, csv_path, args.repeats) + raw_dl4j(n, args.threads, csv_path, args.repeats):
+                key = {"fit": "train (bare fit)", "loop": "train (zoo4j loop)", "infer": "inference",
+                       "fit-raw": "train (raw DL4J fit)"}[row["mode"]]
                 figures.setdefault((n, "zoo4j", key), []).append(float(row["median_ips"]))
-                peak[n] = max(peak.get(n, 0), float(row["peak_rss_mb"]))
+                if row["mode"] != "fit-raw":
+                    peak[n] = max(peak.get(n, 0), float(row["peak_rss_mb"]))
             for rec in torch(args.peer, n, args.threads):
                 if rec["metric"] == "train_ips" and rec.get("bs") == PEERS[n][2]:
                     figures.setdefault((n, "torch", "train"), []).append(rec["value"])
@@ -102,15 +117,18 @@ def main():
              % (args.rounds, args.threads, args.networks), "",
              "Images/s, median over %d alternating rounds (each zoo4j figure itself the median of %d timed repeats); "
              "ratio = zoo4j / PyTorch. Raw rows: `%s`." % (args.rounds, args.repeats, os.path.basename(csv_path)), "",
-             "| network | batch | PyTorch train | zoo4j bare fit | zoo4j loop | loop vs fit | fit / PyTorch | "
-             "loop / PyTorch | PyTorch infer | zoo4j infer | infer ratio | zoo4j peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper and glibc's default "
+             "malloc settings (`bench --raw-dl4j` in a plain `java` command); bare fit and loop: as zoo4j trains it.", "",
+             "| network | batch | PyTorch train | raw DL4J fit | zoo4j bare fit | fit vs raw | zoo4j loop | loop vs fit "
+             "| loop / PyTorch | PyTorch infer | zoo4j infer | infer ratio | zoo4j peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in networks:
         med = {k[1:]: statistics.median(v) for k, v in figures.items() if k[0] == n}
         t, f, l = med[("torch", "train")], med[("zoo4j", "train (bare fit)")], med[("zoo4j", "train (zoo4j loop)")]
+        raw = med[("zoo4j", "train (raw DL4J fit)")]
         ti, zi = med[("torch", "inference")], med[("zoo4j", "inference")]
-        lines.append("| %s | %d | %.0f | %.0f | %.0f | %+.1f%% | %.2fx | %.2fx | %.0f | %.0f | %.2fx | %.0f |" % (
-            n, PEERS[n][2], t, f, l, 100 * (l / f - 1), f / t, l / t, ti, zi, zi / ti, peak[n]))
+        lines.append("| %s | %d | %.0f | %.0f | %.0f | %.2fx | %.0f | %+.1f%% | %.2fx | %.0f | %.0f | %.2fx | %.0f |" % (
+            n, PEERS[n][2], t, raw, f, f / raw, l, 100 * (l / f - 1), l / t, ti, zi, zi / ti, peak[n]))
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as f:
         f.write(text)

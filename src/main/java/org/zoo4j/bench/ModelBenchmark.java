@@ -22,6 +22,7 @@ import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.ImageBatchIterator;
 import org.zoo4j.data.NormalizationMode;
 import org.zoo4j.runtime.Backend;
+import org.zoo4j.runtime.LayerHelpers;
 import org.zoo4j.training.Trainer;
 import org.zoo4j.training.TrainingRecipe;
 import org.zoo4j.zoo.InputShape;
@@ -112,6 +113,11 @@ public final class ModelBenchmark {
             return Arrays.stream(imagesPerSecond).max().orElse(Double.NaN);
         }
 
+        /** The same figures under another mode name (e.g. fit-raw for raw DL4J's fit). */
+        public Result withMode(String name) {
+            return new Result(network, name, batch, threads, imagesPerSecond, peakHeapBytes, peakRssBytes, offHeapBytes);
+        }
+
         public static final String CSV_HEADER = "framework,network,mode,batch,threads,repeats,median_ips,min_ips,max_ips,"
                 + "peak_heap_mb,peak_rss_mb,offheap_mb";
 
@@ -122,9 +128,13 @@ public final class ModelBenchmark {
         }
     }
 
-    /** Bare {@code fit} over batches in memory. */
+    /**
+     * Bare {@code fit} over batches in memory, on the network as zoo4j trains it (its layer helpers installed unless
+     * {@link LayerHelpers#SWITCH} is false, which gives raw DL4J).
+     */
     public static Result fit(Network network, int batch, Plan plan) {
         ComputationGraph net = build(network);
+        LayerHelpers.install(net);
         // Every step on a batch not seen before, as in an epoch (cycling a few batches would let it memorise them).
         List<DataSet> batches = batches(network, batch, Math.min(plan.warmup() + plan.repeats() * plan.iterations(),
                 MAX_DISTINCT_BATCHES));

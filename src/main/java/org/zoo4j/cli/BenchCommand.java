@@ -14,6 +14,7 @@ import org.zoo4j.bench.ModelBenchmark.Plan;
 import org.zoo4j.bench.ModelBenchmark.Result;
 import org.zoo4j.data.AtomicFiles;
 import org.zoo4j.runtime.Backend;
+import org.zoo4j.runtime.LayerHelpers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -50,6 +51,10 @@ final class BenchCommand implements Callable<Integer> {
             description = "batches per timed run; 0 = about 2 seconds of work per run, estimated from the warm-up")
     int iterations;
 
+    @Option(names = "--raw-dl4j", description = "train with DL4J's own oneDNN convolution helper throughout, as "
+            + "-D" + LayerHelpers.SWITCH + "=false does: the raw-DL4J baseline for zoo4j's faster one")
+    boolean rawDl4j;
+
     @Option(names = "--csv", description = "append the results to this CSV file (header written when new)")
     Path csv;
 
@@ -64,6 +69,9 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Backend.init();
+        if (rawDl4j) {
+            System.setProperty(LayerHelpers.SWITCH, "false");
+        }
         PrintStream out = System.out;
         List<Network> chosen = networks.isEmpty() ? ModelBenchmark.NETWORKS
                 : networks.stream().map(ModelBenchmark::network).toList();
@@ -99,6 +107,9 @@ final class BenchCommand implements Callable<Integer> {
                             case "infer" -> ModelBenchmark.infer(network, batch, plan);
                             default -> ModelBenchmark.loop(network, batch, plan, work);
                         };
+                        if (rawDl4j) {
+                            r = r.withMode(r.mode() + "-raw");
+                        }
                         results.add(r);
                         out.println(String.format(Locale.ROOT, "%-14s %-6s %5d %7d %,12.0f %21s %,9.0f %,9.0f",
                                 r.network(), r.mode(), r.batch(), r.threads(), r.median(),

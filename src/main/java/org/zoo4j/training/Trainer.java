@@ -31,6 +31,7 @@ import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.ImageBatchIterator;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
+import org.zoo4j.runtime.LayerHelpers;
 import org.zoo4j.transfer.FineTune;
 import org.zoo4j.zoo.Configs;
 import org.zoo4j.zoo.ModelRegistry;
@@ -79,6 +80,7 @@ public final class Trainer implements AutoCloseable {
         this.runDir = runDir;
         this.console = console;
         this.net = net;
+        LayerHelpers.install(net);
         this.state = state;
         this.data = data;
         this.baseLearningRate = recipe.modelConfig().updater().learningRate();

@@ -1,0 +1,180 @@
+package org.zoo4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.zoo4j.zoo.Zoo;
+
+/** The swapped-in convolution helper computes DL4J's gradients, and is really the one that runs. */
+class LayerHelpersTest {
+
+    @BeforeAll
+    static void dl4jHelpersOn() {
+        Backend.init(); // what every zoo4j entry point does first; without it DL4J attaches no oneDNN helper
+    }
+
+    @Test
+    void resnetGradientsMatchDl4jsHelper() {
+        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
+        ComputationGraph tuned = reference.clone();
+        int installed = LayerHelpers.install(tuned);
+        assertEquals(21, installed, "19 3x3 convolutions and 2 projection shortcuts");
+        DataSet batch = batch(8, 1, 16, 16, 10, 1);
+
+        assertSameGradients(reference, tuned, batch);
+        List<DirectConvolutionHelper> helpers = helpers(tuned.getLayers());
+        long direct = helpers.stream().mapToLong(DirectConvolutionHelper::directBackwardPasses).sum();
+        long reused = helpers.stream().mapToLong(DirectConvolutionHelper::forwardReuses).sum();
+        assertEquals(19 - 2, direct, "every stride-1 3x3 convolution but none of the strided ones or the 1x1 "
+                + "shortcuts with stride 2");
+        assertEquals(21, reused, "backprop took the forward output of every (identity-activation) convolution");
+    }
+
+    @Test
+    void reluConvolutionsWithBiasInBothPaddingModesMatch() {
+        for (ConvolutionMode mode : new ConvolutionMode[] {ConvolutionMode.Same, ConvolutionMode.Truncate}) {
+            MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(3)
+                    .updater(new Adam(1e-3)).weightInit(WeightInit.RELU).dataType(DataType.FLOAT).list()
+                    .layer(new ConvolutionLayer.Builder(5, 5).nOut(6).convolutionMode(mode)
+                            .padding(mode == ConvolutionMode.Same ? new int[] {0, 0} : new int[] {2, 2})
+                            .activation(Activation.RELU).build())
+                    .layer(new ConvolutionLayer.Builder(3, 3).nOut(8).convolutionMode(mode)
+                            .activation(Activation.TANH).build())
+                    .layer(new ConvolutionLayer.Builder(2, 2).nOut(4).stride(2, 2).convolutionMode(mode)
+                            .activation(Activation.RELU).build())
+                    .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                            .activation(Activation.SOFTMAX).build())
+                    .setInputType(InputType.convolutional(12, 12, 2)).build());
+            reference.init();
+            MultiLayerNetwork tuned = reference.clone();
+            assertEquals(3, LayerHelpers.install(tuned), mode.toString());
+
+            assertSameGradients(reference, tuned, batch(4, 2, 12, 12, 3, 2));
+            List<DirectConvolutionHelper> helpers = helpers(tuned.getLayers());
+            assertEquals(1, helpers.get(0).forwardReuses(), mode + ": ReLU output stands in for its input");
+            assertEquals(0, helpers.get(1).forwardReuses(), mode + ": tanh needs its input, computed again");
+            assertEquals(1, helpers.get(0).directBackwardPasses(), mode.toString());
+            assertEquals(1, helpers.get(1).directBackwardPasses(), mode.toString());
+            assertEquals(0, helpers.get(2).directBackwardPasses(), mode + ": stride 2 is DL4J's helper's");
+        }
+    }
+
+    @Test
+    void trainingStepsStayTogether() {
+        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
+        ComputationGraph tuned = reference.clone();
+        LayerHelpers.install(tuned);
+        for (int step = 0; step < 3; step++) {
+            DataSet batch = batch(8, 1, 16, 16, 10, 10 + step);
+            reference.fit(batch);
+            tuned.fit(batch);
+        }
+        INDArray a = reference.params();
+        INDArray b = tuned.params();
+        double relative = a.sub(b).norm2Number().doubleValue() / a.norm2Number().doubleValue();
+        assertTrue(relative < 1e-4, "parameters after 3 Adam steps differ by " + relative);
+        INDArray x = batch(8, 1, 16, 16, 10, 99).getFeatures();
+        double out = reference.outputSingle(x).sub(tuned.outputSingle(x)).amaxNumber().doubleValue();
+        assertTrue(out < 1e-3, "inference outputs differ by " + out);
+    }
+
+    @Test
+    void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCall() {
+        MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(5)
+                .dataType(DataType.FLOAT).trainingWorkspaceMode(WorkspaceMode.NONE)
+                .inferenceWorkspaceMode(WorkspaceMode.NONE).list()
+                .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.convolutional(8, 8, 1)).build());
+        reference.init();
+        MultiLayerNetwork tuned = reference.clone();
+        assertEquals(1, LayerHelpers.install(tuned));
+        INDArray x = Nd4j.rand(DataType.FLOAT, 2, 1, 8, 8);
+        tuned.output(x);
+        x.assign(Nd4j.rand(DataType.FLOAT, 2, 1, 8, 8).subi(0.5));
+        INDArray expected = reference.output(x);
+        INDArray actual = tuned.output(x);
+        assertTrue(expected.equalsWithEps(actual, 1e-5), "the second output is computed from the new values");
+        assertEquals(0, helpers(tuned.getLayers()).get(0).forwardReuses());
+    }
+
+    @Test
+    void otherLayersAndOtherHelpersAreLeftAlone() {
+        ComputationGraph graph = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
+        assertEquals(21, LayerHelpers.install(graph));
+        assertEquals(0, LayerHelpers.install(graph), "installing twice changes nothing");
+        assertNull(LayerHelpers.installedOn(graph.getLayer("bn1")));
+        assertNotNull(LayerHelpers.installedOn(graph.getLayer("conv1")));
+    }
+
+    private static void assertSameGradients(Model reference, Model tuned, DataSet batch) {
+        INDArray expected = gradient(reference, batch);
+        INDArray actual = gradient(tuned, batch);
+        double scale = expected.amaxNumber().doubleValue();
+        double worst = expected.sub(actual).amaxNumber().doubleValue();
+        assertTrue(scale > 0, "a gradient to compare");
+        assertTrue(worst <= 1e-4 * scale + 1e-6, "gradients differ by " + worst + " (largest entry " + scale + ")");
+    }
+
+    private static INDArray gradient(Model model, DataSet batch) {
+        if (model instanceof ComputationGraph graph) {
+            graph.setInputs(batch.getFeatures());
+            graph.setLabels(batch.getLabels());
+            graph.computeGradientAndScore();
+            return graph.gradient().gradient().dup();
+        }
+        MultiLayerNetwork network = (MultiLayerNetwork) model;
+        network.setInput(batch.getFeatures());
+        network.setLabels(batch.getLabels());
+        network.computeGradientAndScore();
+        return network.gradient().gradient().dup();
+    }
+
+    private static List<DirectConvolutionHelper> helpers(Layer[] layers) {
+        List<DirectConvolutionHelper> out = new ArrayList<>();
+        for (Layer layer : layers) {
+            DirectConvolutionHelper helper = LayerHelpers.installedOn(layer);
+            if (helper != null) {
+                out.add(helper);
+            }
+        }
+        return out;
+    }
+
+    private static DataSet batch(int n, int channels, int height, int width, int classes, long seed) {
+        Nd4j.getRandom().setSeed(seed);
+        INDArray x = Nd4j.randn(DataType.FLOAT, n, channels, height, width);
+        INDArray y = Nd4j.zeros(DataType.FLOAT, n, classes);
+        for (int i = 0; i < n; i++) {
+            y.putScalar(i, (i * 7 + seed) % classes, 1.0);
+        }
+        return new DataSet(x, y);
+    }
+}
