@@ -20,6 +20,7 @@ final class InfoCommand implements Callable<Integer> {
         table.row("BLAS", info.blasVendor());
         table.row("oneDNN", info.oneDnn() ? "on" : "off");
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
+        table.row("native malloc", Backend.mallocSettings());
         table.row("cores", info.cores());
         table.row("ND4J threads", info.threads());
         table.row("max heap", Table.si(info.maxHeap()) + "B");

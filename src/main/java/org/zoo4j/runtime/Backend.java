@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>switches DL4J's layer helpers on ({@value #HELPERS_DISABLE}{@code =false}; M2.1 defaults them off), which with
  *       the {@link org.nd4j.nativeblas.Nd4jCpu} shim routes convolution, pooling, batch norm and LRN to oneDNN;</li>
+ *   <li>sets glibc's malloc to keep large freed buffers for reuse ({@link NativeMalloc});</li>
  *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the
  *       plain oneDNN build otherwise ({@value #PLATFORM_EXTENSION}).</li>
  * </ul>
@@ -30,6 +31,7 @@ public final class Backend {
 
     private static final Logger log = LoggerFactory.getLogger(Backend.class);
     private static volatile BackendInfo info;
+    private static volatile String malloc = "not configured";
 
     private Backend() {
     }
@@ -42,6 +44,7 @@ public final class Backend {
         }
         synchronized (Backend.class) {
             if (info == null) {
+                malloc = NativeMalloc.configure(System.getenv());
                 if (System.getProperty(HELPERS_DISABLE) == null) {
                     System.setProperty(HELPERS_DISABLE, "false");
                 }
@@ -52,7 +55,7 @@ public final class Backend {
                     }
                 }
                 info = describe();
-                log.info("{}", info.summary());
+                log.info("{}; native malloc {}", info.summary(), malloc);
                 if (!info.helpersEnabled()) {
                     log.warn("DL4J layer helpers are off ({}={}): convolutions run DL4J's slow built-in code",
                             HELPERS_DISABLE, System.getProperty(HELPERS_DISABLE));
@@ -60,6 +63,12 @@ public final class Backend {
             }
             return info;
         }
+    }
+
+    /** How native memory allocation was set up ({@link NativeMalloc}). */
+    public static String mallocSettings() {
+        init();
+        return malloc;
     }
 
     /** The native build to load, or null to let JavaCPP decide (non-x86 platforms, or none of ours on the classpath). */

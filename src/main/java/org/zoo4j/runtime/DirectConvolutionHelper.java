@@ -25,10 +25,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * DL4J's oneDNN convolution helper with two costs of its training step removed. Installed by {@link LayerHelpers}.
  *
  * <ul>
- *   <li><b>Backward pass of stride-1 convolutions.</b> libnd4j asks oneDNN for the backward pass with the
- *       "auto" algorithm, and oneDNN 2.3 then picks Winograd for 3x3 stride-1 layers, which on a small CPU was
- *       about 2x slower than the direct algorithm (ResNet-20's 16-channel layers: 31 ms against 18 ms per call,
- *       batch 128). Here the input gradient is a transposed convolution of the output gradient ({@code deconv2d})
+ *   <li><b>Backward pass of the convolutions oneDNN would run as Winograd.</b> libnd4j asks oneDNN for the backward
+ *       pass with the "auto" algorithm, and oneDNN 2.3 then picks Winograd for 3x3 stride-1 layers with channel
+ *       counts in multiples of 16 on AVX-512 CPUs, which on a small CPU was about 2x slower than the direct
+ *       algorithm (ResNet-20's 16-channel layers: 31 ms against 18 ms per call, batch 128). For those layers only
+ *       (elsewhere libnd4j's own call is direct already, and cheaper), the input gradient is a transposed convolution of the output gradient ({@code deconv2d})
  *       and the weight gradient that of a transposed convolution with the roles of input and output gradient
  *       swapped ({@code deconv2d_bp}); libnd4j runs both with oneDNN's direct algorithm. Same numbers as the
  *       helper's, to float rounding (tested).</li>
@@ -38,9 +39,11 @@ import org.nd4j.linalg.factory.Nd4j;
  *       it is handed back instead of being computed again: the same input and weights arrays, and the output still
  *       live in the workspace of the step that made it.</li>
  * </ul>
- * Every other case (strides, dilation, causal or asymmetric padding, other data types) is the parent's.
+ * Every other backward pass, and every forward pass, is the parent's.
  */
 final class DirectConvolutionHelper extends MKLDNNConvHelper {
+    /** Whether oneDNN may pick its AVX-512 Winograd kernels here: the CPU has them and no ISA cap is set. */
+    static final boolean WINOGRAD_CPU = winogradCpu();
     /** Int arguments of libnd4j's (de)conv2d ops: weights as DL4J keeps them, [out, in, kH, kW]. */
     private static final int WEIGHTS_OIHW = 1;
 
@@ -134,11 +137,15 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
 
     /**
      * The symmetric (top, left) padding with which a stride-1 transposed convolution of {@code delta} gives back the
-     * input's size, or null where the direct route does not apply and the parent's is taken.
+     * input's size, or null where the parent's backward pass is taken: where oneDNN would not pick Winograd (other
+     * kernels, strides, dilations or channel counts, no AVX-512) or the route does not fit (causal or uneven padding,
+     * NHWC, other data types).
      */
     static int[] directPadding(int[] kernel, int[] strides, int[] pad, ConvolutionMode convolutionMode,
                                int[] dilation, CNN2DFormat format, INDArray input, INDArray weights, INDArray delta) {
-        if (strides[0] != 1 || strides[1] != 1 || dilation[0] != 1 || dilation[1] != 1 || format != CNN2DFormat.NCHW
+        if (!WINOGRAD_CPU || kernel[0] != 3 || kernel[1] != 3 || weights.size(0) % 16 != 0
+                || weights.size(1) % 16 != 0
+                || strides[0] != 1 || strides[1] != 1 || dilation[0] != 1 || dilation[1] != 1 || format != CNN2DFormat.NCHW
                 || input.dataType() != DataType.FLOAT || weights.dataType() != DataType.FLOAT
                 || delta.dataType() != DataType.FLOAT || input.rank() != 4) {
             return null;
@@ -162,6 +169,19 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
             }
         }
         return padding;
+    }
+
+    static boolean winogradCpu() {
+        Backend.CpuFeatures cpu = Backend.CpuFeatures.detect();
+        boolean avx512Core = cpu.has("avx512f") && cpu.has("avx512bw") && cpu.has("avx512vl") && cpu.has("avx512dq");
+        for (String cap : new String[] {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {
+            String isa = System.getenv(cap);
+            if (isa != null && !isa.isBlank() && !isa.trim().toUpperCase(java.util.Locale.ROOT).startsWith("AVX512")
+                    && !isa.trim().equalsIgnoreCase("ALL")) {
+                return false;
+            }
+        }
+        return avx512Core;
     }
 
     private static void run(String op, long[] intArgs, INDArray[] inputs, INDArray[] outputs) {
