@@ -3,8 +3,8 @@
 
 For each round and each network, runs `zoo4j bench` for that network (one JVM per network, so the peak memory is its
 own), then raw DL4J's bare fit on the same network (`bench --mode fit --raw-dl4j` with `-Dzoo4j.nativeMalloc=default`:
-DL4J's own convolution helper, glibc's default malloc settings), then the PyTorch peer (shared/peers/torch_bench.py) for the same network, so that both see the same machine
-state; then prints, per network, the median images/s of each side over the rounds and their ratio, and writes a
+DL4J's own convolution helper, glibc's default malloc settings), then the PyTorch peer (shared/peers/torch_bench.py)
+for the same network, so that all see the same machine state; then prints, per network, the median images/s of each side over the rounds and their ratio, and writes a
 Markdown results file and the raw CSV.
 
   /usr/bin/python3 training/benchmarks/compare_torch.py [--rounds 3] [--threads 2] [--networks lenet5,resnet20,vgg16-bn]

@@ -29,17 +29,17 @@ import org.nd4j.linalg.factory.Nd4j;
  *       pass with the "auto" algorithm, and oneDNN 2.3 then picks Winograd for 3x3 stride-1 layers with channel
  *       counts in multiples of 16 on AVX-512 CPUs, which on a small CPU was about 2x slower than the direct
  *       algorithm (ResNet-20's 16-channel layers: 31 ms against 18 ms per call, batch 128). For those layers only
- *       (elsewhere libnd4j's own call is direct already, and cheaper), the input gradient is a transposed convolution of the output gradient ({@code deconv2d})
- *       and the weight gradient that of a transposed convolution with the roles of input and output gradient
- *       swapped ({@code deconv2d_bp}); libnd4j runs both with oneDNN's direct algorithm. Same numbers as the
- *       helper's, to float rounding (tested).</li>
+ *       (elsewhere libnd4j's own call is direct already, and cheaper), the input gradient is a transposed
+ *       convolution of the output gradient ({@code deconv2d}) and the weight gradient that of a transposed
+ *       convolution with the roles of input and output gradient swapped ({@code deconv2d_bp}); libnd4j runs both
+ *       with oneDNN's direct algorithm. Same numbers as the helper's, to float rounding (tested).</li>
  *   <li><b>The forward pass run twice.</b> DL4J's convolution layer recomputes its pre-activation output in
  *       backprop to differentiate the activation. Where the activation is the identity or ReLU, the output the
  *       forward pass left is as good (ReLU's derivative reads the same from {@code relu(z)} as from {@code z}), so
  *       it is handed back instead of being computed again: the same input and weights arrays, and the output still
  *       live in the workspace of the step that made it.</li>
  * </ul>
- * Every other backward pass, and every forward pass, is the parent's.
+ * Every forward pass, and every other backward pass, is the parent's.
  */
 final class DirectConvolutionHelper extends MKLDNNConvHelper {
     /** Whether oneDNN may pick its AVX-512 Winograd kernels here: the CPU has them and no ISA cap is set. */
