@@ -86,6 +86,7 @@ def main():
     ap.add_argument("--networks", default="lenet5,resnet20,vgg16-bn")
     ap.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "peers", "torch_bench.py"))
     ap.add_argument("--out", default=os.path.join(HERE, "results-%s.md" % datetime.date.today().isoformat()))
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing results file of the same name")
     args = ap.parse_args()
     networks = args.networks.split(",")
     for n in networks:
@@ -94,6 +95,9 @@ def main():
     if not os.path.isfile(args.peer):
         sys.exit("PyTorch peer not found at %s (--peer)" % args.peer)
     csv_path = os.path.splitext(args.out)[0] + ".csv"
+    for path in (args.out, csv_path):
+        if os.path.exists(path) and not args.overwrite:
+            sys.exit("%s exists: choose another --out, or --overwrite to replace it" % path)
     if os.path.exists(csv_path):
         os.remove(csv_path)
     figures = {}  # (network, side, metric) -> [values per round]

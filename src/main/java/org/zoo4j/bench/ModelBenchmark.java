@@ -86,13 +86,22 @@ public final class ModelBenchmark {
                         + NETWORKS.stream().map(Network::name).toList()));
     }
 
-    /** How much to measure: untimed warm-up iterations, then {@code repeats} timed runs of {@code iterations}. */
-    public record Plan(int warmup, int repeats, int iterations) {
+    /**
+     * How much to measure: untimed warm-up of at least {@code warmup} iterations and {@code warmupSeconds} seconds
+     * (so that the JIT compiler, which competes with the compute threads for the cores, has settled), then
+     * {@code repeats} timed runs of {@code iterations}.
+     */
+    public record Plan(int warmup, double warmupSeconds, int repeats, int iterations) {
         public Plan {
-            if (warmup < 0 || repeats < 1 || iterations < 1) {
-                throw new IllegalArgumentException("benchmark plan: warmup >= 0, repeats >= 1, iterations >= 1; got "
-                        + warmup + ", " + repeats + ", " + iterations);
+            if (warmup < 0 || warmupSeconds < 0 || repeats < 1 || iterations < 1) {
+                throw new IllegalArgumentException("benchmark plan: warmup >= 0, warm-up seconds >= 0, repeats >= 1, "
+                        + "iterations >= 1; got " + warmup + ", " + warmupSeconds + ", " + repeats + ", " + iterations);
             }
+        }
+
+        /** Whether warm-up goes on after {@code done} iterations started at {@code startNanos}. */
+        boolean warming(int done, long startNanos) {
+            return done < warmup || (System.nanoTime() - startNanos) / 1e9 < warmupSeconds;
         }
     }
 
@@ -140,7 +149,8 @@ public final class ModelBenchmark {
                 MAX_DISTINCT_BATCHES));
         double[] ips = new double[plan.repeats()];
         int next = 0;
-        for (int i = 0; i < plan.warmup(); i++) {
+        long warmupStart = System.nanoTime();
+        for (int i = 0; plan.warming(i, warmupStart); i++) {
             net.fit(batches.get(next++ % batches.size()));
         }
         for (int r = 0; r < plan.repeats(); r++) {
@@ -159,7 +169,8 @@ public final class ModelBenchmark {
         List<DataSet> batches = batches(network, batch, Math.min(plan.iterations(), 10));
         double[] ips = new double[plan.repeats()];
         int next = 0;
-        for (int i = 0; i < plan.warmup(); i++) {
+        long warmupStart = System.nanoTime();
+        for (int i = 0; plan.warming(i, warmupStart); i++) {
             net.output(batches.get(next++ % batches.size()).getFeatures());
         }
         for (int r = 0; r < plan.repeats(); r++) {

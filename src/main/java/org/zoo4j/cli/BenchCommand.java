@@ -41,8 +41,13 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", split = ",", description = "training batch sizes (default: each network's own)")
     List<Integer> batches = new ArrayList<>();
 
-    @Option(names = "--warmup", defaultValue = "5", description = "untimed iterations first (default: ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "5", description = "untimed iterations first, at least "
+            + "(default: ${DEFAULT-VALUE})")
     int warmup;
+
+    @Option(names = "--warmup-seconds", defaultValue = "10", description = "and untimed seconds first, at least, for "
+            + "fit and infer (default: ${DEFAULT-VALUE}); the loop mode warms up with one untimed epoch")
+    double warmupSeconds;
 
     @Option(names = "--repeats", defaultValue = "5", description = "timed runs (default: ${DEFAULT-VALUE})")
     int repeats;
@@ -51,8 +56,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "batches per timed run; 0 = about 2 seconds of work per run, estimated from the warm-up")
     int iterations;
 
-    @Option(names = "--raw-dl4j", description = "train with DL4J's own oneDNN convolution helper throughout, as "
-            + "-D" + LayerHelpers.SWITCH + "=false does: the raw-DL4J baseline for zoo4j's faster one")
+    @Option(names = "--raw-dl4j", description = "train with DL4J's own oneDNN layer helpers throughout, as "
+            + "-D" + LayerHelpers.SWITCH + "=false does: the raw-DL4J baseline for zoo4j's faster ones")
     boolean rawDl4j;
 
     @Option(names = "--csv", description = "append the results to this CSV file (header written when new)")
@@ -101,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
                             // An epoch each: enough batches that starting an epoch (shuffle, first batch) is amortised.
                             n = Math.max(n, 30);
                         }
-                        Plan plan = new Plan(warmup, repeats, n);
+                        Plan plan = new Plan(warmup, warmupSeconds, repeats, n);
                         Result r = switch (mode) {
                             case "fit" -> ModelBenchmark.fit(network, batch, plan);
                             case "infer" -> ModelBenchmark.infer(network, batch, plan);
@@ -164,8 +169,8 @@ final class BenchCommand implements Callable<Integer> {
     /** Enough batches for about two seconds per timed run, from a short untimed fit (at least 3, at most 200). */
     private int estimateIterations(Network network, String mode, int batch) {
         Result probe = mode.equals("infer")
-                ? ModelBenchmark.infer(network, batch, new Plan(1, 1, 2))
-                : ModelBenchmark.fit(network, batch, new Plan(1, 1, 2));
+                ? ModelBenchmark.infer(network, batch, new Plan(1, 0, 1, 2))
+                : ModelBenchmark.fit(network, batch, new Plan(1, 0, 1, 2));
         double perSecond = probe.median() / batch;
         return (int) Math.max(3, Math.min(200, Math.round(2 * perSecond)));
     }

@@ -5,7 +5,9 @@ import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
+import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
@@ -14,19 +16,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Swaps DL4J's oneDNN convolution helper for {@link DirectConvolutionHelper} on a network about to be trained.
+ * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
+ * ({@link DirectConvolutionHelper}, {@link SumOfSquaresBatchNormHelper}) on a network about to be trained.
  *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
- * It touches only plain 2D convolution layers that DL4J gave its oneDNN helper (CPU backend, helpers on); anything
- * else is left as it is, and so is everything if the field cannot be set (another DL4J version): the network then
- * trains as before, at DL4J's speed. Layers made afresh from the configuration (a clone, {@code ParallelWrapper}'s
- * replicas, a reload) have DL4J's helper again until this runs on them.
+ * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
+ * on); anything else is left as it is, and so is everything if the field cannot be set (another DL4J version): the
+ * network then trains as before, at DL4J's speed. Layers made afresh from the configuration (a clone,
+ * {@code ParallelWrapper}'s replicas, a reload) have DL4J's helpers again until this runs on them.
  */
 public final class LayerHelpers {
-    /** Set to {@code false} ({@code -Dzoo4j.directConvolution=false}) to train with DL4J's own helper throughout. */
-    public static final String SWITCH = "zoo4j.directConvolution";
+    /** Set to {@code false} ({@code -Dzoo4j.layerHelpers=false}) to train with DL4J's own helpers throughout. */
+    public static final String SWITCH = "zoo4j.layerHelpers";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
-    private static final Field CONVOLUTION_HELPER = field();
+    private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
+    private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
 
     private LayerHelpers() {
     }
@@ -34,26 +38,29 @@ public final class LayerHelpers {
     /** Installs the faster helpers where they apply; returns how many layers got one. */
     public static int install(Model model) {
         Layer[] layers = model instanceof ComputationGraph graph ? graph.getLayers()
-                : model instanceof MultiLayerNetwork network ? network.getLayers() : new Layer[0];
-        if (CONVOLUTION_HELPER == null || layers == null || !enabled()) {
+                : model instanceof MultiLayerNetwork network ? network.getLayers() : null;
+        if (layers == null || !enabled()) {
             return 0;
         }
         int installed = 0;
         for (Layer layer : layers) {
-            if (layer.getClass() != ConvolutionLayer.class) {
-                continue; // 1D, transposed, depthwise and separable convolutions keep DL4J's path
-            }
             try {
-                Object current = CONVOLUTION_HELPER.get(layer);
-                if (current == null || current.getClass() != MKLDNNConvHelper.class) {
-                    continue;
+                // Exact classes: 1D, transposed, depthwise and separable convolutions keep DL4J's path.
+                if (layer.getClass() == ConvolutionLayer.class && CONVOLUTION_HELPER != null
+                        && CONVOLUTION_HELPER.get(layer) != null
+                        && CONVOLUTION_HELPER.get(layer).getClass() == MKLDNNConvHelper.class) {
+                    var conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
+                    CONVOLUTION_HELPER.set(layer, new DirectConvolutionHelper(layer.getParam("W").dataType(),
+                            forwardOutputServesBackprop(conf.getActivationFn())));
+                    installed++;
+                } else if (layer.getClass() == BatchNormalization.class && BATCH_NORM_HELPER != null
+                        && BATCH_NORM_HELPER.get(layer) != null
+                        && BATCH_NORM_HELPER.get(layer).getClass() == MKLDNNBatchNormHelper.class) {
+                    BATCH_NORM_HELPER.set(layer, new SumOfSquaresBatchNormHelper(layer.getParam("gamma").dataType()));
+                    installed++;
                 }
-                var conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
-                CONVOLUTION_HELPER.set(layer, new DirectConvolutionHelper(layer.getParam("W").dataType(),
-                        forwardOutputServesBackprop(conf.getActivationFn())));
-                installed++;
             } catch (IllegalAccessException | RuntimeException e) {
-                log.debug("left DL4J's convolution helper on {}: {}", layer.getClass().getSimpleName(), e.toString());
+                log.debug("left DL4J's helper on {}: {}", layer.getClass().getSimpleName(), e.toString());
             }
         }
         return installed;
@@ -64,35 +71,36 @@ public final class LayerHelpers {
         return !"false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim());
     }
 
-    /** The layer's helper if it is ours, else null. */
-    static DirectConvolutionHelper installedOn(Layer layer) {
+    /** The layer's helper, whichever it is, or null. */
+    static Object helperOf(Layer layer) {
         try {
-            return CONVOLUTION_HELPER != null && layer instanceof ConvolutionLayer
-                    && CONVOLUTION_HELPER.get(layer) instanceof DirectConvolutionHelper h ? h : null;
+            if (layer instanceof ConvolutionLayer && CONVOLUTION_HELPER != null) {
+                return CONVOLUTION_HELPER.get(layer);
+            }
+            if (layer instanceof BatchNormalization && BATCH_NORM_HELPER != null) {
+                return BATCH_NORM_HELPER.get(layer);
+            }
         } catch (IllegalAccessException e) {
             return null;
         }
+        return null;
     }
 
     /** Whether backprop may differentiate the activation at its output instead of at its input. */
     static boolean forwardOutputServesBackprop(IActivation activation) {
+        // ReLU with no threshold, cap or slope: its derivative is 1 exactly where its output is positive.
         return activation instanceof ActivationIdentity
-                || (activation instanceof ActivationReLU relu && relu.getClass() == ActivationReLU.class
-                && reluIsPlain(relu));
+                || (activation != null && activation.getClass() == ActivationReLU.class
+                && activation.equals(new ActivationReLU()));
     }
 
-    /** ReLU with no threshold, cap or negative slope: its derivative is 1 exactly where its output is positive. */
-    private static boolean reluIsPlain(ActivationReLU relu) {
-        return relu.equals(new ActivationReLU());
-    }
-
-    private static Field field() {
+    private static Field helperField(Class<?> layerClass) {
         try {
-            Field f = ConvolutionLayer.class.getDeclaredField("helper");
+            Field f = layerClass.getDeclaredField("helper");
             f.setAccessible(true);
             return f;
         } catch (ReflectiveOperationException | RuntimeException e) {
-            log.debug("DL4J's convolution layer has no helper field to set: {}", e.toString());
+            log.debug("{} has no helper field to set: {}", layerClass.getSimpleName(), e.toString());
             return null;
         }
     }
