@@ -163,6 +163,63 @@ public final class ModelBenchmark {
         return result(network, "fit", batch, ips);
     }
 
+    /**
+     * zoo4j's layer helpers ({@link LayerHelpers}) against DL4J's own on the same network in one process: two copies
+     * with the same weights trained step by step in turn (the order alternating), so that both see the same machine
+     * state; the steady spread between processes on a small shared machine (up to 20%) would swamp a 5% change.
+     * Returns per-step images/s of DL4J's helpers (mode {@code ab-dl4j}) and of zoo4j's ({@code ab-zoo4j}), steps
+     * paired by index.
+     */
+    public static List<Result> helpersAb(Network network, int batch, Plan plan) {
+        if (!LayerHelpers.enabled()) {
+            throw new IllegalStateException("the helpers A/B needs zoo4j's layer helpers on (" + LayerHelpers.SWITCH
+                    + " is false)");
+        }
+        ComputationGraph dl4j = build(network);
+        ComputationGraph zoo4j = dl4j.clone();
+        if (LayerHelpers.install(zoo4j) == 0) {
+            throw new IllegalStateException(network.name() + ": no layer took zoo4j's helpers (DL4J's oneDNN helpers "
+                    + "are not attached: CPU backend with helpers on is needed)");
+        }
+        int steps = plan.repeats() * plan.iterations();
+        List<DataSet> batches = batches(network, batch, Math.min(steps, MAX_DISTINCT_BATCHES));
+        int next = 0;
+        long warmupStart = System.nanoTime();
+        for (int i = 0; plan.warming(i, warmupStart); i++) {
+            DataSet ds = batches.get(next++ % batches.size());
+            dl4j.fit(ds);
+            zoo4j.fit(ds);
+        }
+        double[] dl4jIps = new double[steps];
+        double[] zoo4jIps = new double[steps];
+        for (int i = 0; i < steps; i++) {
+            DataSet ds = batches.get(next++ % batches.size());
+            boolean dl4jFirst = i % 2 == 0;
+            double first = timedStep(dl4jFirst ? dl4j : zoo4j, ds, batch);
+            double second = timedStep(dl4jFirst ? zoo4j : dl4j, ds, batch);
+            dl4jIps[i] = dl4jFirst ? first : second;
+            zoo4jIps[i] = dl4jFirst ? second : first;
+        }
+        return List.of(result(network, "ab-dl4j", batch, dl4jIps), result(network, "ab-zoo4j", batch, zoo4jIps));
+    }
+
+    /** Median and quartiles of the per-step ratio zoo4j / DL4J of a {@link #helpersAb} pair. */
+    public static double[] speedUp(Result dl4j, Result zoo4j) {
+        double[] ratios = new double[dl4j.imagesPerSecond().length];
+        for (int i = 0; i < ratios.length; i++) {
+            ratios[i] = zoo4j.imagesPerSecond()[i] / dl4j.imagesPerSecond()[i];
+        }
+        Arrays.sort(ratios);
+        int n = ratios.length;
+        return new double[] {ratios[n / 2], ratios[n / 4], ratios[(3 * n) / 4]};
+    }
+
+    private static double timedStep(ComputationGraph net, DataSet ds, int batch) {
+        long start = System.nanoTime();
+        net.fit(ds);
+        return batch / ((System.nanoTime() - start) / 1e9);
+    }
+
     /** Inference over batches in memory. */
     public static Result infer(Network network, int batch, Plan plan) {
         ComputationGraph net = build(network);
@@ -186,20 +243,24 @@ public final class ModelBenchmark {
 
     /**
      * zoo4j's training loop: a {@link Trainer} run over {@code plan.iterations() * batch} Fashion-MNIST images per
-     * epoch, one untimed warm-up epoch, then {@code plan.repeats()} timed epochs (the images/s of its metrics).
+     * epoch, untimed warm-up epochs (at least one, and enough for {@code plan.warmupSeconds()} at
+     * {@code expectedImagesPerSecond}, as the other modes warm up), then {@code plan.repeats()} timed epochs (the
+     * images/s of its metrics).
      */
-    public static Result loop(Network network, int batch, Plan plan, Path workDir) throws IOException {
+    public static Result loop(Network network, int batch, Plan plan, double expectedImagesPerSecond, Path workDir)
+            throws IOException {
         if (!network.realData()) {
             throw new IllegalArgumentException(network.name() + ": the loop mode reads Fashion-MNIST; this network is "
                     + "benchmarked on random images only (fit, infer)");
         }
         int images = plan.iterations() * batch;
+        int warmupEpochs = (int) Math.max(1, Math.ceil(plan.warmupSeconds() * expectedImagesPerSecond / images));
         TrainingRecipe recipe = new TrainingRecipe(network.model(), network.overrides(), pipelineConfig(batch, images),
-                plan.repeats() + 1, null, 0, 0, 0, null, null, 1, null);
+                warmupEpochs + plan.repeats(), null, 0, 0, 0, null, null, 1, null);
         Path runDir = Files.createTempDirectory(workDir, "bench-" + network.name() + "-");
         try (Trainer trainer = Trainer.start(recipe, runDir, new PrintStream(PrintStream.nullOutputStream()))) {
             trainer.run();
-            double[] ips = trainer.state().history().stream().skip(1)
+            double[] ips = trainer.state().history().stream().skip(warmupEpochs)
                     .mapToDouble(org.zoo4j.training.EpochMetrics::imagesPerSecond).toArray();
             return result(network, "loop", batch, ips);
         } finally {

@@ -35,7 +35,8 @@ final class BenchCommand implements Callable<Integer> {
     List<String> networks = new ArrayList<>();
 
     @Option(names = "--mode", split = ",", defaultValue = "fit,loop,infer",
-            description = "fit, loop and/or infer (default: ${DEFAULT-VALUE})")
+            description = "fit, loop and/or infer (default: ${DEFAULT-VALUE}); helpers: zoo4j's layer helpers against "
+                    + "DL4J's, the same network in one process, step by step in turn")
     List<String> modes;
 
     @Option(names = "--batch", split = ",", description = "training batch sizes (default: each network's own)")
@@ -81,14 +82,14 @@ final class BenchCommand implements Callable<Integer> {
         List<Network> chosen = networks.isEmpty() ? ModelBenchmark.NETWORKS
                 : networks.stream().map(ModelBenchmark::network).toList();
         for (String mode : modes) {
-            if (!List.of("fit", "loop", "infer").contains(mode)) {
-                throw new IllegalArgumentException("--mode: fit, loop or infer; got '" + mode + "'");
+            if (!List.of("fit", "loop", "infer", "helpers").contains(mode)) {
+                throw new IllegalArgumentException("--mode: fit, loop, infer or helpers; got '" + mode + "'");
             }
         }
         if (memoryEpochs > 0) {
             return memory(chosen, out);
         }
-        out.println(String.format(Locale.ROOT, "%-14s %-6s %5s %7s %12s %21s %9s %9s", "network", "mode", "batch",
+        out.println(String.format(Locale.ROOT, "%-14s %-8s %5s %7s %12s %21s %9s %9s", "network", "mode", "batch",
                 "threads", "median img/s", "spread (min..max)", "heap MB", "RSS MB"));
         List<Result> results = new ArrayList<>();
         Path work = Files.createTempDirectory("zoo4j-bench");
@@ -101,26 +102,36 @@ final class BenchCommand implements Callable<Integer> {
                     List<Integer> sizes = mode.equals("infer") ? List.of(network.inferBatch())
                             : batches.isEmpty() ? network.trainBatch() : batches;
                     for (int batch : sizes) {
-                        int n = iterations > 0 ? iterations : estimateIterations(network, mode, batch);
+                        double probe = probeImagesPerSecond(network, mode, batch);
+                        int n = iterations > 0 ? iterations
+                                : (int) Math.max(3, Math.min(200, Math.round(2 * probe / batch)));
                         if (mode.equals("loop") && iterations == 0) {
                             // An epoch each: enough batches that starting an epoch (shuffle, first batch) is amortised.
                             n = Math.max(n, 30);
                         }
                         Plan plan = new Plan(warmup, warmupSeconds, repeats, n);
+                        if (mode.equals("helpers")) {
+                            List<Result> pair = ModelBenchmark.helpersAb(network, batch, plan);
+                            double[] up = ModelBenchmark.speedUp(pair.get(0), pair.get(1));
+                            for (Result r : pair) {
+                                results.add(r);
+                                printRow(out, r);
+                            }
+                            out.println(String.format(Locale.ROOT, "%-14s zoo4j's helpers / DL4J's: %.3fx per step "
+                                    + "(median; quartiles %.3f..%.3f over %d steps)", network.name(), up[0], up[1],
+                                    up[2], pair.get(0).imagesPerSecond().length));
+                            continue;
+                        }
                         Result r = switch (mode) {
                             case "fit" -> ModelBenchmark.fit(network, batch, plan);
                             case "infer" -> ModelBenchmark.infer(network, batch, plan);
-                            default -> ModelBenchmark.loop(network, batch, plan, work);
+                            default -> ModelBenchmark.loop(network, batch, plan, probe, work);
                         };
                         if (rawDl4j) {
                             r = r.withMode(r.mode() + "-raw");
                         }
                         results.add(r);
-                        out.println(String.format(Locale.ROOT, "%-14s %-6s %5d %7d %,12.0f %21s %,9.0f %,9.0f",
-                                r.network(), r.mode(), r.batch(), r.threads(), r.median(),
-                                String.format(Locale.ROOT, "%,.0f..%,.0f", r.min(), r.max()),
-                                r.peakHeapBytes() / 1048576.0, r.peakRssBytes() / 1048576.0));
-                        out.flush();
+                        printRow(out, r);
                     }
                 }
             }
@@ -167,12 +178,19 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Enough batches for about two seconds per timed run, from a short untimed fit (at least 3, at most 200). */
-    private int estimateIterations(Network network, String mode, int batch) {
+    private static void printRow(PrintStream out, Result r) {
+        out.println(String.format(Locale.ROOT, "%-14s %-8s %5d %7d %,12.0f %21s %,9.0f %,9.0f", r.network(), r.mode(),
+                r.batch(), r.threads(), r.median(), String.format(Locale.ROOT, "%,.0f..%,.0f", r.min(), r.max()),
+                r.peakHeapBytes() / 1048576.0, r.peakRssBytes() / 1048576.0));
+        out.flush();
+    }
+
+    /** Images/s of a short cold run: sizes the timed runs (about 2 s each) and the loop's warm-up epochs. */
+    private static double probeImagesPerSecond(Network network, String mode, int batch) {
         Result probe = mode.equals("infer")
                 ? ModelBenchmark.infer(network, batch, new Plan(1, 0, 1, 2))
                 : ModelBenchmark.fit(network, batch, new Plan(1, 0, 1, 2));
-        double perSecond = probe.median() / batch;
-        return (int) Math.max(3, Math.min(200, Math.round(2 * perSecond)));
+        return probe.median();
     }
 
     private void writeCsv(List<Result> results) throws IOException {

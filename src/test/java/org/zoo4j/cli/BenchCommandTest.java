@@ -32,7 +32,8 @@ class BenchCommandTest {
         Path csv = dir.resolve("bench.csv");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(0, run(err, "bench", "--network", "lenet5", "--mode", "fit,loop,infer", "--batch", "32",
-                "--warmup", "1", "--repeats", "2", "--iterations", "3", "--csv", csv.toString()), err.toString());
+                "--warmup", "1", "--warmup-seconds", "0", "--repeats", "2", "--iterations", "3", "--csv", csv.toString()),
+                err.toString());
         List<String> lines = Files.readAllLines(csv);
         assertEquals(ModelBenchmark.Result.CSV_HEADER, lines.get(0));
         assertEquals(4, lines.size(), "fit, loop and infer rows: " + lines);
@@ -48,12 +49,28 @@ class BenchCommandTest {
     }
 
     @Test
+    void helpersModeTimesBothCopiesStepByStep() throws Exception {
+        Path csv = dir.resolve("ab.csv");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(0, run(err, "bench", "--network", "lenet5", "--mode", "helpers", "--batch", "16", "--warmup", "1",
+                "--warmup-seconds", "0", "--repeats", "2", "--iterations", "2", "--csv", csv.toString()), err.toString());
+        List<String> lines = Files.readAllLines(csv);
+        assertEquals(3, lines.size(), "a row for DL4J's helpers and one for zoo4j's: " + lines);
+        assertEquals("ab-dl4j", lines.get(1).split(",")[2]);
+        assertEquals("ab-zoo4j", lines.get(2).split(",")[2]);
+        for (String row : lines.subList(1, 3)) {
+            assertEquals("4", row.split(",")[5], "2 repeats x 2 iterations = 4 steps each: " + row);
+            assertTrue(Double.parseDouble(row.split(",")[6]) > 0, row);
+        }
+    }
+
+    @Test
     void badOptionsAreOneLineErrors() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(2, run(err, "bench", "--network", "lenet6"));
         assertTrue(err.toString().contains("unknown benchmark network 'lenet6'"), err.toString());
         err.reset();
         assertEquals(2, run(err, "bench", "--network", "lenet5", "--mode", "fast"));
-        assertTrue(err.toString().contains("--mode: fit, loop or infer; got 'fast'"), err.toString());
+        assertTrue(err.toString().contains("--mode: fit, loop, infer or helpers; got 'fast'"), err.toString());
     }
 }
