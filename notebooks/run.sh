@@ -58,6 +58,20 @@ if ! echo "$kernel_sha256  $kernel_jar" | sha256sum -c --quiet - >/dev/null 2>&1
   echo "notebooks/run.sh: $kernel_jar does not have the pinned SHA-256 $kernel_sha256; delete it to fetch it again" >&2
   exit 1
 fi
+# rapaio-jupyter-kernel 3.0.1 (and 2.3.0) can lose a channel's polling thread at start-up and then never answer (see
+# kernel-fix/LoopThread.java); the corrected class, compiled here, goes ahead of the jar on the kernel's class path.
+fix_src="$here/kernel-fix/LoopThread.java"
+fix_dir="$cache/kernel-fix-$kernel_version"
+fix_class="$fix_dir/org/rapaio/jupyter/kernel/channels/LoopThread.class"
+if [ ! -f "$fix_class" ] || [ "$fix_src" -nt "$fix_class" ]; then
+  javac_bin="$(dirname "$(readlink -f "$java_bin")")/javac"
+  if [ ! -x "$javac_bin" ]; then
+    echo "notebooks/run.sh: '$java_bin' has no javac beside it; point ZOO4J_NOTEBOOK_JAVA at a JDK 21+ (not a JRE)" >&2
+    exit 1
+  fi
+  rm -rf "$fix_dir"
+  "$javac_bin" --release 21 -d "$fix_dir" "$fix_src"
+fi
 # Its kernelspec, kept under the cache (JUPYTER_PATH) so that nothing outside it is touched.
 # --enable-native-access and (Java 23+) --sun-misc-unsafe-memory-access: ND4J loads its natives and reads memory
 # through JavaCPP, which recent Javas warn about otherwise.
@@ -67,7 +81,8 @@ spec="$cache/jupyter/kernels/zoo4j-java"
 mkdir -p "$spec"
 cat >"$spec/kernel.json" <<JSON
 {
-  "argv": ["$java_bin", "--enable-native-access=ALL-UNNAMED", $unsafe_opt "-Xmx3g", "-jar", "$kernel_jar", "{connection_file}"],
+  "argv": ["$java_bin", "--enable-native-access=ALL-UNNAMED", $unsafe_opt "-Xmx3g", "-cp", "$fix_dir:$kernel_jar",
+           "org.rapaio.jupyter.kernel.MainApp", "{connection_file}"],
   "display_name": "Java (zoo4j)",
   "language": "java",
   "interrupt_mode": "message",
@@ -104,8 +119,8 @@ for nb in "${notebooks[@]}"; do
   else
     where=(--inplace)
   fi
-  # A kernel that never answers its first request (seen twice in about twenty starts) gets one more try; a cell error
-  # does not, it fails the run.
+  # A kernel that never answers its first request gets one more try (the known cause of that is mended above); a cell
+  # error does not, it fails the run.
   for attempt in 1 2; do
     log="$(mktemp)"
     if (cd "$(dirname "$nb")" && jupyter nbconvert --to notebook --execute "${where[@]}" \
