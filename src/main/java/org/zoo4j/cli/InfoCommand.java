@@ -21,6 +21,7 @@ final class InfoCommand implements Callable<Integer> {
         table.row("oneDNN", info.oneDnn() ? "on" : "off");
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
         table.row("native malloc", Backend.mallocSettings());
+        table.row("BLAS threads", Backend.blasThreadSettings());
         table.row("cores", info.cores());
         table.row("ND4J threads", info.threads());
         table.row("max heap", Table.si(info.maxHeap()) + "B");

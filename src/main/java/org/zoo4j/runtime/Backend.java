@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
  *   <li>switches DL4J's layer helpers on ({@value #HELPERS_DISABLE}{@code =false}; M2.1 defaults them off), which with
  *       the {@link org.nd4j.nativeblas.Nd4jCpu} shim routes convolution, pooling, batch norm and LRN to oneDNN;</li>
  *   <li>sets glibc's malloc to keep large freed buffers for reuse ({@link NativeMalloc});</li>
+ *   <li>runs OpenBLAS's matrix products on the calling thread ({@value #BLAS_THREADS}); see {@link #configureBlasThreads};</li>
  *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the
  *       plain oneDNN build otherwise ({@value #PLATFORM_EXTENSION}).</li>
  * </ul>
@@ -29,9 +30,16 @@ public final class Backend {
     /** JavaCPP's choice among the native builds on the classpath. */
     public static final String PLATFORM_EXTENSION = "org.bytedeco.javacpp.platform.extension";
 
+    /**
+     * Threads for OpenBLAS's matrix products: a count, or "default" for ND4J's choice (as many as its OpenMP threads).
+     * Default 1.
+     */
+    public static final String BLAS_THREADS = "zoo4j.blasThreads";
+
     private static final Logger log = LoggerFactory.getLogger(Backend.class);
     private static volatile BackendInfo info;
     private static volatile String malloc = "not configured";
+    private static volatile String blasThreads = "not configured";
 
     private Backend() {
     }
@@ -54,8 +62,9 @@ public final class Backend {
                         System.setProperty(PLATFORM_EXTENSION, extension);
                     }
                 }
+                blasThreads = configureBlasThreads(System.getProperty(BLAS_THREADS));
                 info = describe();
-                log.info("{}; native malloc {}", info.summary(), malloc);
+                log.info("{}; native malloc {}; BLAS threads {}", info.summary(), malloc, blasThreads);
                 if (!info.helpersEnabled()) {
                     log.warn("DL4J layer helpers are off ({}={}): convolutions run DL4J's slow built-in code",
                             HELPERS_DISABLE, System.getProperty(HELPERS_DISABLE));
@@ -69,6 +78,40 @@ public final class Backend {
     public static String mallocSettings() {
         init();
         return malloc;
+    }
+
+    /** How OpenBLAS's thread count was set ({@link #configureBlasThreads}). */
+    public static String blasThreadSettings() {
+        init();
+        return blasThreads;
+    }
+
+    /**
+     * Sets OpenBLAS's thread count. OpenBLAS keeps its own pool beside libnd4j's OpenMP threads, and its idle workers
+     * spin and yield for a while after each product, taking cores from the OpenMP threads in the middle of their
+     * parallel regions. On 2 cores that made a quarter of LeNet-5's training steps 4 to 15 times slower than the
+     * median (58% of the run's time); one BLAS thread trained LeNet-5 at 1.75x, AlexNet-small at 1.18x and VGG16-BN
+     * with its 4096-wide classifier at 1.13x (training/benchmarks/README.md). A user whose time goes to very large
+     * matrix products on many cores can ask for more.
+     */
+    static String configureBlasThreads(String setting) {
+        if ("default".equals(setting)) {
+            return Nd4j.factory().blas().getMaxThreads() + " (ND4J's choice, " + BLAS_THREADS + "=default)";
+        }
+        int threads = 1;
+        if (setting != null) {
+            try {
+                threads = Integer.parseInt(setting.trim());
+            } catch (NumberFormatException e) {
+                threads = 0;
+            }
+            if (threads < 1) {
+                throw new IllegalArgumentException(BLAS_THREADS + "=" + setting
+                        + " is not a thread count: give a whole number of at least 1, or \"default\"");
+            }
+        }
+        Nd4j.factory().blas().setMaxThreads(threads);
+        return String.valueOf(Nd4j.factory().blas().getMaxThreads());
     }
 
     /** The native build to load, or null to let JavaCPP decide (non-x86 platforms, or none of ours on the classpath). */

@@ -2,6 +2,7 @@ package org.zoo4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
@@ -32,6 +33,27 @@ class BackendTest {
         assertInstanceOf(MKLDNNBatchNormHelper.class, ((BatchNormalization) graph.getLayer("bn1")).getHelper());
         assertInstanceOf(MKLDNNSubsamplingHelper.class,
                 ((SubsamplingLayer) graph.getLayer("layer2.0.shortcut.subsample")).getHelper());
+    }
+
+    @Test
+    void openBlasRunsOnOneThreadUnlessAskedOtherwise() {
+        Backend.init();
+        assertEquals(1, Nd4j.factory().blas().getMaxThreads(), "set by init()");
+        assertEquals("1", Backend.blasThreadSettings());
+        try {
+            assertEquals("2", Backend.configureBlasThreads("2"));
+            assertEquals(2, Nd4j.factory().blas().getMaxThreads());
+            for (String bad : new String[] {"0", "-1", "two", ""}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> Backend.configureBlasThreads(bad));
+                assertTrue(e.getMessage().contains(Backend.BLAS_THREADS) && e.getMessage().contains("default"),
+                        e.getMessage());
+            }
+            assertEquals(2, Nd4j.factory().blas().getMaxThreads(), "a refused setting changes nothing");
+        } finally {
+            Backend.configureBlasThreads(null);
+        }
+        assertEquals(1, Nd4j.factory().blas().getMaxThreads());
     }
 
     @Test
