@@ -2,10 +2,11 @@
 """zoo4j against the PyTorch peer on the same networks, cores and data, run alternately.
 
 For each round and each network, runs `zoo4j bench` for that network (one JVM per network, so the peak memory is its
-own), then raw DL4J's bare fit on the same network (`bench --mode fit --raw-dl4j` with `-Dzoo4j.nativeMalloc=default`:
-DL4J's own convolution helper, glibc's default malloc settings), then the PyTorch peer (shared/peers/torch_bench.py)
-for the same network, so that all see the same machine state; then prints, per network, the median images/s of each side over the rounds and their ratio, and writes a
-Markdown results file and the raw CSV.
+own), then raw DL4J's bare fit on the same network (`bench --mode fit --raw-dl4j` with
+`-Dzoo4j.nativeMalloc=default -Dzoo4j.blasThreads=default`: DL4J's own convolution helper, glibc's default malloc
+settings, ND4J's OpenBLAS threads), then the PyTorch peer (shared/peers/torch_bench.py) for the same network, so that
+all see the same machine state; then prints, per network, the median images/s of each side over the rounds and their
+ratio, and writes a Markdown results file and the raw CSV.
 
   /usr/bin/python3 training/benchmarks/compare_torch.py [--rounds 3] [--threads 2] [--networks lenet5,resnet20,vgg16-bn]
       [--peer ../shared/peers/torch_bench.py] [--out training/benchmarks/results-DATE.md]
@@ -48,12 +49,13 @@ def zoo4j(network, threads, csv_path, repeats):
 
 
 def raw_dl4j(network, threads, csv_path, repeats):
-    """The bare fit as raw DL4J runs it: DL4J's own convolution helper, glibc's malloc as it comes (./zoo4j built the
-    jar)."""
+    """The bare fit as raw DL4J runs it: DL4J's own convolution helper, glibc's malloc and ND4J's BLAS threads as they
+    come (./zoo4j built the jar)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env["OMP_NUM_THREADS"] = str(threads)
     before = open(csv_path).read().splitlines()[1:] if os.path.exists(csv_path) else []
-    run(["java", "-Xmx4g", "-Dzoo4j.nativeMalloc=default", "-cp", "target/zoo4j.jar:target/lib/*",
+    run(["java", "-Xmx4g", "-Dzoo4j.nativeMalloc=default", "-Dzoo4j.blasThreads=default",
+         "-cp", "target/zoo4j.jar:target/lib/*",
          "org.zoo4j.cli.Main", "bench", "--network", network, "--mode", "fit", "--raw-dl4j",
          "--batch", str(PEERS[network][2]), "--repeats", str(repeats), "--csv", csv_path], env)
     rows = list(csv.DictReader(io.StringIO(open(csv_path).read())))
@@ -122,8 +124,9 @@ def main():
              % (args.rounds, args.threads, args.networks), "",
              "Images/s, median over %d alternating rounds (each zoo4j figure itself the median of %d timed repeats); "
              "ratio = zoo4j / PyTorch. Raw rows: `%s`." % (args.rounds, args.repeats, os.path.basename(csv_path)), "",
-             "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper and glibc's default "
-             "malloc settings (`bench --raw-dl4j`, `-Dzoo4j.nativeMalloc=default`); bare fit and loop: as zoo4j trains it.", "",
+             "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper, glibc's default "
+             "malloc settings and ND4J's OpenBLAS threads (`bench --raw-dl4j`, `-Dzoo4j.nativeMalloc=default "
+             "-Dzoo4j.blasThreads=default`); bare fit and loop: as zoo4j trains it.", "",
              "| network | batch | PyTorch train | raw DL4J fit | zoo4j bare fit | fit vs raw | zoo4j loop | loop vs fit "
              "| loop / PyTorch | PyTorch infer | zoo4j infer | infer ratio | zoo4j peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
