@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Properties;
+import org.nd4j.linalg.api.blas.Blas;
 import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,7 +19,8 @@ import org.slf4j.LoggerFactory;
  *   <li>switches DL4J's layer helpers on ({@value #HELPERS_DISABLE}{@code =false}; M2.1 defaults them off), which with
  *       the {@link org.nd4j.nativeblas.Nd4jCpu} shim routes convolution, pooling, batch norm and LRN to oneDNN;</li>
  *   <li>sets glibc's malloc to keep large freed buffers for reuse ({@link NativeMalloc});</li>
- *   <li>runs OpenBLAS's matrix products on the calling thread ({@value #BLAS_THREADS}); see {@link #configureBlasThreads};</li>
+ *   <li>runs OpenBLAS's matrix products on the calling thread ({@value #BLAS_THREADS}; see
+ *       {@link #configureBlasThreads});</li>
  *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the
  *       plain oneDNN build otherwise ({@value #PLATFORM_EXTENSION}).</li>
  * </ul>
@@ -95,8 +97,12 @@ public final class Backend {
      * matrix products on many cores can ask for more.
      */
     static String configureBlasThreads(String setting) {
+        Blas blas = Nd4j.factory().blas();
+        if (blas.getBlasVendor() != Blas.Vendor.OPENBLAS) {
+            return "left to " + blas.getBlasVendor() + " (the setting is for OpenBLAS)";
+        }
         if ("default".equals(setting)) {
-            return Nd4j.factory().blas().getMaxThreads() + " (ND4J's choice, " + BLAS_THREADS + "=default)";
+            return blas.getMaxThreads() + " (ND4J's choice, " + BLAS_THREADS + "=default)";
         }
         int threads = 1;
         if (setting != null) {
@@ -110,8 +116,8 @@ public final class Backend {
                         + " is not a thread count: give a whole number of at least 1, or \"default\"");
             }
         }
-        Nd4j.factory().blas().setMaxThreads(threads);
-        return String.valueOf(Nd4j.factory().blas().getMaxThreads());
+        blas.setMaxThreads(threads);
+        return String.valueOf(blas.getMaxThreads());
     }
 
     /** The native build to load, or null to let JavaCPP decide (non-x86 platforms, or none of ours on the classpath). */
