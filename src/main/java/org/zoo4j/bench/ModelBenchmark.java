@@ -203,6 +203,56 @@ public final class ModelBenchmark {
         return List.of(result(network, "ab-dl4j", batch, dl4jIps), result(network, "ab-zoo4j", batch, zoo4jIps));
     }
 
+    /**
+     * Bare {@code fit} timed step by step (mode {@code steps}): one images/s figure per step, for the spread of step
+     * times ({@link #spread}). An overall rate far below the median step's is time lost to stalls.
+     */
+    public static Result steps(Network network, int batch, Plan plan) {
+        ComputationGraph net = build(network);
+        LayerHelpers.install(net);
+        int steps = plan.repeats() * plan.iterations();
+        List<DataSet> batches = batches(network, batch, Math.min(plan.warmup() + steps, MAX_DISTINCT_BATCHES));
+        int next = 0;
+        long warmupStart = System.nanoTime();
+        for (int i = 0; plan.warming(i, warmupStart); i++) {
+            net.fit(batches.get(next++ % batches.size()));
+        }
+        double[] ips = new double[steps];
+        for (int i = 0; i < steps; i++) {
+            ips[i] = timedStep(net, batches.get(next++ % batches.size()), batch);
+        }
+        return result(network, "steps", batch, ips);
+    }
+
+    /**
+     * How the step times of a {@link #steps} result spread: median, 90th and 99th percentile and longest step (ms),
+     * how many steps took over 3x the median, the share of all time they took beyond the median, and the rate over
+     * all steps (images/s).
+     */
+    public record StepSpread(double medianMs, double p90Ms, double p99Ms, double maxMs, int slowSteps,
+                             double slowShare, double overallImagesPerSecond) {
+    }
+
+    public static StepSpread spread(Result steps) {
+        double[] ms = Arrays.stream(steps.imagesPerSecond()).map(ips -> 1000.0 * steps.batch() / ips).toArray();
+        double total = Arrays.stream(ms).sum();
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        double median = sorted[n / 2];
+        int slow = 0;
+        double beyond = 0;
+        for (double t : ms) {
+            if (t > 3 * median) {
+                slow++;
+                beyond += t - median;
+            }
+        }
+        double p90 = sorted[Math.min(n - 1, (int) (0.9 * n))];
+        double p99 = sorted[Math.min(n - 1, (int) (0.99 * n))];
+        return new StepSpread(median, p90, p99, sorted[n - 1], slow, beyond / total, 1000.0 * n * steps.batch() / total);
+    }
+
     /** Median and quartiles of the per-step ratio zoo4j / DL4J of a {@link #helpersAb} pair. */
     public static double[] speedUp(Result dl4j, Result zoo4j) {
         double[] ratios = new double[dl4j.imagesPerSecond().length];

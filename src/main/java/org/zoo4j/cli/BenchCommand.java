@@ -36,7 +36,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--mode", split = ",", defaultValue = "fit,loop,infer",
             description = "fit, loop and/or infer (default: ${DEFAULT-VALUE}); helpers: zoo4j's layer helpers against "
-                    + "DL4J's, the same network in one process, step by step in turn")
+                    + "DL4J's, the same network in one process, step by step in turn; steps: the bare fit timed step "
+                    + "by step, with the spread of step times")
     List<String> modes;
 
     @Option(names = "--batch", split = ",", description = "training batch sizes (default: each network's own)")
@@ -82,8 +83,8 @@ final class BenchCommand implements Callable<Integer> {
         List<Network> chosen = networks.isEmpty() ? ModelBenchmark.NETWORKS
                 : networks.stream().map(ModelBenchmark::network).toList();
         for (String mode : modes) {
-            if (!List.of("fit", "loop", "infer", "helpers").contains(mode)) {
-                throw new IllegalArgumentException("--mode: fit, loop, infer or helpers; got '" + mode + "'");
+            if (!List.of("fit", "loop", "infer", "helpers", "steps").contains(mode)) {
+                throw new IllegalArgumentException("--mode: fit, loop, infer, helpers or steps; got '" + mode + "'");
             }
         }
         if (memoryEpochs > 0) {
@@ -120,6 +121,18 @@ final class BenchCommand implements Callable<Integer> {
                             out.println(String.format(Locale.ROOT, "%-14s zoo4j's helpers / DL4J's: %.3fx per step "
                                     + "(median; quartiles %.3f..%.3f over %d steps)", network.name(), up[0], up[1],
                                     up[2], pair.get(0).imagesPerSecond().length));
+                            continue;
+                        }
+                        if (mode.equals("steps")) {
+                            Result r = ModelBenchmark.steps(network, batch, plan);
+                            results.add(r);
+                            printRow(out, r);
+                            ModelBenchmark.StepSpread sp = ModelBenchmark.spread(r);
+                            out.println(String.format(Locale.ROOT, "%-14s step ms: median %.2f, p90 %.2f, p99 %.2f, "
+                                    + "max %.1f; %d of %d steps over 3x the median took %.0f%% of the time beyond "
+                                    + "it; %.0f img/s over all steps", network.name(), sp.medianMs(), sp.p90Ms(),
+                                    sp.p99Ms(), sp.maxMs(), sp.slowSteps(), r.imagesPerSecond().length,
+                                    100 * sp.slowShare(), sp.overallImagesPerSecond()));
                             continue;
                         }
                         Result r = switch (mode) {

@@ -65,12 +65,46 @@ class BenchCommandTest {
     }
 
     @Test
+    void stepsModeTimesEachStep() throws Exception {
+        Path csv = dir.resolve("steps.csv");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(0, run(err, "bench", "--network", "lenet5", "--mode", "steps", "--batch", "16", "--warmup",
+                    "1", "--warmup-seconds", "0", "--repeats", "3", "--iterations", "2", "--csv", csv.toString()),
+                    err.toString());
+        } finally {
+            System.setOut(stdout);
+        }
+        List<String> lines = Files.readAllLines(csv);
+        assertEquals(2, lines.size(), lines.toString());
+        assertEquals("steps", lines.get(1).split(",")[2]);
+        assertEquals("6", lines.get(1).split(",")[5], "3 repeats x 2 iterations = 6 steps: " + lines);
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("of 6 steps over 3x the median"), out.toString());
+    }
+
+    @Test
+    void stepSpreadCountsTheSlowStepsAndTheirShare() {
+        // Batch 10; steps of 10, 10, 10, 10 and 100 ms.
+        ModelBenchmark.Result steps = new ModelBenchmark.Result("lenet5", "steps", 10, 2,
+                new double[] {1000, 1000, 1000, 1000, 100}, 0, 0, 0);
+        ModelBenchmark.StepSpread sp = ModelBenchmark.spread(steps);
+        assertEquals(10, sp.medianMs(), 1e-9);
+        assertEquals(100, sp.maxMs(), 1e-9);
+        assertEquals(1, sp.slowSteps());
+        assertEquals(90.0 / 140, sp.slowShare(), 1e-9, "90 ms beyond the median of 140 ms in all");
+        assertEquals(50 / 0.140, sp.overallImagesPerSecond(), 1e-6, "50 images in 140 ms");
+    }
+
+    @Test
     void badOptionsAreOneLineErrors() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(2, run(err, "bench", "--network", "lenet6"));
         assertTrue(err.toString().contains("unknown benchmark network 'lenet6'"), err.toString());
         err.reset();
         assertEquals(2, run(err, "bench", "--network", "lenet5", "--mode", "fast"));
-        assertTrue(err.toString().contains("--mode: fit, loop, infer or helpers; got 'fast'"), err.toString());
+        assertTrue(err.toString().contains("--mode: fit, loop, infer, helpers or steps; got 'fast'"), err.toString());
     }
 }
