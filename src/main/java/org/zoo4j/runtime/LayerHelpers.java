@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
- * ({@link DirectConvolutionHelper}, {@link SumOfSquaresBatchNormHelper}) on a network about to be trained.
+ * ({@link DirectConvolutionHelper}, {@link ChannelPassBatchNormHelper}) on a network about to be trained.
  *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
  * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
@@ -56,7 +56,7 @@ public final class LayerHelpers {
                 } else if (layer.getClass() == BatchNormalization.class && BATCH_NORM_HELPER != null
                         && BATCH_NORM_HELPER.get(layer) != null
                         && BATCH_NORM_HELPER.get(layer).getClass() == MKLDNNBatchNormHelper.class) {
-                    BATCH_NORM_HELPER.set(layer, new SumOfSquaresBatchNormHelper(layer.getParam("gamma").dataType()));
+                    BATCH_NORM_HELPER.set(layer, new ChannelPassBatchNormHelper(layer.getParam("gamma").dataType()));
                     installed++;
                 }
             } catch (IllegalAccessException | RuntimeException e) {

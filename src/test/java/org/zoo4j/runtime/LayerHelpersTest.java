@@ -30,7 +30,7 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.zoo4j.zoo.Zoo;
 
-/** The swapped-in convolution helper computes DL4J's gradients, and is really the one that runs. */
+/** The swapped-in convolution and batch-norm helpers compute DL4J's gradients, and are really the ones that run. */
 class LayerHelpersTest {
 
     @BeforeAll
@@ -138,26 +138,83 @@ class LayerHelpersTest {
     }
 
     @Test
-    void batchNormFallsBackToTheExactVarianceWhenTheMeanDwarfsTheSpread() {
-        MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(7)
+    void batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread() {
+        MultiLayerNetwork reference = batchNormThenConvolution(7, DataType.FLOAT);
+        MultiLayerNetwork tuned = reference.clone();
+        assertEquals(2, LayerHelpers.install(tuned));
+        ChannelPassBatchNormHelper helper = (ChannelPassBatchNormHelper) LayerHelpers.helperOf(tuned.getLayer(0));
+        // The truth for float arithmetic on inputs near 1000: the same network in double precision.
+        MultiLayerNetwork exact = batchNormThenConvolution(7, DataType.DOUBLE);
+        exact.setParams(reference.params().castTo(DataType.DOUBLE));
+
+        DataSet centred = batch(16, 3, 6, 6, 2, 3);
+        assertSameGradients(reference, tuned, centred);
+        // Centred statistics: a mean of 1000 with a spread of 1 would lose the variance in E[x^2] - mean^2.
+        DataSet offset = new DataSet(centred.getFeatures().add(1000), centred.getLabels());
+        assertSameGradients(exact, tuned, new DataSet(offset.getFeatures().castTo(DataType.DOUBLE),
+                offset.getLabels().castTo(DataType.DOUBLE)), offset);
+        assertEquals(2, helper.channelPassSteps(), "both steps took the helper's own passes");
+    }
+
+    @Test
+    void batchNormRunningStatisticsAndInferenceMatchDl4jsHelper() {
+        MultiLayerNetwork reference = batchNormThenConvolution(11, DataType.FLOAT);
+        MultiLayerNetwork tuned = reference.clone();
+        LayerHelpers.install(tuned);
+        for (int step = 0; step < 3; step++) {
+            DataSet b = batch(16, 3, 6, 6, 2, 20 + step);
+            b.getFeatures().muli(3).addi(step); // statistics that move from step to step
+            reference.fit(b);
+            tuned.fit(b);
+        }
+        for (String key : new String[] {"0_mean", "0_log10stdev", "0_gamma", "0_beta"}) {
+            INDArray expected = reference.getParam(key);
+            double diff = expected.sub(tuned.getParam(key)).amaxNumber().doubleValue();
+            assertTrue(diff <= 1e-4 * Math.max(1, expected.amaxNumber().doubleValue()), key + " differs by " + diff);
+        }
+        INDArray x = batch(4, 3, 6, 6, 2, 99).getFeatures();
+        double out = reference.output(x).sub(tuned.output(x)).amaxNumber().doubleValue();
+        assertTrue(out < 1e-4, "inference with the running statistics differs by " + out);
+    }
+
+    @Test
+    void batchNormOutsideItsLayoutIsTheParents() {
+        // A batch norm over dense activations (rank 2, which DL4J hands on as [N, C, 1, 1]) and one in NHWC.
+        MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(13)
                 .dataType(DataType.FLOAT).updater(new Adam(1e-3)).list()
+                .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).dataFormat(org.deeplearning4j.nn.conf.CNN2DFormat.NHWC)
+                        .activation(Activation.IDENTITY).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder()
+                        .dataFormat(org.deeplearning4j.nn.conf.CNN2DFormat.NHWC).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(5)
+                        .activation(Activation.IDENTITY).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder().build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
+                        .activation(Activation.IDENTITY).build())
+                .setInputType(InputType.convolutional(6, 6, 3, org.deeplearning4j.nn.conf.CNN2DFormat.NHWC)).build());
+        reference.init();
+        MultiLayerNetwork tuned = reference.clone();
+        LayerHelpers.install(tuned);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 8, 6, 6, 3);
+        INDArray y = Nd4j.randn(DataType.FLOAT, 8, 2);
+        assertSameGradients(reference, tuned, new DataSet(x, y));
+        for (int layer : new int[] {1, 3}) {
+            if (LayerHelpers.helperOf(tuned.getLayer(layer)) instanceof ChannelPassBatchNormHelper helper) {
+                assertEquals(0, helper.channelPassSteps(), "layer " + layer + " is not a rank-4 NCHW array");
+            }
+        }
+    }
+
+    private static MultiLayerNetwork batchNormThenConvolution(long seed, DataType dataType) {
+        MultiLayerNetwork network = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed)
+                .dataType(dataType).updater(new Adam(1e-3)).list()
                 .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder().build())
                 .layer(new ConvolutionLayer.Builder(1, 1).nOut(2).activation(Activation.IDENTITY).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
                         .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.convolutional(6, 6, 3)).build());
-        reference.init();
-        MultiLayerNetwork tuned = reference.clone();
-        assertEquals(2, LayerHelpers.install(tuned));
-        SumOfSquaresBatchNormHelper helper = (SumOfSquaresBatchNormHelper) LayerHelpers.helperOf(tuned.getLayer(0));
-
-        DataSet centred = batch(16, 3, 6, 6, 2, 3);
-        assertSameGradients(reference, tuned, centred);
-        assertEquals(0, helper.exactFallbacks(), "zero-mean data: the sums of squares are exact enough");
-
-        DataSet offset = new DataSet(centred.getFeatures().add(1000), centred.getLabels());
-        assertSameGradients(reference, tuned, offset);
-        assertEquals(1, helper.exactFallbacks(), "mean 1000, spread 1: the exact variance op instead");
+        network.init();
+        return network;
     }
 
     @Test
@@ -165,13 +222,17 @@ class LayerHelpersTest {
         ComputationGraph graph = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
         assertEquals(42, LayerHelpers.install(graph));
         assertEquals(0, LayerHelpers.install(graph), "installing twice changes nothing");
-        assertInstanceOf(SumOfSquaresBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));
+        assertInstanceOf(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));
         assertInstanceOf(DirectConvolutionHelper.class, LayerHelpers.helperOf(graph.getLayer("conv1")));
         assertNull(LayerHelpers.helperOf(graph.getLayer("fc")), "dense layers have no helper to swap");
     }
 
     private static void assertSameGradients(Model reference, Model tuned, DataSet batch) {
-        INDArray expected = gradient(reference, batch);
+        assertSameGradients(reference, tuned, batch, batch);
+    }
+
+    private static void assertSameGradients(Model reference, Model tuned, DataSet referenceBatch, DataSet batch) {
+        INDArray expected = gradient(reference, referenceBatch).castTo(DataType.FLOAT);
         INDArray actual = gradient(tuned, batch);
         double scale = expected.amaxNumber().doubleValue();
         double worst = expected.sub(actual).amaxNumber().doubleValue();
