@@ -4,12 +4,15 @@
 For each round and each network, runs `zoo4j bench` for that network (one JVM per network, so the peak memory is its
 own), then raw DL4J's bare fit on the same network (`bench --mode fit --raw-dl4j` with
 `-Dzoo4j.nativeMalloc=default -Dzoo4j.blasThreads=default`: DL4J's own convolution helper, glibc's default malloc
-settings, ND4J's OpenBLAS threads), then the PyTorch peer (shared/peers/torch_bench.py) for the same network, so that
-all see the same machine state; then prints, per network, the median images/s of each side over the rounds and their
+settings, ND4J's OpenBLAS threads), then the PyTorch peer for the same network (shared/peers/torch_bench.py, or
+torch_peer_extra.py beside this script for AlexNet-small and ResNet-18 at 224, which that peer lacks), so that all see
+the same machine state; then prints, per network, the median images/s of each side over the rounds and their
 ratio, and writes a Markdown results file and the raw CSV.
 
   /usr/bin/python3 training/benchmarks/compare_torch.py [--rounds 3] [--threads 2] [--networks lenet5,resnet20,vgg16-bn]
       [--peer ../shared/peers/torch_bench.py] [--out training/benchmarks/results-DATE.md]
+  networks: lenet5, resnet20, vgg16-bn, alexnet-small, resnet18-224 (random images: no loop mode, the bare fit is
+  its training figure)
 
 Needs Debian's python3-torch (run with /usr/bin/python3) and dataset-fashion-mnist; builds zoo4j with ./zoo4j first.
 """
@@ -26,9 +29,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-# zoo4j network name -> (peer network argument, peer's name in its RESULT lines, training batch, inference batch)
-PEERS = {"lenet5": ("lenet", "lenet", 64, 256), "resnet20": ("resnet", "resnet20", 128, 256),
-         "vgg16-bn": ("vgg", "vgg16", 64, 256)}
+EXTRA_PEER = os.path.join(HERE, "torch_peer_extra.py")
+# zoo4j network name -> (peer network argument, peer's name in its RESULT lines, training batch, inference batch,
+# whether it is the extra peer's, whether zoo4j's loop mode applies (Fashion-MNIST) or only fit and infer)
+PEERS = {"lenet5": ("lenet", "lenet", 64, 256, False, True), "resnet20": ("resnet", "resnet20", 128, 256, False, True),
+         "vgg16-bn": ("vgg", "vgg16", 64, 256, False, True),
+         "alexnet-small": ("alexnet-small", "alexnet-small", 64, 256, True, True),
+         "resnet18-224": ("resnet18-224", "resnet18-224", 8, 8, True, False)}
 
 
 def run(cmd, env):
@@ -42,7 +49,8 @@ def run(cmd, env):
 def zoo4j(network, threads, csv_path, repeats):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     before = open(csv_path).read().splitlines()[1:] if os.path.exists(csv_path) else []
-    run(["./zoo4j", "bench", "--network", network, "--mode", "fit,loop,infer", "--batch", str(PEERS[network][2]),
+    modes = "fit,loop,infer" if PEERS[network][5] else "fit,infer"
+    run(["./zoo4j", "bench", "--network", network, "--mode", modes, "--batch", str(PEERS[network][2]),
          "--repeats", str(repeats), "--csv", csv_path], env)
     rows = list(csv.DictReader(io.StringIO(open(csv_path).read())))
     return rows[len(before):]
@@ -64,8 +72,23 @@ def raw_dl4j(network, threads, csv_path, repeats):
 
 def torch(peer, network, threads):
     env = dict(os.environ, BENCH_THREADS=str(threads))
-    out = run(["/usr/bin/python3", peer, PEERS[network][0]], env)
+    if PEERS[network][4]:
+        cmd = ["/usr/bin/python3", EXTRA_PEER, PEERS[network][0], "--peer-dir", os.path.dirname(os.path.abspath(peer))]
+    else:
+        cmd = ["/usr/bin/python3", peer, PEERS[network][0]]
+    out = run(cmd, env)
     return [json.loads(line[len("RESULT "):]) for line in out.splitlines() if line.startswith("RESULT ")]
+
+
+def code_state():
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return "commit %s%s" % (commit, " with uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
 
 
 def machine():
@@ -85,7 +108,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5, help="zoo4j's timed repeats per round")
-    ap.add_argument("--networks", default="lenet5,resnet20,vgg16-bn")
+    ap.add_argument("--networks", default=",".join(PEERS))
     ap.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "peers", "torch_bench.py"))
     ap.add_argument("--out", default=os.path.join(HERE, "results-%s.md" % datetime.date.today().isoformat()))
     ap.add_argument("--overwrite", action="store_true", help="replace an existing results file of the same name")
@@ -118,6 +141,7 @@ def main():
                 elif rec["metric"] == "infer_ips":
                     figures.setdefault((n, "torch", "inference"), []).append(rec["value"])
     lines = ["# zoo4j against PyTorch, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "",
+             "Code state: %s." % code_state(), "",
              "Machine: %s. Threads: %d (OMP_NUM_THREADS for zoo4j, torch.set_num_threads for PyTorch)." % (
                  machine(), args.threads),
              "Command: `/usr/bin/python3 training/benchmarks/compare_torch.py --rounds %d --threads %d --networks %s`"
@@ -132,11 +156,16 @@ def main():
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in networks:
         med = {k[1:]: statistics.median(v) for k, v in figures.items() if k[0] == n}
-        t, f, l = med[("torch", "train")], med[("zoo4j", "train (bare fit)")], med[("zoo4j", "train (zoo4j loop)")]
+        t, f = med[("torch", "train")], med[("zoo4j", "train (bare fit)")]
         raw = med[("zoo4j", "train (raw DL4J fit)")]
         ti, zi = med[("torch", "inference")], med[("zoo4j", "inference")]
-        lines.append("| %s | %d | %.0f | %.0f | %.0f | %.2fx | %.0f | %+.1f%% | %.2fx | %.0f | %.0f | %.2fx | %.0f |" % (
-            n, PEERS[n][2], t, raw, f, f / raw, l, 100 * (l / f - 1), l / t, ti, zi, zi / ti, peak[n]))
+        if ("zoo4j", "train (zoo4j loop)") in med:
+            l = med[("zoo4j", "train (zoo4j loop)")]
+            loop, vs_fit, ratio = "%.0f" % l, "%+.1f%%" % (100 * (l / f - 1)), "%.2fx" % (l / t)
+        else:  # random images: no loop; the bare fit against PyTorch
+            loop, vs_fit, ratio = "-", "-", "%.2fx (bare fit)" % (f / t)
+        lines.append("| %s | %d | %.0f | %.0f | %.0f | %.2fx | %s | %s | %s | %.0f | %.0f | %.2fx | %.0f |" % (
+            n, PEERS[n][2], t, raw, f, f / raw, loop, vs_fit, ratio, ti, zi, zi / ti, peak[n]))
     text = "\n".join(lines) + "\n"
     with open(args.out, "w") as f:
         f.write(text)
