@@ -1,15 +1,21 @@
 package org.zoo4j.runtime;
 
 import java.lang.reflect.Field;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
+import org.deeplearning4j.nn.layers.ActivationLayer;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
 import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.slf4j.Logger;
@@ -17,13 +23,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
- * ({@link DirectConvolutionHelper}, {@link ChannelPassBatchNormHelper}) on a network about to be trained.
+ * ({@link DirectConvolutionHelper}, {@link ChannelPassBatchNormHelper}), and DL4J's plain-ReLU activation layers for
+ * {@link ReluActivationLayer}, on a network about to be trained.
  *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
  * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
  * on); anything else is left as it is, and so is everything if the field cannot be set (another DL4J version): the
- * network then trains as before, at DL4J's speed. Layers made afresh from the configuration (a clone,
- * {@code ParallelWrapper}'s replicas, a reload) have DL4J's helpers again until this runs on them.
+ * network then trains as before, at DL4J's speed. The ReLU layers (plain ND4J operations, any backend) are swapped
+ * in the network's layer array and, in a graph, in their vertex; the configuration is untouched. Layers made afresh
+ * from the configuration (a clone, {@code ParallelWrapper}'s replicas, a reload) are DL4J's again until this runs on
+ * them.
  */
 public final class LayerHelpers {
     /** Set to {@code false} ({@code -Dzoo4j.layerHelpers=false}) to train with DL4J's own helpers throughout. */
@@ -31,6 +40,7 @@ public final class LayerHelpers {
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
+    private static final Field LAYER_VERTEX_LAYER = field(LayerVertex.class, "layer");
 
     private LayerHelpers() {
     }
@@ -42,7 +52,7 @@ public final class LayerHelpers {
         if (layers == null || !enabled()) {
             return 0;
         }
-        int installed = 0;
+        int installed = replaceReluLayers(model, layers);
         for (Layer layer : layers) {
             try {
                 // Exact classes: 1D, transposed, depthwise and separable convolutions keep DL4J's path.
@@ -64,6 +74,45 @@ public final class LayerHelpers {
             }
         }
         return installed;
+    }
+
+    /**
+     * Puts a {@link ReluActivationLayer} in place of each of DL4J's plain-ReLU activation layers: in the layer array,
+     * and for a graph in its vertex. Returns how many.
+     */
+    private static int replaceReluLayers(Model model, Layer[] layers) {
+        if (LAYER_VERTEX_LAYER == null) {
+            return 0;
+        }
+        DataType dataType = model instanceof ComputationGraph graph ? graph.getConfiguration().getDataType()
+                : ((MultiLayerNetwork) model).getLayerWiseConfigurations().getDataType();
+        Map<Layer, LayerVertex> vertices = new IdentityHashMap<>();
+        if (model instanceof ComputationGraph graph) {
+            for (GraphVertex vertex : graph.getVertices()) {
+                if (vertex instanceof LayerVertex layerVertex) {
+                    vertices.put(layerVertex.getLayer(), layerVertex);
+                }
+            }
+        }
+        int replaced = 0;
+        for (int i = 0; i < layers.length; i++) {
+            Layer layer = layers[i];
+            if (layer.getClass() != ActivationLayer.class || !ReluActivationLayer.isPlainRelu(layer.conf())
+                    || (model instanceof ComputationGraph && !vertices.containsKey(layer))) {
+                continue;
+            }
+            try {
+                ReluActivationLayer relu = new ReluActivationLayer((ActivationLayer) layer, dataType);
+                if (model instanceof ComputationGraph) {
+                    LAYER_VERTEX_LAYER.set(vertices.get(layer), relu);
+                }
+                layers[i] = relu;
+                replaced++;
+            } catch (IllegalAccessException | RuntimeException e) {
+                log.debug("left DL4J's activation layer {}: {}", layer.conf().getLayer().getLayerName(), e.toString());
+            }
+        }
+        return replaced;
     }
 
     /** Whether {@link #install} does anything ({@value #SWITCH}, default true). */
@@ -95,12 +144,16 @@ public final class LayerHelpers {
     }
 
     private static Field helperField(Class<?> layerClass) {
+        return field(layerClass, "helper");
+    }
+
+    private static Field field(Class<?> owner, String name) {
         try {
-            Field f = layerClass.getDeclaredField("helper");
+            Field f = owner.getDeclaredField(name);
             f.setAccessible(true);
             return f;
         } catch (ReflectiveOperationException | RuntimeException e) {
-            log.debug("{} has no helper field to set: {}", layerClass.getSimpleName(), e.toString());
+            log.debug("{} has no {} field to set: {}", owner.getSimpleName(), name, e.toString());
             return null;
         }
     }

@@ -43,7 +43,8 @@ class LayerHelpersTest {
         ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
         ComputationGraph tuned = reference.clone();
         int installed = LayerHelpers.install(tuned);
-        assertEquals(42, installed, "19 3x3 convolutions, 2 projection shortcuts and a batch norm after each");
+        assertEquals(42 + 19, installed, "19 3x3 convolutions, 2 projection shortcuts and a batch norm after each; "
+                + "ReLU layers after the stem's batch norm, the first batch norm of each block and each block's sum");
         DataSet batch = batch(8, 1, 16, 16, 10, 1);
 
         assertSameGradients(reference, tuned, batch);
@@ -54,6 +55,9 @@ class LayerHelpersTest {
         assertEquals(DirectConvolutionHelper.WINOGRAD_CPU ? 19 - 1 - 2 : 0, direct,
                 "the stride-1 3x3 convolutions with 16k channels in and out, where oneDNN would pick Winograd");
         assertEquals(21, reused, "backprop took the forward output of every (identity-activation) convolution");
+        long reluPasses = java.util.Arrays.stream(tuned.getLayers()).filter(l -> l instanceof ReluActivationLayer)
+                .mapToLong(l -> ((ReluActivationLayer) l).trainingPasses()).sum();
+        assertEquals(19, reluPasses, "every ReLU layer's training forward pass was zoo4j's");
     }
 
     @Test
@@ -218,10 +222,52 @@ class LayerHelpersTest {
     }
 
     @Test
+    void plainReluLayersAreReplacedAndGiveDl4jsGradientsExactly() {
+        MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(17)
+                .dataType(DataType.FLOAT).updater(new Adam(1e-3)).list()
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(32)
+                        .activation(Activation.IDENTITY).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.ActivationLayer.Builder().activation(Activation.RELU).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(16)
+                        .activation(Activation.IDENTITY).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.ActivationLayer.Builder()
+                        .activation(Activation.LEAKYRELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.feedForward(10)).build());
+        reference.init();
+        MultiLayerNetwork tuned = reference.clone();
+        assertEquals(1, LayerHelpers.install(tuned), "dense layers have no helper; only the plain ReLU is replaced");
+        assertInstanceOf(ReluActivationLayer.class, tuned.getLayer(1));
+        assertEquals(org.deeplearning4j.nn.layers.ActivationLayer.class, tuned.getLayer(3).getClass(), "leaky ReLU");
+        Nd4j.getRandom().setSeed(5);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 16, 10);
+        x.getRow(0).assign(0); // inputs at exactly 0, where ReLU's derivative is taken as 0
+        INDArray y = Nd4j.zeros(DataType.FLOAT, 16, 3);
+        for (int i = 0; i < 16; i++) {
+            y.putScalar(i, i % 3, 1.0);
+        }
+        DataSet batch = new DataSet(x, y);
+        // INDArray.equals allows 1e-5; the difference itself must be zero
+        assertEquals(0.0, gradient(reference, batch).sub(gradient(tuned, batch)).amaxNumber().doubleValue(),
+                "the same gradients to the bit");
+        assertEquals(1, ((ReluActivationLayer) tuned.getLayer(1)).trainingPasses());
+        assertEquals(reference.getLayerWiseConfigurations().toJson(), tuned.getLayerWiseConfigurations().toJson(),
+                "the configuration, and so a saved network, is DL4J's own");
+    }
+
+    @Test
     void otherLayersAndOtherHelpersAreLeftAlone() {
         ComputationGraph graph = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
-        assertEquals(42, LayerHelpers.install(graph));
+        assertEquals(42 + 19, LayerHelpers.install(graph));
         assertEquals(0, LayerHelpers.install(graph), "installing twice changes nothing");
+        assertInstanceOf(ReluActivationLayer.class, graph.getLayer("bn1.act"), "the vertex holds the new layer");
+        Layer relu = graph.getLayer("bn1.act");
+        assertTrue(java.util.Arrays.stream(graph.getLayers()).anyMatch(l -> l == relu),
+                "and so does the graph's layer array");
+        assertTrue(java.util.Arrays.stream(graph.getLayers())
+                .noneMatch(l -> l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class),
+                "no ReLU layer of DL4J's is left in it");
         assertInstanceOf(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));
         assertInstanceOf(DirectConvolutionHelper.class, LayerHelpers.helperOf(graph.getLayer("conv1")));
         assertNull(LayerHelpers.helperOf(graph.getLayer("fc")), "dense layers have no helper to swap");
