@@ -25,14 +25,16 @@ import org.nd4j.linalg.factory.Nd4j;
  * DL4J's oneDNN convolution helper with two costs of its training step removed. Installed by {@link LayerHelpers}.
  *
  * <ul>
- *   <li><b>Backward pass of the convolutions oneDNN would run as Winograd.</b> libnd4j asks oneDNN for the backward
- *       pass with the "auto" algorithm, and oneDNN 2.3 then picks Winograd for 3x3 stride-1 layers with channel
- *       counts in multiples of 16 on AVX-512 CPUs, which on a small CPU was about 2x slower than the direct
- *       algorithm (ResNet-20's 16-channel layers: 31 ms against 18 ms per call, batch 128). For those layers only
- *       (elsewhere libnd4j's own call is direct already, and cheaper), the input gradient is a transposed
- *       convolution of the output gradient ({@code deconv2d}) and the weight gradient that of a transposed
- *       convolution with the roles of input and output gradient swapped ({@code deconv2d_bp}); libnd4j runs both
- *       with oneDNN's direct algorithm. Same numbers as the helper's, to float rounding (tested).</li>
+ *   <li><b>Backward pass of the convolutions where oneDNN's Winograd is slow.</b> libnd4j asks oneDNN for the
+ *       backward pass with the "auto" algorithm, and oneDNN then picks Winograd for 3x3 stride-1 layers with channel
+ *       counts in multiples of 16 on AVX-512 CPUs. Winograd's transforms outweigh its saved multiplications where
+ *       there are few input channels or few pixels: with 16 input channels or a feature map of at most 7x7 it took
+ *       1.2x to 3x as long as the direct algorithm on a 2-core AVX-512 CPU (ResNet-20's 16-channel layers: 27 ms
+ *       against 19 per call, batch 128), and elsewhere it was 1.2x to 2.6x faster (VGG's 64 to 256 channels at
+ *       8x8 to 32x32). For those layers only, the input gradient is a transposed convolution of the output gradient
+ *       ({@code deconv2d}) and the weight gradient that of a transposed convolution with the roles of input and
+ *       output gradient swapped ({@code deconv2d_bp}); libnd4j runs both with oneDNN's direct algorithm. Same
+ *       numbers as the helper's, to float rounding (tested).</li>
  *   <li><b>The forward pass run twice.</b> DL4J's convolution layer recomputes its pre-activation output in
  *       backprop to differentiate the activation. Where the activation is the identity or ReLU, the output the
  *       forward pass left is as good (ReLU's derivative reads the same from {@code relu(z)} as from {@code z}), so
@@ -135,11 +137,17 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
         lastOutput = new WeakReference<>(null);
     }
 
+    /** Input channels up to which the direct backward pass beats Winograd (measured, see the class comment). */
+    static final long DIRECT_MAX_INPUT_CHANNELS = 16;
+    /** Feature-map side up to which the direct backward pass beats Winograd at any channel count (measured). */
+    static final long DIRECT_MAX_SIDE = 7;
+
     /**
      * The symmetric (top, left) padding with which a stride-1 transposed convolution of {@code delta} gives back the
      * input's size, or null where the parent's backward pass is taken: where oneDNN would not pick Winograd (other
-     * kernels, strides, dilations or channel counts, no AVX-512) or the route does not fit (causal or uneven padding,
-     * NHWC, other data types).
+     * kernels, strides, dilations or channel counts, no AVX-512), where its Winograd is the faster (more than
+     * {@value #DIRECT_MAX_INPUT_CHANNELS} input channels on a map larger than {@value #DIRECT_MAX_SIDE}x{@value
+     * #DIRECT_MAX_SIDE}), or where the route does not fit (causal or uneven padding, NHWC, other data types).
      */
     static int[] directPadding(int[] kernel, int[] strides, int[] pad, ConvolutionMode convolutionMode,
                                int[] dilation, CNN2DFormat format, INDArray input, INDArray weights, INDArray delta) {
@@ -149,6 +157,10 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
                 || input.dataType() != DataType.FLOAT || weights.dataType() != DataType.FLOAT
                 || delta.dataType() != DataType.FLOAT || input.rank() != 4) {
             return null;
+        }
+        if (weights.size(1) > DIRECT_MAX_INPUT_CHANNELS
+                && (input.size(2) > DIRECT_MAX_SIDE || input.size(3) > DIRECT_MAX_SIDE)) {
+            return null; // Winograd's backward pass is the faster here
         }
         int[] padding;
         if (convolutionMode == ConvolutionMode.Same) {
