@@ -125,6 +125,7 @@ def main():
             sys.exit("%s exists: choose another --out, or --overwrite to replace it" % path)
     if os.path.exists(csv_path):
         os.remove(csv_path)
+    state = code_state()  # before the runs: ./zoo4j rebuilds from the working tree, which must not change meanwhile
     figures = {}  # (network, side, metric) -> [values per round]
     peak = {}
     for r in range(args.rounds):
@@ -141,7 +142,7 @@ def main():
                 elif rec["metric"] == "infer_ips":
                     figures.setdefault((n, "torch", "inference"), []).append(rec["value"])
     lines = ["# zoo4j against PyTorch, %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "",
-             "Code state: %s." % code_state(), "",
+             "Code state: %s." % state, "",
              "Machine: %s. Threads: %d (OMP_NUM_THREADS for zoo4j, torch.set_num_threads for PyTorch)." % (
                  machine(), args.threads),
              "Command: `/usr/bin/python3 training/benchmarks/compare_torch.py --rounds %d --threads %d --networks %s`"

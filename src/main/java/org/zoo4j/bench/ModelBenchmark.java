@@ -163,6 +163,79 @@ public final class ModelBenchmark {
         return result(network, "fit", batch, ips);
     }
 
+    /** One kind of native operation in a profiled training step: its calls and time per step. */
+    public record OpTime(String op, double callsPerStep, double msPerStep) {
+    }
+
+    /**
+     * Where a training step's time goes: ND4J's op profiler over {@code plan.iterations()} steps of the bare fit, after
+     * warm-up and after as many unprofiled steps timed alone (the profiler adds time to every op call, most to the
+     * small ones, so its sum exceeds the unprofiled step).
+     */
+    public record OpProfile(String network, int batch, int steps, double plainMsPerStep, double profiledMsPerStep,
+                            List<OpTime> ops) {
+    }
+
+    /** The two backward routes of {@code network}'s 3x3 stride-1 convolutions at {@code batch}, timed here. */
+    public static List<org.zoo4j.runtime.ConvolutionRoutes.Route> convolutionRoutes(Network network, int batch) {
+        InputShape shape = network.config().input();
+        Nd4j.getRandom().setSeed(12345);
+        return org.zoo4j.runtime.ConvolutionRoutes.measure(build(network), Nd4j.rand(
+                org.nd4j.linalg.api.buffer.DataType.FLOAT, batch, shape.channels(), shape.height(), shape.width()));
+    }
+
+    /** Per-op times of the bare fit, as {@link OpProfile} describes. */
+    public static OpProfile ops(Network network, int batch, Plan plan) {
+        ComputationGraph net = build(network);
+        LayerHelpers.install(net);
+        List<DataSet> batches = batches(network, batch, Math.min(plan.warmup() + 2 * plan.iterations(),
+                MAX_DISTINCT_BATCHES));
+        int next = 0;
+        long warmupStart = System.nanoTime();
+        for (int i = 0; plan.warming(i, warmupStart); i++) {
+            net.fit(batches.get(next++ % batches.size()));
+        }
+        long start = System.nanoTime();
+        for (int i = 0; i < plan.iterations(); i++) {
+            net.fit(batches.get(next++ % batches.size()));
+        }
+        double plain = (System.nanoTime() - start) / 1e6 / plan.iterations();
+        org.nd4j.linalg.profiler.OpProfiler profiler = org.nd4j.linalg.profiler.OpProfiler.getInstance();
+        var executioner = Nd4j.getExecutioner();
+        var before = executioner.getProfilingMode();
+        profiler.reset();
+        executioner.setProfilingMode(org.nd4j.linalg.api.ops.executioner.OpExecutioner.ProfilingMode.OPERATIONS);
+        double profiled;
+        String timings;
+        try {
+            start = System.nanoTime();
+            for (int i = 0; i < plan.iterations(); i++) {
+                net.fit(batches.get(next++ % batches.size()));
+            }
+            profiled = (System.nanoTime() - start) / 1e6 / plan.iterations();
+            timings = profiler.getLongAggergator().asString();
+        } finally {
+            executioner.setProfilingMode(before);
+        }
+        return new OpProfile(network.name(), batch, plan.iterations(), plain, profiled,
+                parseOpTimes(timings, plan.iterations()));
+    }
+
+    /** ND4J's per-op lines ("CustomOp conv2d (id)  >>>  420 calls; Min: ... Average: 5553078 ns; ..."), by time. */
+    public static List<OpTime> parseOpTimes(String text, int steps) {
+        java.util.regex.Pattern line = java.util.regex.Pattern.compile(
+                "^\\s*\\w+ (\\S+) \\(.*?\\)\\s+>>>\\s+(\\d+) calls;.*?Average: (\\d+) ns;", java.util.regex.Pattern.MULTILINE);
+        List<OpTime> ops = new ArrayList<>();
+        java.util.regex.Matcher m = line.matcher(text);
+        while (m.find()) {
+            long calls = Long.parseLong(m.group(2));
+            double totalMs = calls * Long.parseLong(m.group(3)) / 1e6;
+            ops.add(new OpTime(m.group(1), (double) calls / steps, totalMs / steps));
+        }
+        ops.sort((a, b) -> Double.compare(b.msPerStep(), a.msPerStep()));
+        return ops;
+    }
+
     /**
      * zoo4j's layer helpers ({@link LayerHelpers}) against DL4J's own on the same network in one process: two copies
      * with the same weights trained step by step in turn (the order alternating), so that both see the same machine

@@ -37,7 +37,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--mode", split = ",", defaultValue = "fit,loop,infer",
             description = "fit, loop and/or infer (default: ${DEFAULT-VALUE}); helpers: zoo4j's layer helpers against "
                     + "DL4J's, the same network in one process, step by step in turn; steps: the bare fit timed step "
-                    + "by step, with the spread of step times")
+                    + "by step, with the spread of step times; ops: where a training step's time goes, per native "
+                    + "operation (ND4J's op profiler); routes: the two backward passes of the 3x3 convolutions that "
+                    + "zoo4j's convolution helper chooses between, timed on this machine")
     List<String> modes;
 
     @Option(names = "--batch", split = ",", description = "training batch sizes (default: each network's own)")
@@ -83,8 +85,9 @@ final class BenchCommand implements Callable<Integer> {
         List<Network> chosen = networks.isEmpty() ? ModelBenchmark.NETWORKS
                 : networks.stream().map(ModelBenchmark::network).toList();
         for (String mode : modes) {
-            if (!List.of("fit", "loop", "infer", "helpers", "steps").contains(mode)) {
-                throw new IllegalArgumentException("--mode: fit, loop, infer, helpers or steps; got '" + mode + "'");
+            if (!List.of("fit", "loop", "infer", "helpers", "steps", "ops", "routes").contains(mode)) {
+                throw new IllegalArgumentException("--mode: fit, loop, infer, helpers, steps, ops or routes; got '"
+                        + mode + "'");
             }
         }
         if (memoryEpochs > 0) {
@@ -103,6 +106,10 @@ final class BenchCommand implements Callable<Integer> {
                     List<Integer> sizes = mode.equals("infer") ? List.of(network.inferBatch())
                             : batches.isEmpty() ? network.trainBatch() : batches;
                     for (int batch : sizes) {
+                        if (mode.equals("routes")) {
+                            routes(out, network, batch);
+                            continue;
+                        }
                         double probe = probeImagesPerSecond(network, mode, batch);
                         int n = iterations > 0 ? iterations
                                 : (int) Math.max(3, Math.min(200, Math.round(2 * probe / batch)));
@@ -121,6 +128,19 @@ final class BenchCommand implements Callable<Integer> {
                             out.println(String.format(Locale.ROOT, "%-14s zoo4j's helpers / DL4J's: %.3fx per step "
                                     + "(median; quartiles %.3f..%.3f over %d steps)", network.name(), up[0], up[1],
                                     up[2], pair.get(0).imagesPerSecond().length));
+                            continue;
+                        }
+                        if (mode.equals("ops")) {
+                            ModelBenchmark.OpProfile p = ModelBenchmark.ops(network, batch, plan);
+                            out.println(String.format(Locale.ROOT, "%-14s ops, batch %d, %d steps: %.1f ms a step "
+                                    + "unprofiled, %.1f profiled (the profiler's own cost is in the figures below, "
+                                    + "most in the many small calls)", network.name(), batch, p.steps(),
+                                    p.plainMsPerStep(), p.profiledMsPerStep()));
+                            double total = p.ops().stream().mapToDouble(ModelBenchmark.OpTime::msPerStep).sum();
+                            for (ModelBenchmark.OpTime op : p.ops()) {
+                                out.println(String.format(Locale.ROOT, "%-14s   %-22s %8.1f calls %9.1f ms %6.1f%%",
+                                        "", op.op(), op.callsPerStep(), op.msPerStep(), 100 * op.msPerStep() / total));
+                            }
                             continue;
                         }
                         if (mode.equals("steps")) {
@@ -156,6 +176,21 @@ final class BenchCommand implements Callable<Integer> {
             out.println("appended " + results.size() + " rows to " + csv);
         }
         return 0;
+    }
+
+    private static void routes(PrintStream out, Network network, int batch) {
+        if (!org.zoo4j.runtime.ConvolutionRoutes.winogradCpu()) {
+            out.println(network.name() + " routes: this CPU has no AVX-512 Winograd kernels (or an ISA cap is set); "
+                    + "oneDNN's backward pass is direct already and the helper keeps it");
+            return;
+        }
+        for (var r : ModelBenchmark.convolutionRoutes(network, batch)) {
+            out.println(String.format(Locale.ROOT, "%-14s routes %4d x %3d -> %3d at %3dx%-3d oneDNN's %8.2f ms, "
+                            + "direct %8.2f ms; zoo4j takes %-6s %s (%s)", network.name(), r.batch(), r.inChannels(),
+                    r.outChannels(), r.height(), r.width(), r.oneDnnMs(), r.directMs(),
+                    r.directTaken() ? "direct" : "oneDNN", r.choiceFaster() ? "the faster" : "THE SLOWER",
+                    String.join(", ", r.layers())));
+        }
     }
 
     private int memory(List<Network> chosen, PrintStream out) throws IOException {

@@ -196,7 +196,7 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
         return avx512Core;
     }
 
-    private static void run(String op, long[] intArgs, INDArray[] inputs, INDArray[] outputs) {
+    static void run(String op, long[] intArgs, INDArray[] inputs, INDArray[] outputs) {
         try (OpContext context = Nd4j.getExecutioner().buildContext()) {
             context.setIArguments(intArgs);
             context.setInputArrays(inputs);

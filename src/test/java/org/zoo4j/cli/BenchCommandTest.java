@@ -98,6 +98,55 @@ class BenchCommandTest {
         assertEquals(50 / 0.140, sp.overallImagesPerSecond(), 1e-6, "50 images in 140 ms");
     }
 
+    private static String stdout(ByteArrayOutputStream err, String... args) {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(0, run(err, args), err.toString());
+        } finally {
+            System.setOut(saved);
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void opsModeListsTheStepsNativeOperationsByTime() {
+        String out = stdout(new ByteArrayOutputStream(), "bench", "--network", "lenet5", "--mode", "ops", "--batch",
+                "16", "--warmup", "1", "--warmup-seconds", "0", "--iterations", "3");
+        assertTrue(out.contains("ops, batch 16, 3 steps"), out);
+        assertTrue(out.matches("(?s).*\\s+conv2d\\s+2\\.0 calls .*"), "LeNet-5's two convolutions each step: " + out);
+        assertTrue(out.contains("conv2d_bp"), out);
+    }
+
+    @Test
+    void opTimesAreParsedFromNd4jsProfilerLines() {
+        String text = "CustomOp conv2d (7325441780195652299)  >>>  420 calls; Min: 1 ns; Max: 9 ns; Average: 5000000 ns; "
+                + "Median: 2 ns; \nScalarOp relu (39)  >>>  20 calls; Min: 1 ns; Max: 2 ns; Average: 100000 ns; Median: 1 ns; \n";
+        List<ModelBenchmark.OpTime> ops = ModelBenchmark.parseOpTimes(text, 20);
+        assertEquals(2, ops.size(), ops.toString());
+        assertEquals("conv2d", ops.get(0).op());
+        assertEquals(21.0, ops.get(0).callsPerStep(), 1e-9);
+        assertEquals(105.0, ops.get(0).msPerStep(), 1e-9, "420 calls of 5 ms over 20 steps");
+        assertEquals(0.1, ops.get(1).msPerStep(), 1e-9);
+    }
+
+    @Test
+    void routesModeTimesBothBackwardPassesPerConvolutionShape() {
+        String out = stdout(new ByteArrayOutputStream(), "bench", "--network", "resnet20", "--mode", "routes",
+                "--batch", "4");
+        if (!org.zoo4j.runtime.ConvolutionRoutes.winogradCpu()) {
+            assertTrue(out.contains("no AVX-512 Winograd kernels"), out);
+            return;
+        }
+        // ResNet-20 at 32x32: 16 channels at 32x32 (layer1), 32 at 16x16 and 64 at 8x8 (the stride-1 ones)
+        assertTrue(out.contains("16 ->  16 at  32x32 "), out);
+        assertTrue(out.contains("32 ->  32 at  16x16 "), out);
+        assertTrue(out.contains("64 ->  64 at   8x8 "), out);
+        assertTrue(out.contains("zoo4j takes direct") && out.contains("zoo4j takes oneDNN"), out);
+        assertTrue(out.contains("layer1.0.conv1, layer1.0.conv2"), "layers of one shape on one line: " + out);
+    }
+
     @Test
     void badOptionsAreOneLineErrors() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -105,6 +154,7 @@ class BenchCommandTest {
         assertTrue(err.toString().contains("unknown benchmark network 'lenet6'"), err.toString());
         err.reset();
         assertEquals(2, run(err, "bench", "--network", "lenet5", "--mode", "fast"));
-        assertTrue(err.toString().contains("--mode: fit, loop, infer, helpers or steps; got 'fast'"), err.toString());
+        assertTrue(err.toString().contains("--mode: fit, loop, infer, helpers, steps, ops or routes; got 'fast'"),
+                err.toString());
     }
 }

@@ -1,0 +1,126 @@
+package org.zoo4j.runtime;
+
+import java.util.concurrent.TimeUnit;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
+import org.deeplearning4j.nn.layers.normalization.BatchNormalizationHelper;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * JMH: one training call of each kernel zoo4j replaces, against DL4J's, on ResNet-20's activation shapes (batch 128):
+ * a batch-norm forward and backward pass, a ReLU layer's forward and backward pass, and the backward pass of a 3x3
+ * stride-1 convolution by oneDNN's choice (libnd4j's {@code conv2d_bp}) and by the direct route. Where per-call
+ * precision matters; the step-level figures are {@code ./zoo4j bench}'s. Run with {@code training/benchmarks/jmh.sh}
+ * (not part of the test run: JMH forks its own JVMs).
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
+public class LayerKernelsBenchmark {
+    /** N x C x H x W of the activations: ResNet-20's three stages at batch 128. */
+    @Param({"128x16x32x32", "128x32x16x16", "128x64x8x8"})
+    public String shape;
+
+    /** Whose implementation: DL4J's (with its oneDNN helpers mended) or zoo4j's. */
+    @Param({"dl4j", "zoo4j"})
+    public String impl;
+
+    private final LayerWorkspaceMgr workspaces = LayerWorkspaceMgr.noWorkspaces();
+    private INDArray x;
+    private INDArray dy;
+    private INDArray weights;
+    private INDArray gamma;
+    private INDArray beta;
+    private INDArray dGamma;
+    private INDArray dBeta;
+    private INDArray runningMean;
+    private INDArray runningVar;
+    private BatchNormalizationHelper batchNorm;
+    private Layer relu;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Backend.init();
+        long[] s = java.util.Arrays.stream(shape.split("x")).mapToLong(Long::parseLong).toArray();
+        Nd4j.getRandom().setSeed(7);
+        x = Nd4j.randn(DataType.FLOAT, s);
+        dy = Nd4j.randn(DataType.FLOAT, s);
+        weights = Nd4j.randn(DataType.FLOAT, s[1], s[1], 3, 3).muli(0.1);
+        gamma = Nd4j.rand(DataType.FLOAT, 1, s[1]).addi(0.5);
+        beta = Nd4j.rand(DataType.FLOAT, 1, s[1]);
+        dGamma = gamma.ulike();
+        dBeta = beta.ulike();
+        runningMean = Nd4j.zeros(DataType.FLOAT, 1, s[1]);
+        runningVar = Nd4j.ones(DataType.FLOAT, 1, s[1]);
+        batchNorm = impl.equals("zoo4j") ? new ChannelPassBatchNormHelper(DataType.FLOAT)
+                : new MKLDNNBatchNormHelper(DataType.FLOAT);
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
+                .list().layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(1).activation(Activation.IDENTITY)
+                        .build())
+                .setInputType(InputType.convolutional(s[2], s[3], s[1])).build());
+        net.init();
+        if (impl.equals("zoo4j")) {
+            LayerHelpers.install(net);
+        }
+        relu = net.getLayer(0);
+    }
+
+    @Benchmark
+    public Object batchNormTrainingStep() {
+        long[] shape4 = x.shape();
+        batchNorm.preOutput(x, true, shape4, gamma, beta, runningMean, runningVar, 0.9, 1e-5, CNN2DFormat.NCHW,
+                workspaces);
+        return batchNorm.backpropGradient(x, dy, shape4, gamma, beta, dGamma, dBeta, 1e-5, CNN2DFormat.NCHW,
+                workspaces);
+    }
+
+    @Benchmark
+    public Object reluTrainingStep() {
+        relu.setInput(x, workspaces);
+        relu.activate(true, workspaces);
+        return relu.backpropGradient(dy, workspaces);
+    }
+
+    /** dL/dx and dL/dW of a 3x3 stride-1 "same" convolution with as many output channels as input ones. */
+    @Benchmark
+    public Object convolutionBackward() {
+        long[] args = {3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1};
+        INDArray dx = x.ulike();
+        INDArray dw = weights.ulike();
+        if (impl.equals("zoo4j")) {
+            DirectConvolutionHelper.run("deconv2d", args, new INDArray[] {dy, weights}, new INDArray[] {dx});
+            DirectConvolutionHelper.run("deconv2d_bp", args, new INDArray[] {dy, weights, x},
+                    new INDArray[] {dy.ulike(), dw});
+        } else {
+            DirectConvolutionHelper.run("conv2d_bp", args, new INDArray[] {x, weights, dy}, new INDArray[] {dx, dw});
+        }
+        return dw;
+    }
+}
