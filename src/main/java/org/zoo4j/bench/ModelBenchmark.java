@@ -169,8 +169,8 @@ public final class ModelBenchmark {
 
     /**
      * Where a training step's time goes: ND4J's op profiler over {@code plan.iterations()} steps of the bare fit, after
-     * warm-up and after as many unprofiled steps timed alone (the profiler adds time to every op call, most to the
-     * small ones, so its sum exceeds the unprofiled step).
+     * warm-up and after as many unprofiled steps timed alone. The profiler keeps only calls longer than its threshold
+     * (0.1 ms), so the many small ones (per-channel vectors, scalars) are missing from {@code ops}.
      */
     public record OpProfile(String network, int batch, int steps, double plainMsPerStep, double profiledMsPerStep,
                             List<OpTime> ops) {

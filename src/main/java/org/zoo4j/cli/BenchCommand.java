@@ -133,9 +133,10 @@ final class BenchCommand implements Callable<Integer> {
                         if (mode.equals("ops")) {
                             ModelBenchmark.OpProfile p = ModelBenchmark.ops(network, batch, plan);
                             out.println(String.format(Locale.ROOT, "%-14s ops, batch %d, %d steps: %.1f ms a step "
-                                    + "unprofiled, %.1f profiled (the profiler's own cost is in the figures below, "
-                                    + "most in the many small calls)", network.name(), batch, p.steps(),
-                                    p.plainMsPerStep(), p.profiledMsPerStep()));
+                                    + "unprofiled, %.1f profiled; ND4J's profiler records only calls over %.1f ms, so "
+                                    + "the many small ones are missing below", network.name(), batch, p.steps(),
+                                    p.plainMsPerStep(), p.profiledMsPerStep(),
+                                    org.nd4j.linalg.profiler.OpProfiler.getInstance().getTHRESHOLD() / 1e6));
                             double total = p.ops().stream().mapToDouble(ModelBenchmark.OpTime::msPerStep).sum();
                             for (ModelBenchmark.OpTime op : p.ops()) {
                                 out.println(String.format(Locale.ROOT, "%-14s   %-22s %8.1f calls %9.1f ms %6.1f%%",

@@ -13,6 +13,12 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.MirroringPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
@@ -40,7 +46,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
 public class LayerKernelsBenchmark {
     /** N x C x H x W of the activations: ResNet-20's three stages at batch 128. */
@@ -51,7 +57,14 @@ public class LayerKernelsBenchmark {
     @Param({"dl4j", "zoo4j"})
     public String impl;
 
-    private final LayerWorkspaceMgr workspaces = LayerWorkspaceMgr.noWorkspaces();
+    /** One workspace for every array a call makes, reused call after call as in training. */
+    private static final String WORKSPACE = "ZOO4J_JMH";
+    private static final WorkspaceConfiguration WORKSPACE_CONFIG = WorkspaceConfiguration.builder()
+            .policyAllocation(AllocationPolicy.OVERALLOCATE).overallocationLimit(0.2)
+            .policyLearning(LearningPolicy.FIRST_LOOP).policyMirroring(MirroringPolicy.FULL)
+            .policySpill(SpillPolicy.REALLOCATE).build();
+    private final LayerWorkspaceMgr workspaces = LayerWorkspaceMgr.builder()
+            .defaultWorkspace(WORKSPACE, WORKSPACE_CONFIG).build();
     private INDArray x;
     private INDArray dy;
     private INDArray weights;
@@ -92,25 +105,39 @@ public class LayerKernelsBenchmark {
         relu = net.getLayer(0);
     }
 
-    @Benchmark
-    public Object batchNormTrainingStep() {
-        long[] shape4 = x.shape();
-        batchNorm.preOutput(x, true, shape4, gamma, beta, runningMean, runningVar, 0.9, 1e-5, CNN2DFormat.NCHW,
-                workspaces);
-        return batchNorm.backpropGradient(x, dy, shape4, gamma, beta, dGamma, dBeta, 1e-5, CNN2DFormat.NCHW,
-                workspaces);
+    private static MemoryWorkspace open() {
+        return Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE_CONFIG, WORKSPACE);
     }
 
     @Benchmark
-    public Object reluTrainingStep() {
-        relu.setInput(x, workspaces);
-        relu.activate(true, workspaces);
-        return relu.backpropGradient(dy, workspaces);
+    public double batchNormTrainingStep() {
+        long[] shape4 = x.shape();
+        try (MemoryWorkspace ignored = open()) {
+            batchNorm.preOutput(x, true, shape4, gamma, beta, runningMean, runningVar, 0.9, 1e-5, CNN2DFormat.NCHW,
+                    workspaces);
+            return batchNorm.backpropGradient(x, dy, shape4, gamma, beta, dGamma, dBeta, 1e-5, CNN2DFormat.NCHW,
+                    workspaces).getSecond().getDouble(0);
+        }
+    }
+
+    @Benchmark
+    public double reluTrainingStep() {
+        try (MemoryWorkspace ignored = open()) {
+            relu.setInput(x, workspaces);
+            relu.activate(true, workspaces);
+            return relu.backpropGradient(dy, workspaces).getSecond().getDouble(0);
+        }
     }
 
     /** dL/dx and dL/dW of a 3x3 stride-1 "same" convolution with as many output channels as input ones. */
     @Benchmark
-    public Object convolutionBackward() {
+    public double convolutionBackward() {
+        try (MemoryWorkspace ignored = open()) {
+            return convolutionBackwardInWorkspace();
+        }
+    }
+
+    private double convolutionBackwardInWorkspace() {
         long[] args = {3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1};
         INDArray dx = x.ulike();
         INDArray dw = weights.ulike();
@@ -121,6 +148,6 @@ public class LayerKernelsBenchmark {
         } else {
             DirectConvolutionHelper.run("conv2d_bp", args, new INDArray[] {x, weights, dy}, new INDArray[] {dx, dw});
         }
-        return dw;
+        return dw.getDouble(0);
     }
 }
