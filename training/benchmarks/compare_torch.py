@@ -137,6 +137,11 @@ def main():
                 if row["mode"] != "fit-raw":
                     peak[n] = max(peak.get(n, 0), float(row["peak_rss_mb"]))
             for rec in torch(args.peer, n, args.threads):
+                if rec["metric"] in ("train_ips", "infer_ips"):  # the peer's rows beside zoo4j's in the raw CSV
+                    with open(csv_path, "a") as f:
+                        f.write("torch,%s,%s,%s,%d,1,%.1f,%.1f,%.1f,,,\n" % (
+                            n, rec["metric"][:-4], rec.get("bs", ""), args.threads, rec["value"], rec["value"],
+                            rec["value"]))
                 if rec["metric"] == "train_ips" and rec.get("bs") == PEERS[n][2]:
                     figures.setdefault((n, "torch", "train"), []).append(rec["value"])
                 elif rec["metric"] == "infer_ips":
