@@ -48,7 +48,7 @@ final class ChannelPassBatchNormHelper extends MKLDNNBatchNormHelper {
         super(dataType);
     }
 
-    /** Forward and backward passes taken here rather than by the parent. */
+    /** Training forward passes taken here rather than by the parent (their backward passes are taken here too). */
     long channelPassSteps() {
         return channelPassSteps;
     }
