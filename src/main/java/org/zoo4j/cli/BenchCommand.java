@@ -64,7 +64,8 @@ final class BenchCommand implements Callable<Integer> {
             + "-D" + LayerHelpers.SWITCH + "=false does: the raw-DL4J baseline for zoo4j's faster ones")
     boolean rawDl4j;
 
-    @Option(names = "--csv", description = "append the results to this CSV file (header written when new)")
+    @Option(names = "--csv", description = "append the results to this CSV file (header written when new); the "
+            + "ops and routes modes print their tables only")
     Path csv;
 
     @Option(names = "--memory-epochs", defaultValue = "0", description = "instead of speed: train each network this "
@@ -137,6 +138,10 @@ final class BenchCommand implements Callable<Integer> {
                                     + "the many small ones are missing below", network.name(), batch, p.steps(),
                                     p.plainMsPerStep(), p.profiledMsPerStep(),
                                     org.nd4j.linalg.profiler.OpProfiler.getInstance().getTHRESHOLD() / 1e6));
+                            if (p.ops().isEmpty()) {
+                                out.println(network.name() + " ops: ND4J's profiler reported no calls that could be "
+                                        + "read (its output format may differ in this ND4J version)");
+                            }
                             double total = p.ops().stream().mapToDouble(ModelBenchmark.OpTime::msPerStep).sum();
                             for (ModelBenchmark.OpTime op : p.ops()) {
                                 out.println(String.format(Locale.ROOT, "%-14s   %-22s %8.1f calls %9.1f ms %6.1f%%",
@@ -185,7 +190,12 @@ final class BenchCommand implements Callable<Integer> {
                     + "oneDNN's backward pass is direct already and the helper keeps it");
             return;
         }
-        for (var r : ModelBenchmark.convolutionRoutes(network, batch)) {
+        var routes = ModelBenchmark.convolutionRoutes(network, batch);
+        if (routes.isEmpty()) {
+            out.println(network.name() + " routes: no 3x3 stride-1 NCHW convolutions with channel counts in multiples "
+                    + "of 16, so no layer where oneDNN would pick Winograd");
+        }
+        for (var r : routes) {
             out.println(String.format(Locale.ROOT, "%-14s routes %4d x %3d -> %3d at %3dx%-3d oneDNN's %8.2f ms, "
                             + "direct %8.2f ms; zoo4j takes %-6s %s (%s)", network.name(), r.batch(), r.inChannels(),
                     r.outChannels(), r.height(), r.width(), r.oneDnnMs(), r.directMs(),

@@ -11,6 +11,9 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -77,7 +80,7 @@ final class ChannelPassBatchNormHelper extends MKLDNNBatchNormHelper {
         INDArray centred = workspaceMgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), x.shape());
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape());
         INDArray m = channelSums(x, n, c).divi(count);
-        Nd4j.exec(new org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp(x, perChannel(m), centred));
+        subtract(x, perChannel(m), centred);
         multiply(centred, centred, out); // squares, in the output's buffer until the output is written
         INDArray v = channelSums(out, n, c).divi(count);
         INDArray scale = Transforms.sqrt(v.add(eps), false).rdivi(1.0).muli(flat(gamma));
@@ -112,8 +115,7 @@ final class ChannelPassBatchNormHelper extends MKLDNNBatchNormHelper {
         double count = (double) input.length() / c;
         INDArray centred = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, input.dataType(), input.shape());
         INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, input.dataType(), input.shape());
-        Nd4j.exec(new org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp(input,
-                perChannel(batchMean), centred));
+        subtract(input, perChannel(batchMean), centred);
         INDArray sumDy = channelSums(dy, n, c);
         multiply(dy, centred, dx); // dy * xc, in dx's buffer until dx is written
         INDArray sumDyCentred = channelSums(dx, n, c);
@@ -177,12 +179,16 @@ final class ChannelPassBatchNormHelper extends MKLDNNBatchNormHelper {
         return v.reshape('c', 1, v.length(), 1, 1);
     }
 
-    /** libnd4j's broadcasting multiply: one pass for a [1, C, 1, 1] operand (its legacy broadcast ops take several). */
+    // libnd4j's broadcasting ops: one pass for a [1, C, 1, 1] operand (its legacy broadcast ops take several).
     private static void multiply(INDArray a, INDArray b, INDArray out) {
-        Nd4j.exec(new org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp(a, b, out));
+        Nd4j.exec(new MulOp(a, b, out));
     }
 
     private static void add(INDArray a, INDArray b, INDArray out) {
-        Nd4j.exec(new org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp(a, b, out));
+        Nd4j.exec(new AddOp(a, b, out));
+    }
+
+    private static void subtract(INDArray a, INDArray b, INDArray out) {
+        Nd4j.exec(new SubOp(a, b, out));
     }
 }
