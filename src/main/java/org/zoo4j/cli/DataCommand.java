@@ -3,6 +3,7 @@ package org.zoo4j.cli;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.zoo4j.base.InputShape;
 import org.zoo4j.data.AugmentConfig;
 import org.zoo4j.data.DataBenchmark;
 import org.zoo4j.data.DataConfig;
@@ -10,7 +11,6 @@ import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.DataPreview;
 import org.zoo4j.data.DatasetManifest;
 import org.zoo4j.data.NormalizationMode;
-import org.zoo4j.zoo.InputShape;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -1,12 +1,17 @@
 package org.zoo4j.cli;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.zoo4j.zoo.Configs;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.Configs;
+import org.zoo4j.base.Table;
+import org.zoo4j.zoo.ArchitectureCard;
+import org.zoo4j.zoo.ArchitectureConfig;
 import org.zoo4j.zoo.ModelRegistry;
-import org.zoo4j.zoo.Net;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.zoo.NetworkLayout;
+import org.zoo4j.zoo.WeightsManifest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -43,18 +48,18 @@ final class DescribeCommand implements Callable<Integer> {
             overrides.put("numClasses", classes);
         }
         Object config = entry.config(overrides);
-        Net net = entry.define(overrides);
-        System.out.println(name + " (" + entry.family().name() + "), input " + ((org.zoo4j.zoo.NetworkConfig) config).input()
-                + ", " + ((org.zoo4j.zoo.NetworkConfig) config).numClasses() + " classes");
+        NetworkLayout net = entry.define(overrides);
+        System.out.println(name + " (" + entry.family().name() + "), input " + ((ArchitectureConfig) config).input()
+                + ", " + ((ArchitectureConfig) config).numClasses() + " classes");
         if (printConfig) {
             System.out.println();
             System.out.print(Configs.toYaml(config));
         }
         System.out.println();
         Table table = new Table("layer", "type", "output", "params", "MACs", "shape arithmetic").right(3, 4);
-        Net.Shape in = net.shape(Net.inputName());
-        table.row(Net.inputName(), "input", in, "", "", "");
-        for (Net.Layer l : net.layers()) {
+        NetworkLayout.Shape in = net.shape(NetworkLayout.inputName());
+        table.row(NetworkLayout.inputName(), "input", in, "", "", "");
+        for (NetworkLayout.Layer l : net.layers()) {
             table.row(l.name(), l.type(), l.output(), l.trainable() == 0 ? "" : Table.count(l.trainable()),
                     l.macs() == 0 ? "" : Table.si(l.macs()), l.arithmetic());
         }
@@ -69,7 +74,30 @@ final class DescribeCommand implements Callable<Integer> {
             long published = entry.card().trainableParams();
             System.out.println("published trainable parameters: " + Table.count(published)
                     + (published == net.trainableParams() ? " (matches)" : " (DIFFERS)") + " - " + entry.card().paramsSource());
+            for (ArchitectureCard.Accuracy a : entry.card().accuracies()) {
+                System.out.printf(Locale.ROOT, "published %s %s: %.2f%% - %s%n", a.dataset(), a.metric(), a.value(),
+                        a.source());
+            }
         }
+        printWeights(entry);
         return 0;
+    }
+
+    /** The model's weight sets, with the accuracy each was published with. */
+    private static void printWeights(ModelRegistry.Entry<?> entry) {
+        if (entry.weights().isEmpty()) {
+            return;
+        }
+        WeightsManifest manifest = ModelRegistry.builtIn().weights();
+        System.out.println();
+        System.out.println("weight sets (Zoo.create(name, settings, weights); ./zoo4j weights pull NAME):");
+        Table table = new Table("weights", "format", "dataset", "top-1", "top-5").right(3, 4);
+        entry.weights().forEach((name, set) -> {
+            WeightsManifest.Accuracy a = manifest.accuracyOf(name);
+            table.row(name, set.format(), a == null ? "" : a.dataset(),
+                    a == null ? "" : String.format(Locale.ROOT, "%.3f", a.top1()),
+                    a == null ? "" : String.format(Locale.ROOT, "%.3f", a.top5()));
+        });
+        table.print(System.out);
     }
 }

@@ -3,13 +3,15 @@ package org.zoo4j.cli;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.zoo4j.base.Choices;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.Table;
 import org.zoo4j.data.AugmentConfig;
 import org.zoo4j.data.DataConfig;
 import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.NormalizationMode;
-import org.zoo4j.runtime.Backend;
-import org.zoo4j.training.Evaluation;
-import org.zoo4j.training.ModelFile;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.training.EvaluationReport;
 import org.zoo4j.training.Plots;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,8 +30,11 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--data-path", description = "folder holding the dataset's files")
     String dataPath;
 
+    /** The split a model is evaluated on. */
+    enum Split { TEST, VALIDATION }
+
     @Option(names = "--split", defaultValue = "test", description = "test or validation (default: ${DEFAULT-VALUE})")
-    String split;
+    Split split;
 
     @Option(names = "--subset", description = "at most this many images")
     Integer subset;
@@ -40,7 +45,6 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Backend.init();
         Path file = ModelFile.resolve(model);
         ModelFile.Loaded loaded = ModelFile.load(file, false);
         DataConfig data = loaded.recipe() != null ? loaded.recipe().data() : DataConfig.of("fashion-mnist");
@@ -53,27 +57,26 @@ final class EvalCommand implements Callable<Integer> {
         if (subset != null) {
             data = data.withSubset(subset);
         }
-        if (!split.equals("test") && !split.equals("validation")) {
-            throw new IllegalArgumentException("--split: test or validation, got '" + split + "'");
-        }
         // Raw pixels from the pipeline, normalised with the model's own normaliser (fitted when it was trained).
         data = data.withNormalization(NormalizationMode.NONE).withAugment(AugmentConfig.NONE);
         try (DataPipeline pipeline = DataPipeline.open(data, loaded.preprocessing().input())) {
             if (pipeline.labels().size() != loaded.labels().size()) {
-                throw new IllegalArgumentException(data.dataset() + " has " + pipeline.labels().size()
+                throw new ConfigException(data.dataset() + " has " + pipeline.labels().size()
                         + " classes but the model was trained on " + loaded.labels().size() + " " + loaded.labels());
             }
-            Evaluation e = Evaluation.of(loaded.net(), split.equals("test") ? pipeline.test() : pipeline.validation(),
+            EvaluationReport e = EvaluationReport.of(loaded.net(),
+                    split == Split.TEST ? pipeline.test() : pipeline.validation(),
                     loaded.labels(), loaded.normalization());
             print(e, file, data.dataset());
             Path out = png != null ? png : file.toAbsolutePath().resolveSibling("confusion-eval.png");
-            Plots.confusion(out, e, "Confusion matrix: " + file.getFileName() + " on " + data.dataset() + " " + split);
+            Plots.confusion(out, e, "Confusion matrix: " + file.getFileName() + " on " + data.dataset() + " "
+                    + Choices.name(split));
             System.out.println("confusion matrix drawn in " + out);
         }
         return 0;
     }
 
-    static void print(Evaluation e, Path file, String dataset) {
+    static void print(EvaluationReport e, Path file, String dataset) {
         System.out.printf(Locale.ROOT, "%s on %s: %,d images, accuracy %.2f%%%s, loss %.4f%n", file, dataset, e.count(),
                 100 * e.accuracy(), Double.isNaN(e.top5()) ? "" : String.format(Locale.ROOT, ", top-5 %.2f%%",
                         100 * e.top5()), e.loss());

@@ -4,11 +4,13 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.ConfigException;
 import org.zoo4j.data.DataConfig;
-import org.zoo4j.training.FineTuning;
-import org.zoo4j.training.ModelFile;
-import org.zoo4j.training.TrainingRecipe;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.recipe.FinetuneSettings;
+import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.training.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -63,7 +65,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (featureExtractor && freezeUntil != null) {
-            throw new IllegalArgumentException("give either --freeze-until or --feature-extractor, not both");
+            throw new ConfigException("give either --freeze-until or --feature-extractor, not both");
         }
         Path model = ModelFile.resolve(from);
         ModelFile.Loaded trained = Zoo.load(model);
@@ -73,21 +75,21 @@ final class FinetuneCommand implements Callable<Integer> {
         // Keep how the trained model was fed, not which images it saw.
         recipe = recipe.withData(fresh.withBatchSize(data.batchSize()).withNormalization(data.normalization())
                 .withAugment(data.augment()).withSeed(data.seed()).withWorkers(data.workers()))
-                .withFinetune(new FineTuning(model.toString(), freezeUntil, featureExtractor, headLearningRate));
+                .withFinetune(new FinetuneSettings(model.toString(), freezeUntil, featureExtractor, headLearningRate));
         Map<String, String> all = new LinkedHashMap<>();
         if (input != null) {
             all.put("overrides.input", input);
         }
         all.putAll(options.settings());
         recipe = recipe.with(all);
-        return TrainCommand.train(recipe, out == null ? org.zoo4j.training.Trainer.defaultRunDir(recipe) : out);
+        return TrainCommand.train(recipe, out == null ? Trainer.defaultRunDir(recipe) : out);
     }
 
     /** The trained model's recipe without its class count (the new data sets it) and without its own fine-tuning. */
     private static TrainingRecipe baseRecipe(ModelFile.Loaded trained, Path model) {
         TrainingRecipe recipe = trained.recipe();
         if (recipe == null) {
-            throw new IllegalArgumentException(model + " has no recipe entry (" + ModelFile.RECIPE + "); fine-tune it "
+            throw new ConfigException(model + " has no recipe entry (" + ModelFile.RECIPE + "); fine-tune it "
                     + "with ./zoo4j train RECIPE and a finetune: section naming the model and its settings");
         }
         Map<String, Object> overrides = new LinkedHashMap<>(recipe.overrides());

@@ -2,6 +2,7 @@ package org.zoo4j.cli;
 
 import java.util.concurrent.Callable;
 import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.base.Table;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
 import picocli.CommandLine.Command;

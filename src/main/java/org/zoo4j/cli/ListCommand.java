@@ -2,9 +2,10 @@ package org.zoo4j.cli;
 
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.zoo4j.zoo.Net;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.Table;
 import org.zoo4j.zoo.ModelRegistry;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.zoo.NetworkLayout;
 import picocli.CommandLine.Command;
 
 /** {@code zoo4j list}: every registered model with its default input, trainable parameters and MACs. */
@@ -16,7 +17,7 @@ final class ListCommand implements Callable<Integer> {
         Table table = new Table("name", "family", "input", "classes", "trainable params", "MACs/image", "published params")
                 .right(3, 4, 5, 6);
         for (ModelRegistry.Entry<?> e : Zoo.list()) {
-            Net net = e.define(Map.of());
+            NetworkLayout net = e.define(Map.of());
             table.row(e.name(), e.family().name(), e.preset().input(), e.preset().numClasses(),
                     Table.count(net.trainableParams()), Table.si(net.macs()),
                     e.card() == null ? "" : Table.count(e.card().trainableParams()));

@@ -1,5 +1,8 @@
 package org.zoo4j.cli;
 
+import java.util.Set;
+import org.zoo4j.base.UserInputException;
+import org.zoo4j.runtime.Backend;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,6 +14,9 @@ import picocli.CommandLine.Command;
                 WeightsCommand.class, BenchCommand.class, SweepCommand.class, VisualizeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
+    /** Sub-commands that only read configurations and cards: they start without loading the native backend. */
+    private static final Set<String> WITHOUT_BACKEND = Set.of("zoo4j", "list", "describe", "help");
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -20,9 +26,23 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns its exit code (tests call this instead of main). */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new Main());
+        return commandLine().execute(args);
+    }
+
+    /** The command line as {@link #run} executes it: error handling, native start-up, enum options in any case. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler(new ErrorHandler());
-        return cli.execute(args);
+        cli.setExecutionStrategy(parsed -> {
+            CommandLine last = parsed.asCommandLineList().get(parsed.asCommandLineList().size() - 1);
+            boolean helpOnly = parsed.asCommandLineList().stream().anyMatch(c -> c.isUsageHelpRequested()
+                    || c.isVersionHelpRequested());
+            if (!helpOnly && !WITHOUT_BACKEND.contains(last.getCommandName())) {
+                Backend.init(); // once, before any command that computes
+            }
+            return new CommandLine.RunLast().execute(parsed);
+        });
+        return cli;
     }
 
     @Override
@@ -30,25 +50,20 @@ public final class Main implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    /** Turns expected failures (bad input) into one clear line and exit code 2, everything else into 1. */
+    /**
+     * A {@link UserInputException} (bad input the user can fix) becomes one line and exit code 2; anything else is a
+     * bug, reported with its stack trace and exit code 1.
+     */
     static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
         @Override
         public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
-            if (e instanceof IllegalArgumentException || e instanceof java.io.FileNotFoundException
-                    || e instanceof java.nio.file.NoSuchFileException || e instanceof UserError) {
+            if (e instanceof UserInputException) {
                 cmd.getErr().println("zoo4j " + cmd.getCommandName() + ": " + e.getMessage());
                 return 2;
             }
             cmd.getErr().println("zoo4j " + cmd.getCommandName() + ": failed: " + e);
             e.printStackTrace(cmd.getErr());
             return 1;
-        }
-    }
-
-    /** A failure the user can fix, reported as one line without a stack trace. */
-    public static class UserError extends RuntimeException {
-        public UserError(String message) {
-            super(message);
         }
     }
 

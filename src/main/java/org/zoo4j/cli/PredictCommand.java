@@ -1,18 +1,18 @@
 package org.zoo4j.cli;
 
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.zoo4j.data.ImageFiles;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.zoo4j.runtime.Backend;
-import org.zoo4j.training.ModelFile;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.InputShape;
+import org.zoo4j.data.DataException;
+import org.zoo4j.data.ImageFiles;
+import org.zoo4j.modelfile.ModelFile;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,13 +32,12 @@ final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Backend.init();
         if (top < 1) {
-            throw new IllegalArgumentException("--top: must be at least 1, got " + top);
+            throw new ConfigException("--top: must be at least 1, got " + top);
         }
         for (Path image : images) {
             if (!Files.isRegularFile(image)) {
-                throw new NoSuchFileException(image + " (an image file)");
+                throw new DataException(image + ": no such file (an image file)");
             }
         }
         ModelFile.Loaded loaded = ModelFile.load(ModelFile.resolve(model), false);

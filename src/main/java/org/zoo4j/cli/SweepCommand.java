@@ -3,6 +3,7 @@ package org.zoo4j.cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.zoo4j.base.ConfigException;
 import org.zoo4j.sweep.Sweep;
 import org.zoo4j.sweep.SweepReport;
 import picocli.CommandLine.Command;
@@ -33,21 +34,10 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", defaultValue = "runs/sweeps", description = "where sweeps live")
     Path root;
 
-    /** A worker process started by --parallel: runs trials of the sweep in this directory until the deadline. */
-    @Option(names = "--worker", hidden = true)
-    Path worker;
-
-    @Option(names = "--deadline", hidden = true, defaultValue = "9223372036854775807")
-    long deadline;
-
     @Override
     public Integer call() throws Exception {
-        if (worker != null) {
-            Sweep.open(worker).work(deadline, System.out);
-            return 0;
-        }
         if ((file == null) == (resume == null)) {
-            throw new IllegalArgumentException("give a sweep file or --resume NAME (one of the two); see --help");
+            throw new ConfigException("give a sweep file or --resume NAME (one of the two); see --help");
         }
         Sweep sweep = file != null ? Sweep.create(file, root) : Sweep.open(locate(root, resume));
         System.out.println("sweep " + sweep.spec().name() + " in " + sweep.dir());

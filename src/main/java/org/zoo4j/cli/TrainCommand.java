@@ -1,11 +1,14 @@
 package org.zoo4j.cli;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.Trainer;
-import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.training.TrainingLoop;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,8 +35,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10 or folder:/path")
     String dataset;
 
-    @Option(names = "--gpus", description = "GPUs to train on, data-parallel with DL4J's ParallelWrapper (CUDA build)")
-    Integer gpus;
+    @Option(names = {"--workers", "--gpus"}, paramLabel = "N", description = "replicas trained data-parallel with "
+            + "DL4J's ParallelWrapper, each on its own batch: GPUs on the CUDA build, CPU replicas otherwise")
+    Integer workers;
 
     @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
     Path out;
@@ -47,14 +51,14 @@ final class TrainCommand implements Callable<Integer> {
         if (dataset != null) {
             all.put("data.dataset", dataset);
         }
-        if (gpus != null) {
-            all.put("gpus", gpus.toString());
+        if (workers != null) {
+            all.put("workers", workers.toString());
         }
         all.putAll(options.settings());
         Trainer trainer;
         if (resume != null) {
             if (recipeFile != null || model != null || out != null) {
-                throw new IllegalArgumentException("--resume takes the run's own recipe and directory; give no RECIPE, "
+                throw new ConfigException("--resume takes the run's own recipe and directory; give no RECIPE, "
                         + "--model or --out with it (use --set to change settings)");
             }
             trainer = Trainer.resume(resume, all, System.out);
@@ -70,12 +74,12 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** Starts {@code recipe} in {@code runDir} and runs it to the end; returns the exit code. */
-    static int train(TrainingRecipe recipe, Path runDir) throws java.io.IOException {
+    static int train(TrainingRecipe recipe, Path runDir) throws IOException {
         return run(Trainer.start(recipe, runDir, System.out));
     }
 
     /** Runs {@code trainer}, writing a checkpoint on Ctrl-C; returns the exit code. */
-    private static int run(Trainer trainer) throws java.io.IOException {
+    private static int run(Trainer trainer) throws IOException {
         // Ctrl-C: let the trainer finish its batch and write a checkpoint before the JVM exits.
         Thread hook = new Thread(() -> {
             trainer.requestStop();
@@ -87,7 +91,7 @@ final class TrainCommand implements Callable<Integer> {
         }, "zoo4j-checkpoint-on-exit");
         Runtime.getRuntime().addShutdownHook(hook);
         try (trainer) {
-            Trainer.Result result = trainer.run();
+            TrainingLoop.Result result = trainer.run();
             return switch (result.status()) {
                 case COMPLETED, EARLY_STOPPED -> 0;
                 case DIVERGED -> {

@@ -1,12 +1,14 @@
 package org.zoo4j.cli;
 
 import java.awt.image.BufferedImage;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.zoo4j.runtime.Backend;
 import org.zoo4j.visual.ActivationMaximizer;
 import org.zoo4j.visual.ConvolutionDemo;
 import org.zoo4j.visual.FeatureMaps;
@@ -35,13 +37,13 @@ final class VisualizeCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    private static VisualModel load(String model) throws java.io.IOException {
+    private static VisualModel load(String model) throws IOException {
         VisualModel m = VisualModel.load(model);
         System.out.println("model: " + m.source());
         return m;
     }
 
-    private static void write(BufferedImage picture, Path out, String what) throws java.io.IOException {
+    private static void write(BufferedImage picture, Path out, String what) throws IOException {
         Mosaic.writePng(picture, out);
         System.out.println("wrote " + out + " (" + picture.getWidth() + "x" + picture.getHeight() + "): " + what);
     }
@@ -69,7 +71,6 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Backend.init();
             VisualModel m = load(model);
             INDArray w = Filters.weights(m, layer);
             BufferedImage picture = Filters.picture(m, layer, maxFilters, maxInputs);
@@ -98,13 +99,12 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Backend.init();
             VisualModel m = load(model);
             m.requireLayer(layer);
             INDArray a = FeatureMaps.of(m, m.readImage(image), layer);
             write(FeatureMaps.picture(a), out, String.format(Locale.ROOT,
                     "%s: activations of shape %s, min %.4g, mean %.4g, max %.4g", layer,
-                    java.util.Arrays.toString(a.shape()), a.minNumber().doubleValue(), a.meanNumber().doubleValue(),
+                    Arrays.toString(a.shape()), a.minNumber().doubleValue(), a.meanNumber().doubleValue(),
                     a.maxNumber().doubleValue()));
             return 0;
         }
@@ -139,13 +139,12 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Backend.init();
             VisualModel m = load(model);
             ActivationMaximizer max = new ActivationMaximizer(m, layer);
             ActivationMaximizer.Settings defaults = ActivationMaximizer.Settings.defaults();
             ActivationMaximizer.Settings settings = new ActivationMaximizer.Settings(steps, stepSize, defaults.decay(),
                     defaults.blurEvery(), seed);
-            List<Mosaic.Tile> tiles = new java.util.ArrayList<>();
+            List<Mosaic.Tile> tiles = new ArrayList<>();
             for (int f : filters) {
                 ActivationMaximizer.Result r = max.maximize(f, settings);
                 System.out.printf(Locale.ROOT, "%s filter %d: mean activation %.4g (noise) -> %.4g after %d steps%n",
@@ -186,7 +185,6 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            Backend.init();
             Kernel k = Kernel.of(kernel);
             INDArray grey = ConvolutionDemo.readGrey(image);
             ConvolutionDemo.Result r = ConvolutionDemo.apply(grey, k, stride, padding);

@@ -1,5 +1,6 @@
 package org.zoo4j.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,19 +11,20 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.InputShape;
+import org.zoo4j.base.Table;
 import org.zoo4j.data.DataConfig;
 import org.zoo4j.data.Normalization;
 import org.zoo4j.data.NormalizationMode;
-import org.zoo4j.training.ModelFile;
-import org.zoo4j.training.TrainingRecipe;
-import org.zoo4j.zoo.InputShape;
-import org.zoo4j.zoo.NetworkConfig;
-import org.zoo4j.runtime.Backend;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.transfer.SafeTensors;
 import org.zoo4j.transfer.WeightsCache;
 import org.zoo4j.transfer.WeightsImport;
-import org.zoo4j.transfer.WeightsManifest;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.zoo.ArchitectureConfig;
+import org.zoo4j.zoo.WeightsManifest;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -45,12 +47,12 @@ public final class WeightsCommand implements Runnable {
         @Option(names = "--manifest", paramLabel = "FILE", description = "a weights manifest instead of zoo/weights.yaml")
         Path file;
 
-        WeightsManifest load() throws java.io.IOException {
+        WeightsManifest load() throws IOException {
             if (file == null) {
                 return WeightsManifest.load();
             }
             if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("no such manifest: " + file);
+                throw new ConfigException("no such manifest: " + file);
             }
             return WeightsManifest.read(file);
         }
@@ -65,8 +67,9 @@ public final class WeightsCommand implements Runnable {
         public Integer call() throws Exception {
             WeightsManifest manifest = manifestOption.load();
             Table table = new Table("weights", "model", "format", "top-1", "check").right(3);
-            manifest.weights().forEach((name, e) -> table.row(name, e.model(), e.format().name(),
-                    e.accuracy() == null ? "" : String.format(Locale.ROOT, "%.2f", e.accuracy().top1()),
+            manifest.weights().forEach((name, e) -> table.row(name, e.model(), e.format(),
+                    manifest.accuracyOf(name) == null ? ""
+                            : String.format(Locale.ROOT, "%.2f", manifest.accuracyOf(name).top1()),
                     e.verifiable() ? (e.sha256() != null ? "sha256" : "sha256 prefix") : "UNVERIFIED"));
             table.print(System.out);
             System.out.println(".pth files are pickles: convert with src/main/python/pth_to_safetensors.py before "
@@ -92,7 +95,7 @@ public final class WeightsCommand implements Runnable {
             WeightsManifest.Entry entry = manifestOption.load().get(name);
             Path file = new WeightsCache(WeightsCache.defaultRoot(), System.err).pull(name, entry, allowUnverified);
             System.out.println(file);
-            if (entry.format() == WeightsManifest.Format.pth) {
+            if (entry.format() == WeightsManifest.Format.PTH) {
                 System.err.println("This is a PyTorch pickle; zoo4j does not unpickle. Convert it, then import:\n"
                         + "  /usr/bin/python3 src/main/python/pth_to_safetensors.py " + file + " " + name + ".safetensors\n"
                         + "  zoo4j weights import " + name + ".safetensors --model " + entry.model() + " --out "
@@ -143,12 +146,12 @@ public final class WeightsCommand implements Runnable {
         public Integer call() throws Exception {
             String lower = file.getFileName().toString().toLowerCase(Locale.ROOT);
             if (lower.endsWith(".pth") || lower.endsWith(".pt") || lower.endsWith(".bin") || lower.endsWith(".ckpt")) {
-                throw new IllegalArgumentException(file + " looks like a PyTorch pickle; zoo4j does not unpickle "
+                throw new ConfigException(file + " looks like a PyTorch pickle; zoo4j does not unpickle "
                         + "(it can run code). Convert it: /usr/bin/python3 src/main/python/pth_to_safetensors.py " + file
                         + " OUT.safetensors");
             }
             if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("no such file: " + file);
+                throw new ConfigException("no such file: " + file);
             }
             Map<String, Object> overrides = new LinkedHashMap<>(settings);
             if (classes != null) {
@@ -157,13 +160,12 @@ public final class WeightsCommand implements Runnable {
             if (input != null) {
                 overrides.put("input", input);
             }
-            Backend.init();
             ComputationGraph graph = Zoo.create(model, overrides);
             WeightsImport.Result result;
             try (SafeTensors weights = SafeTensors.open(file)) {
                 result = WeightsImport.load(graph, weights, new WeightsImport.Options(skipHead));
             }
-            NetworkConfig config = Zoo.get(model).config(overrides);
+            ArchitectureConfig config = Zoo.get(model).config(overrides);
             InputShape shape = config.input();
             Normalization normalization = normalization(shape.channels());
             List<String> labels = new ArrayList<>();
@@ -183,7 +185,7 @@ public final class WeightsCommand implements Runnable {
         /** The published preprocessing as zoo4j's normaliser, which works on 0-255 pixel values. */
         private Normalization normalization(int channels) {
             if (mean.length != channels || std.length != channels) {
-                throw new IllegalArgumentException("--mean and --std: " + channels + " values each for this model's "
+                throw new ConfigException("--mean and --std: " + channels + " values each for this model's "
                         + channels + "-channel input; got " + mean.length + " and " + std.length);
             }
             double[] m = new double[channels];

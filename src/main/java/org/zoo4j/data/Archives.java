@@ -10,6 +10,7 @@ import java.util.Map;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+import org.zoo4j.base.AtomicFiles;
 
 /** Safe extraction of .tar.gz archives: no entry may write outside the target folder, and links are refused. */
 final class Archives {

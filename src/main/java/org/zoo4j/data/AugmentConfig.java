@@ -6,6 +6,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.zoo4j.base.ConfigException;
 
 /**
  * Random changes made to training images, applied in this order, each with its own probability: rotation, translation,
@@ -45,16 +46,16 @@ public record AugmentConfig(double rotate, double rotateProbability, double tran
         check("flip", flip, 0, 1);
         check("cropProbability", cropProbability, 0, 1);
         if (!(scaleMin > 0) || !(scaleMax >= scaleMin) || scaleMax > 10) {
-            throw new IllegalArgumentException("augment.scale: needs 0 < min <= max <= 10, got " + scaleMin + ":" + scaleMax);
+            throw new ConfigException("augment.scale: needs 0 < min <= max <= 10, got " + scaleMin + ":" + scaleMax);
         }
         if (crop < 0 || crop > 1000) {
-            throw new IllegalArgumentException("augment.crop: padding in pixels must be in [0, 1000], got " + crop);
+            throw new ConfigException("augment.crop: padding in pixels must be in [0, 1000], got " + crop);
         }
     }
 
     private static void check(String name, double value, double min, double max) {
         if (!(value >= min && value <= max)) {
-            throw new IllegalArgumentException("augment." + name + ": must be in [" + min + ", " + max + "], got " + value);
+            throw new ConfigException("augment." + name + ": must be in [" + min + ", " + max + "], got " + value);
         }
     }
 
@@ -90,7 +91,7 @@ public record AugmentConfig(double rotate, double rotateProbability, double tran
         for (String item : text.split(",")) {
             String[] kv = item.trim().split("=", 2);
             if (kv.length != 2 || kv[1].isBlank()) {
-                throw new IllegalArgumentException("augment: expected name=value in '" + item.trim() + "' of '" + text
+                throw new ConfigException("augment: expected name=value in '" + item.trim() + "' of '" + text
                         + "'; names: rotate, translate, scale, flip, crop (e.g. rotate=15,translate=0.1,scale=0.9:1.1)");
             }
             String name = kv[0].trim().toLowerCase(Locale.ROOT);
@@ -117,19 +118,19 @@ public record AugmentConfig(double rotate, double rotateProbability, double tran
                 }
                 case "flip" -> {
                     if (probability != null) {
-                        throw new IllegalArgumentException("augment: flip=P already is a probability; write flip=0.5");
+                        throw new ConfigException("augment: flip=P already is a probability; write flip=0.5");
                     }
                     flip = number(name, value);
                 }
                 case "crop" -> {
                     double pad = number(name, value);
                     if (pad != Math.rint(pad)) {
-                        throw new IllegalArgumentException("augment: crop is a padding in whole pixels, got " + value);
+                        throw new ConfigException("augment: crop is a padding in whole pixels, got " + value);
                     }
                     crop = (int) pad;
                     cropP = probability;
                 }
-                default -> throw new IllegalArgumentException("augment: unknown step '" + name
+                default -> throw new ConfigException("augment: unknown step '" + name
                         + "'; one of rotate, translate, scale, flip, crop");
             }
         }
@@ -140,7 +141,7 @@ public record AugmentConfig(double rotate, double rotateProbability, double tran
         try {
             return Double.parseDouble(text.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("augment: " + name + " needs a number, got '" + text + "'");
+            throw new ConfigException("augment: " + name + " needs a number, got '" + text + "'");
         }
     }
 

@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * The CIFAR-10 binary format: records of one label byte followed by 32x32 red, then green, then blue bytes (already

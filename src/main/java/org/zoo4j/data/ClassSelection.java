@@ -1,8 +1,9 @@
 package org.zoo4j.data;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /** The images of some classes of a source, relabelled 0, 1, ... in the order the classes are given. */
 final class ClassSelection implements ImageSource {
@@ -32,7 +33,7 @@ final class ClassSelection implements ImageSource {
     /** {@code data} restricted to {@code classes} (indices into its class list); the names follow the classes. */
     static DatasetLoader.Loaded select(DatasetLoader.Loaded data, List<Integer> classes) {
         int[] newLabelOfOld = new int[data.classes().size()];
-        java.util.Arrays.fill(newLabelOfOld, -1);
+        Arrays.fill(newLabelOfOld, -1);
         List<String> names = new ArrayList<>();
         for (int c : classes) {
             if (c >= data.classes().size()) {

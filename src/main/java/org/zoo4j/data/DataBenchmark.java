@@ -1,13 +1,13 @@
 package org.zoo4j.data;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * Images per second of the data pipeline alone (reading, augmenting, normalising, building batches; no model), with
@@ -31,7 +31,6 @@ public final class DataBenchmark {
 
     /** Runs every case: {@code images} images timed per case after {@code warmup} untimed ones. */
     public static Report run(int workers, int batchSize, int images, int warmup) {
-        Backend.init();
         List<Result> results = new ArrayList<>();
         DatasetManifest manifest = DatasetManifest.load();
         long loadStart = System.nanoTime();
@@ -107,7 +106,7 @@ public final class DataBenchmark {
 
     private static double[] fill(int n) {
         double[] a = new double[n];
-        java.util.Arrays.fill(a, 1);
+        Arrays.fill(a, 1);
         return a;
     }
 

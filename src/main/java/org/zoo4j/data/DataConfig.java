@@ -3,6 +3,9 @@ package org.zoo4j.data;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.HashSet;
+import java.util.List;
+import org.zoo4j.base.ConfigException;
 
 /**
  * Which data a model trains on and how it is fed: the {@code data:} section of a training recipe.
@@ -34,46 +37,46 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DataConfig(String dataset, String path, double validationFraction, double testFraction, long seed,
                          int batchSize, AugmentConfig augment, NormalizationMode normalization, int prefetch,
-                         int workers, Integer subset, boolean download, java.util.List<Integer> classes,
+                         int workers, Integer subset, boolean download, List<Integer> classes,
                          Double labelFraction) {
 
     public DataConfig {
         if (dataset == null || dataset.isBlank()) {
-            throw new IllegalArgumentException("data.dataset: missing; one of fashion-mnist, mnist, cifar10, folder:/path");
+            throw new ConfigException("data.dataset: missing; one of fashion-mnist, mnist, cifar10, folder:/path");
         }
         dataset = dataset.trim();
         if (path != null && path.isBlank()) {
             path = null;
         }
         if (!(validationFraction >= 0 && validationFraction < 1)) {
-            throw new IllegalArgumentException("data.validationFraction: must be in [0, 1), got " + validationFraction);
+            throw new ConfigException("data.validationFraction: must be in [0, 1), got " + validationFraction);
         }
         if (!(testFraction >= 0 && testFraction < 1) || validationFraction + testFraction >= 1) {
-            throw new IllegalArgumentException("data.testFraction: must be in [0, 1) and leave training images beside "
+            throw new ConfigException("data.testFraction: must be in [0, 1) and leave training images beside "
                     + "validationFraction, got " + testFraction);
         }
         if (batchSize < 1) {
-            throw new IllegalArgumentException("data.batchSize: must be at least 1, got " + batchSize);
+            throw new ConfigException("data.batchSize: must be at least 1, got " + batchSize);
         }
         if (prefetch < 1) {
-            throw new IllegalArgumentException("data.prefetch: must be at least 1, got " + prefetch);
+            throw new ConfigException("data.prefetch: must be at least 1, got " + prefetch);
         }
         if (workers < 0) {
-            throw new IllegalArgumentException("data.workers: must be 0 (automatic) or more, got " + workers);
+            throw new ConfigException("data.workers: must be 0 (automatic) or more, got " + workers);
         }
         if (subset != null && subset < 1) {
-            throw new IllegalArgumentException("data.subset: must be at least 1 when set, got " + subset);
+            throw new ConfigException("data.subset: must be at least 1 when set, got " + subset);
         }
         if (classes != null) {
             if (classes.isEmpty() || classes.stream().anyMatch(c -> c == null || c < 0)
-                    || new java.util.HashSet<>(classes).size() != classes.size()) {
-                throw new IllegalArgumentException("data.classes: distinct class indices >= 0, e.g. [5, 6, 7, 8, 9], got "
+                    || new HashSet<>(classes).size() != classes.size()) {
+                throw new ConfigException("data.classes: distinct class indices >= 0, e.g. [5, 6, 7, 8, 9], got "
                         + classes);
             }
-            classes = java.util.List.copyOf(classes);
+            classes = List.copyOf(classes);
         }
         if (labelFraction != null && !(labelFraction > 0 && labelFraction <= 1)) {
-            throw new IllegalArgumentException("data.labelFraction: must be in (0, 1] when set, got " + labelFraction);
+            throw new ConfigException("data.labelFraction: must be in (0, 1] when set, got " + labelFraction);
         }
         augment = augment == null ? AugmentConfig.NONE : augment;
         normalization = normalization == null ? NormalizationMode.STANDARDIZE : normalization;
@@ -89,7 +92,7 @@ public record DataConfig(String dataset, String path, double validationFraction,
                               @JsonProperty("normalization") NormalizationMode normalization,
                               @JsonProperty("prefetch") Integer prefetch, @JsonProperty("workers") Integer workers,
                               @JsonProperty("subset") Integer subset, @JsonProperty("download") Boolean download,
-                              @JsonProperty("classes") java.util.List<Integer> classes,
+                              @JsonProperty("classes") List<Integer> classes,
                               @JsonProperty("labelFraction") Double labelFraction) {
         return new DataConfig(dataset, path, validationFraction == null ? 0.1 : validationFraction,
                 testFraction == null ? 0.1 : testFraction, seed == null ? 42 : seed, batchSize == null ? 64 : batchSize,
@@ -147,7 +150,7 @@ public record DataConfig(String dataset, String path, double validationFraction,
                 prefetch, workers, subset, d, classes, labelFraction);
     }
 
-    public DataConfig withClasses(java.util.List<Integer> c) {
+    public DataConfig withClasses(List<Integer> c) {
         return new DataConfig(dataset, path, validationFraction, testFraction, seed, batchSize, augment, normalization,
                 prefetch, workers, subset, download, c, labelFraction);
     }

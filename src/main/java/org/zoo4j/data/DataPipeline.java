@@ -3,6 +3,7 @@ package org.zoo4j.data;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutionException;
@@ -12,8 +13,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.InputShape;
 
 /**
  * The data every model trains on: a dataset read once, split (seeded, stratified) into training, validation and test
@@ -77,9 +78,8 @@ public final class DataPipeline implements AutoCloseable {
 
     /** As {@link #open(DataConfig, InputShape)} with another manifest, and download progress to {@code progress}. */
     public static DataPipeline open(DataConfig config, InputShape input, DatasetManifest manifest, PrintStream progress) {
-        Backend.init();
         if (input.channels() != 1 && input.channels() != 3) {
-            throw new IllegalArgumentException("input: image data gives 1 (grey) or 3 (RGB) channels, the model asks "
+            throw new ConfigException("input: image data gives 1 (grey) or 3 (RGB) channels, the model asks "
                     + "for " + input.channels());
         }
         long start = System.nanoTime();
@@ -163,7 +163,7 @@ public final class DataPipeline implements AutoCloseable {
         for (int p = 0; p < parts; p++) {
             int from = (int) ((long) sample.length * p / parts);
             int to = (int) ((long) sample.length * (p + 1) / parts);
-            int[] chunk = java.util.Arrays.copyOfRange(sample, from, to);
+            int[] chunk = Arrays.copyOfRange(sample, from, to);
             partial.add(workers.submit(() -> sums(data.trainPool(), chunk, shape)));
         }
         double[] total = new double[2 * c + 1];

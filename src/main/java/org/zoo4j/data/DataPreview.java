@@ -7,8 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
-import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.InputShape;
 
 /**
  * A picture of what augmentation does: each row is one training image, the original on the left, then a grey bar,
@@ -31,9 +32,8 @@ public final class DataPreview {
      */
     public static Summary write(DataConfig config, InputShape shape, int rows, int variants, int zoom, Path out)
             throws IOException {
-        Backend.init();
         if (rows < 1 || variants < 1 || zoom < 1) {
-            throw new IllegalArgumentException("preview: rows, variants and zoom must be at least 1");
+            throw new ConfigException("preview: rows, variants and zoom must be at least 1");
         }
         DatasetLoader.Loaded data = DatasetLoader.load(config.withNormalization(NormalizationMode.NONE),
                 DatasetManifest.load(), System.err);

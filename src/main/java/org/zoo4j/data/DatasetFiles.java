@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zoo4j.base.Checksums;
 
 /**
  * Finds a known dataset's files. Order: an explicit folder (when given, only there); the cache folder

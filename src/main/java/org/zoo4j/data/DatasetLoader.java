@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /** Reads a dataset named by a {@link DataConfig} into image sources: idx, CIFAR-10 binary, or an image folder. */
 final class DatasetLoader {

@@ -8,7 +8,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.Configs;
+import org.zoo4j.base.InputShape;
 
 /**
  * The known datasets, their files, sizes, checksums and download mirrors, as written in {@code data/datasets.yaml}.
@@ -97,7 +98,7 @@ public record DatasetManifest(Map<String, Dataset> datasets) {
     public static DatasetManifest load() {
         try (InputStream in = DatasetManifest.class.getClassLoader().getResourceAsStream(RESOURCE)) {
             if (in != null) {
-                return DataJson.YAML.readValue(in, DatasetManifest.class);
+                return Configs.yaml().readValue(in, DatasetManifest.class);
             }
             Path file = Path.of(REPO_FILE);
             if (Files.isRegularFile(file)) {
@@ -111,10 +112,10 @@ public record DatasetManifest(Map<String, Dataset> datasets) {
     }
 
     public static DatasetManifest read(Path file) throws IOException {
-        return DataJson.YAML.readValue(file.toFile(), DatasetManifest.class);
+        return Configs.yaml().readValue(file.toFile(), DatasetManifest.class);
     }
 
     public static DatasetManifest parse(String yaml) throws IOException {
-        return DataJson.YAML.readValue(yaml, DatasetManifest.class);
+        return Configs.yaml().readValue(yaml, DatasetManifest.class);
     }
 }

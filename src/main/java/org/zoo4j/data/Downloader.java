@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.Checksums;
 
 /**
  * Downloads a manifest file from the first mirror that serves it whole and with the right SHA-256. The bytes go to a

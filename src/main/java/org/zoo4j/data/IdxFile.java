@@ -4,6 +4,7 @@ import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
@@ -12,6 +13,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.ZipException;
+import org.zoo4j.base.Checksums;
 
 /**
  * An idx file (the MNIST format, gzipped or not) read whole into memory: a header of big-endian dimensions, then
@@ -81,7 +83,7 @@ record IdxFile(Path file, int[] dims, byte[] data, String fileSha256, String sha
                 throw new DataException(file + ": holds more data than its header " + Arrays.toString(dims)
                         + " says (" + data.length + " bytes); the file is corrupt, get it again");
             }
-            fileIn.transferTo(java.io.OutputStream.nullOutputStream()); // the rest of the gzip trailer, into the file digest
+            fileIn.transferTo(OutputStream.nullOutputStream()); // the rest of the gzip trailer, into the file digest
             HexFormat hex = HexFormat.of();
             return new IdxFile(file, dims, data, hex.formatHex(fileDigest.digest()), hex.formatHex(contentDigest.digest()));
         } catch (EOFException | ZipException e) {

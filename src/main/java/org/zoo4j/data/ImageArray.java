@@ -1,6 +1,6 @@
 package org.zoo4j.data;
 
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * Images held in memory as unsigned bytes, CHW per image, one after another (idx and CIFAR files). Reading converts

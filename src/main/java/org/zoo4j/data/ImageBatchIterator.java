@@ -1,6 +1,7 @@
 package org.zoo4j.data;
 
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
@@ -11,9 +12,8 @@ import java.util.concurrent.Future;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
-import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * Batches of one split as a DL4J iterator: features {@code [n, C, H, W]} float, normalised; labels one-hot
@@ -25,7 +25,7 @@ import org.zoo4j.zoo.InputShape;
  * starts the next epoch (a reset before any batch was taken keeps the epoch). Unreadable images are left out of their
  * batch and counted in {@link #skippedInEpoch()}.
  */
-public final class ImageBatchIterator implements DataSetIterator {
+public final class ImageBatchIterator implements SeededEpochs {
     private static final long SHUFFLE = 1;
     private static final long AUGMENT = 2;
 
@@ -89,7 +89,7 @@ public final class ImageBatchIterator implements DataSetIterator {
         return indices.length;
     }
 
-    /** Batches per epoch. */
+    @Override
     public int numBatches() {
         return (indices.length + batchSize - 1) / batchSize;
     }
@@ -104,7 +104,7 @@ public final class ImageBatchIterator implements DataSetIterator {
         return skippedInEpoch;
     }
 
-    /** Starts epoch {@code e} from its first batch (for resuming a run: the same shuffle and augmentation). */
+    @Override
     public void setEpoch(int e) {
         if (e < 0) {
             throw new IllegalArgumentException("epoch must be >= 0, got " + e);
@@ -179,7 +179,7 @@ public final class ImageBatchIterator implements DataSetIterator {
         for (int i = 0; i < n; i++) {
             oneHot[i * labels.size() + batchLabels[i]] = 1f;
         }
-        INDArray f = Nd4j.create(n * size == features.length ? features : java.util.Arrays.copyOf(features, n * size),
+        INDArray f = Nd4j.create(n * size == features.length ? features : Arrays.copyOf(features, n * size),
                 new long[] {n, c, h, w}, 'c');
         INDArray l = Nd4j.create(oneHot, new long[] {n, labels.size()}, 'c');
         return new Batch(new DataSet(f, l), skipped);

@@ -2,13 +2,12 @@ package org.zoo4j.data;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import org.datavec.image.loader.NativeImageLoader;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * Reads single image files (PNG, JPEG, BMP) the way training reads image folders: decoded and resized by DataVec
@@ -22,7 +21,7 @@ public final class ImageFiles {
     /** {@code file} as a [1, C, H, W] float array of 0-255 values in RGB order (grey for one channel). */
     public static INDArray read(Path file, InputShape shape) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new NoSuchFileException(file + " (an image file)");
+            throw new DataException(file + ": no such file (an image file)");
         }
         INDArray decoded;
         try {

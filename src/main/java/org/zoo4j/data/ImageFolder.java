@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,7 +21,7 @@ import org.datavec.image.recordreader.ImageRecordReader;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * Images in a folder with one sub-folder per class (PNG, JPEG, BMP), read through DataVec's {@link ImageRecordReader}
@@ -160,7 +161,7 @@ record ImageFolder(String name, List<String> classes, List<Path> files, int[] la
         INDArray image = ((NDArrayWritable) record.get(0)).get();
         long expected = (long) shape.channels() * shape.height() * shape.width();
         if (image.length() != expected) {
-            throw new IOException("decoded to shape " + java.util.Arrays.toString(image.shape()) + ", expected "
+            throw new IOException("decoded to shape " + Arrays.toString(image.shape()) + ", expected "
                     + shape);
         }
         return image;

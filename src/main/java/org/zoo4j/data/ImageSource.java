@@ -1,6 +1,6 @@
 package org.zoo4j.data;
 
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /** Labelled images that can be read one at a time, by index, at a requested shape. Safe for concurrent reads. */
 interface ImageSource {

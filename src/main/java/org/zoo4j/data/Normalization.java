@@ -3,6 +3,7 @@ package org.zoo4j.data;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JacksonException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -18,6 +19,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.DataSet;
 import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
 import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.Configs;
 
 /**
  * A fitted input normaliser: pixel values 0 to 255 are divided by 255 and, for {@link NormalizationMode#STANDARDIZE},
@@ -44,15 +47,15 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
         this.mean = mean == null ? new double[0] : mean.clone();
         this.std = std == null ? new double[0] : std.clone();
         if (this.mean.length != this.std.length) {
-            throw new IllegalArgumentException("normalization: mean has " + this.mean.length + " channels but std has "
+            throw new DataException("normalization: mean has " + this.mean.length + " channels but std has "
                     + this.std.length);
         }
         if (this.mode == NormalizationMode.STANDARDIZE && this.mean.length == 0) {
-            throw new IllegalArgumentException("normalization: standardize needs a mean and std per channel");
+            throw new DataException("normalization: standardize needs a mean and std per channel");
         }
         for (double s : this.std) {
             if (!(s >= 0) || Double.isInfinite(s)) {
-                throw new IllegalArgumentException("normalization: std must be finite and >= 0, got " + s);
+                throw new DataException("normalization: std must be finite and >= 0, got " + s);
             }
         }
     }
@@ -97,7 +100,7 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
             default -> {
                 int channelAxis = features.rank() == 4 ? 1 : features.rank() == 3 ? 0 : -1;
                 if (channelAxis < 0 || features.size(channelAxis) != mean.length) {
-                    throw new IllegalArgumentException("normalization: fitted for " + mean.length
+                    throw new DataException("normalization: fitted for " + mean.length
                             + " channels, got features of shape " + Arrays.toString(features.shape())
                             + " (expected NCHW or CHW)");
                 }
@@ -122,7 +125,7 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
             return;
         }
         if (mode == NormalizationMode.STANDARDIZE && channels != mean.length) {
-            throw new IllegalArgumentException("normalization: fitted for " + mean.length + " channels, got " + channels);
+            throw new DataException("normalization: fitted for " + mean.length + " channels, got " + channels);
         }
         for (int c = 0; c < channels; c++) {
             float mul;
@@ -152,7 +155,7 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
 
     public String toJson() {
         try {
-            return DataJson.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this);
+            return Configs.json().writer().writeValueAsString(this);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -160,9 +163,9 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
 
     public static Normalization fromJson(String json) {
         try {
-            return DataJson.JSON.readValue(json, Normalization.class);
+            return Configs.json().readValue(json, Normalization.class);
         } catch (IOException e) {
-            throw new IllegalArgumentException("normalization: not a valid normaliser: " + e.getMessage(), e);
+            throw new DataException("normalization: not a valid normaliser: " + e.getMessage(), e);
         }
     }
 
@@ -170,7 +173,7 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
     public void write(Path file) throws IOException {
         String name = file.getFileName().toString();
         String text = name.endsWith(".yaml") || name.endsWith(".yml")
-                ? DataJson.YAML.writeValueAsString(this) : toJson();
+                ? Configs.yaml().writeValueAsString(this) : toJson();
         AtomicFiles.write(file, text.getBytes(StandardCharsets.UTF_8));
     }
 
@@ -178,10 +181,10 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
     public static Normalization read(Path file) throws IOException {
         String name = file.getFileName().toString();
         try {
-            return (name.endsWith(".yaml") || name.endsWith(".yml") ? DataJson.YAML : DataJson.JSON)
+            return (name.endsWith(".yaml") || name.endsWith(".yml") ? Configs.yaml() : Configs.json())
                     .readValue(file.toFile(), Normalization.class);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new IllegalArgumentException(file + ": not a valid normaliser: " + e.getOriginalMessage());
+        } catch (JacksonException e) {
+            throw new DataException(file + ": not a valid normaliser: " + e.getOriginalMessage());
         }
     }
 

@@ -1,6 +1,6 @@
 package org.zoo4j.data;
 
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /** Channel conversion and resizing of CHW float images. */
 final class Pixels {
@@ -43,7 +43,7 @@ final class Pixels {
                         + BLUE * src[srcOffset + 2 * plane + i];
             }
         } else {
-            throw new IllegalArgumentException("cannot convert images with " + from + " channels to " + to
+            throw new DataException("cannot convert images with " + from + " channels to " + to
                     + " channels; the model's input needs 1 (grey) or 3 (RGB) channels here");
         }
     }

@@ -3,12 +3,19 @@ package org.zoo4j.runtime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
+import java.util.Set;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.blas.Blas;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.Nd4jCpu;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zoo4j.base.ConfigException;
 
 /**
  * Puts ND4J and DL4J into their fast configuration before first use, and reports what is active.
@@ -112,7 +119,7 @@ public final class Backend {
                 threads = 0;
             }
             if (threads < 1) {
-                throw new IllegalArgumentException(BLAS_THREADS + "=" + setting
+                throw new ConfigException(BLAS_THREADS + "=" + setting
                         + " is not a thread count: give a whole number of at least 1, or \"default\"");
             }
         }
@@ -143,7 +150,7 @@ public final class Backend {
     }
 
     private static boolean nativeBuildPresent(String extension) {
-        String platform = org.bytedeco.javacpp.Loader.getPlatform();
+        String platform = Loader.getPlatform();
         String resource = "org/nd4j/linalg/cpu/nativecpu/bindings/" + platform + extension + "/"
                 + System.mapLibraryName("jnind4jcpu");
         return Backend.class.getClassLoader().getResource(resource) != null;
@@ -153,32 +160,32 @@ public final class Backend {
         Properties env = Nd4j.getExecutioner().getEnvironmentInformation();
         String backend = String.valueOf(env.getOrDefault("backend", "unknown"));
         boolean oneDnn = "CPU".equalsIgnoreCase(backend)
-                && org.nd4j.nativeblas.Nd4jCpu.Environment.getInstance().isUseMKLDNN();
+                && Nd4jCpu.Environment.getInstance().isUseMKLDNN();
         boolean helpers = !Boolean.parseBoolean(System.getProperty(HELPERS_DISABLE, "true"));
         return new BackendInfo(backend, System.getProperty(PLATFORM_EXTENSION, ""),
                 String.valueOf(env.getOrDefault("blas.vendor", "unknown")), oneDnn, helpers,
                 Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxMasterThreads(),
-                Runtime.getRuntime().maxMemory(), org.bytedeco.javacpp.Pointer.maxBytes(), env);
+                Runtime.getRuntime().maxMemory(), Pointer.maxBytes(), env);
     }
 
     /** CPU feature flags as the OS reports them (Linux /proc/cpuinfo); empty where unknown. */
-    record CpuFeatures(java.util.Set<String> flags) {
+    record CpuFeatures(Set<String> flags) {
         private static volatile CpuFeatures detected;
 
         static CpuFeatures detect() {
             if (detected == null) {
-                java.util.Set<String> flags = new java.util.HashSet<>();
+                Set<String> flags = new HashSet<>();
                 Path cpuinfo = Path.of("/proc/cpuinfo");
                 if (Files.isReadable(cpuinfo)) {
                     try (var lines = Files.lines(cpuinfo)) {
                         lines.filter(l -> l.startsWith("flags")).findFirst().ifPresent(
-                                l -> flags.addAll(java.util.List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))));
+                                l -> flags.addAll(List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))));
                     } catch (IOException | RuntimeException e) {
                         // unknown: the caller falls back to the safest build
                     }
                 } else {
                     // Not Linux: trust the build chosen at packaging time (AVX2 is on every x86-64 Mac and recent PC).
-                    flags.addAll(java.util.List.of("avx2", "fma"));
+                    flags.addAll(List.of("avx2", "fma"));
                 }
                 detected = new CpuFeatures(flags);
             }

@@ -1,6 +1,7 @@
 package org.zoo4j.runtime;
 
 import java.lang.ref.WeakReference;
+import java.util.Locale;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer.AlgoMode;
@@ -188,7 +189,7 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
         boolean avx512Core = cpu.has("avx512f") && cpu.has("avx512bw") && cpu.has("avx512vl") && cpu.has("avx512dq");
         for (String cap : new String[] {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {
             String isa = System.getenv(cap);
-            if (isa != null && !isa.isBlank() && !isa.trim().toUpperCase(java.util.Locale.ROOT).startsWith("AVX512")
+            if (isa != null && !isa.isBlank() && !isa.trim().toUpperCase(Locale.ROOT).startsWith("AVX512")
                     && !isa.trim().equalsIgnoreCase("ALL")) {
                 return false;
             }

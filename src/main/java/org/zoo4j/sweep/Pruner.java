@@ -16,13 +16,14 @@ public interface Pruner {
 
     Pruner NONE = (trial, epoch, values) -> null;
 
-    static Pruner of(SweepSpec.PrunerSpec spec) {
-        return switch (spec.type()) {
-            case "none" -> NONE;
-            case "asha" -> new Asha(spec.minEpochs(), spec.reductionFactor());
-            case "median" -> new Median(spec.minEpochs(), spec.startupTrials());
-            default -> throw new IllegalArgumentException("pruner.type: unknown '" + spec.type() + "'");
-        };
+    static Pruner of(PrunerSpec spec) {
+        if (spec instanceof PrunerSpec.Asha a) {
+            return new Asha(a.minEpochs(), a.reductionFactor());
+        }
+        if (spec instanceof PrunerSpec.Median m) {
+            return new Median(m.minEpochs(), m.startupTrials());
+        }
+        return NONE;
     }
 
     /** The values that {@code epoch} saw, over all trials that reached it. */

@@ -33,14 +33,17 @@ public interface Sampler {
     /** The point for trial {@code number}, or null when the strategy has no candidates left (a finished grid). */
     double[] next(int number, List<Observation> history);
 
-    static Sampler of(SweepSpec.Strategy strategy, SearchSpace space) {
-        return switch (strategy.type()) {
-            case "random" -> random(space, strategy.seed());
-            case "grid" -> grid(space, strategy.gridPoints());
-            case "genetic" -> genetic(space, strategy.seed(), strategy.population());
-            case "tpe" -> new TpeSampler(space, strategy.seed(), strategy.startupTrials());
-            default -> throw new IllegalArgumentException("strategy.type: unknown '" + strategy.type() + "'");
-        };
+    static Sampler of(SamplerSpec spec, SearchSpace space) {
+        if (spec instanceof SamplerSpec.Grid g) {
+            return grid(space, g.points());
+        }
+        if (spec instanceof SamplerSpec.Genetic g) {
+            return genetic(space, g.seed(), g.population());
+        }
+        if (spec instanceof SamplerSpec.Tpe t) {
+            return new TpeSampler(space, t.seed(), t.startupTrials());
+        }
+        return random(space, spec.seed());
     }
 
     /** Arbiter's random search, seeded per trial so that workers in other processes draw other candidates. */

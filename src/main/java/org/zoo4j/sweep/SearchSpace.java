@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.deeplearning4j.arbiter.BaseNetworkSpace;
 import org.deeplearning4j.arbiter.DL4JConfiguration;
@@ -15,6 +16,7 @@ import org.deeplearning4j.arbiter.optimize.parameter.FixedValue;
 import org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParameterSpace;
 import org.deeplearning4j.arbiter.optimize.parameter.discrete.DiscreteParameterSpace;
 import org.deeplearning4j.arbiter.optimize.parameter.integer.IntegerParameterSpace;
+import org.zoo4j.base.ConfigException;
 
 /**
  * A search space over recipe fields: each dotted recipe key ({@code overrides.updater.learningRate},
@@ -24,7 +26,7 @@ import org.deeplearning4j.arbiter.optimize.parameter.integer.IntegerParameterSpa
  * <p>
  * Under the key {@link #MODEL} the space may be a whole network architecture, Arbiter's {@code MultiLayerSpace} or
  * {@code ComputationGraphSpace}: each trial then trains the network at its point, saved as its run's network file
- * (see {@code NetworkFile}). Such a space's own leaves show as the settings {@code model[0]}, {@code model[1]}, ...
+ * (see {@code Dl4jNetworkFile}). Such a space's own leaves show as the settings {@code model[0]}, {@code model[1]}, ...
  */
 public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
     private final Map<String, ParameterSpace<?>> spaces;
@@ -40,12 +42,12 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
     /** A space over the given recipe keys, in the given order; the spaces may be any Arbiter parameter spaces. */
     public SearchSpace(Map<String, ? extends ParameterSpace<?>> spaces) {
         if (spaces.isEmpty()) {
-            throw new IllegalArgumentException("space: no parameters to search; name at least one recipe field");
+            throw new ConfigException("space: no parameters to search; name at least one recipe field");
         }
         this.spaces = Collections.unmodifiableMap(new LinkedHashMap<>(spaces));
         this.spaces.forEach((key, space) -> {
             if (space instanceof BaseNetworkSpace<?> && !key.equals(MODEL)) {
-                throw new IllegalArgumentException("space." + key + ": a network space (" + space.getClass().getSimpleName()
+                throw new ConfigException("space." + key + ": a network space (" + space.getClass().getSimpleName()
                         + ") is searched under the key '" + MODEL + "'");
             }
         });
@@ -99,7 +101,7 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
     public static ParameterSpace<Double> logUniform(String key, double low, double high) {
         checkRange(key, low, high);
         if (low <= 0) {
-            throw new IllegalArgumentException("space." + key + ": a log-uniform range needs bounds > 0, got [" + low
+            throw new ConfigException("space." + key + ": a log-uniform range needs bounds > 0, got [" + low
                     + ", " + high + "]; use uniform for ranges that include 0");
         }
         return new ContinuousParameterSpace(new LogUniformDistribution(low, high));
@@ -120,7 +122,7 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
     /** One of the given values. */
     public static ParameterSpace<Object> choice(String key, List<?> values) {
         if (values == null || values.isEmpty()) {
-            throw new IllegalArgumentException("space." + key + ": choice needs at least one value");
+            throw new ConfigException("space." + key + ": choice needs at least one value");
         }
         return new DiscreteParameterSpace<>(new ArrayList<Object>(values));
     }
@@ -132,11 +134,11 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
 
     private static void checkRange(String key, double low, double high) {
         if (!Double.isFinite(low) || !Double.isFinite(high)) {
-            throw new IllegalArgumentException("space." + key + ": bounds must be finite numbers, got [" + low + ", "
+            throw new ConfigException("space." + key + ": bounds must be finite numbers, got [" + low + ", "
                     + high + "]");
         }
         if (!(low < high)) {
-            throw new IllegalArgumentException("space." + key + ": " + (low == high ? "empty" : "inverted") + " range ["
+            throw new ConfigException("space." + key + ": " + (low == high ? "empty" : "inverted") + " range ["
                     + low + ", " + high + "]; give [low, high] with low < high, or use fixed: for a single value");
         }
     }
@@ -187,7 +189,7 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
         if (value instanceof GraphConfiguration graph) {
             return graph.getConfiguration().toJson();
         }
-        throw new IllegalArgumentException("space.model: " + network().getClass().getSimpleName() + " gave a "
+        throw new ConfigException("space.model: " + network().getClass().getSimpleName() + " gave a "
                 + (value == null ? "null" : value.getClass().getSimpleName()) + ", not a DL4J network configuration");
     }
 
@@ -219,7 +221,7 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
     /** A value as a recipe setting: numbers without needless digits. */
     static String format(Object value) {
         if (value instanceof Double d) {
-            return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf(d) : String.format(java.util.Locale.ROOT,
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? String.valueOf(d) : String.format(Locale.ROOT,
                     "%.6g", d).replaceAll("(\\.\\d*?)0+(e|$)", "$1$2").replace(".e", "e").replaceAll("\\.$", "");
         }
         return String.valueOf(value);
@@ -235,7 +237,7 @@ public final class SearchSpace implements ParameterSpace<Map<String, Object>> {
 
     private void checkLength(double[] point) {
         if (point.length != numParameters) {
-            throw new IllegalArgumentException("a point of this space has " + numParameters + " coordinates, got "
+            throw new ConfigException("a point of this space has " + numParameters + " coordinates, got "
                     + point.length);
         }
     }

@@ -3,6 +3,8 @@ package org.zoo4j.sweep;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,10 +16,16 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.zoo4j.data.AtomicFiles;
-import org.zoo4j.training.EpochMetrics;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.modelfile.EpochMetrics;
+import org.zoo4j.modelfile.TrainingState;
+import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.training.RunDirectory;
 import org.zoo4j.training.Trainer;
-import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.training.TrainingHooks;
+import org.zoo4j.training.TrainingLoop;
+import org.zoo4j.zoo.Dl4jNetworkFile;
 
 /**
  * A hyperparameter sweep in a directory ({@code runs/sweeps/NAME/}):
@@ -52,7 +60,7 @@ public final class Sweep {
         SweepSpec spec = SweepSpec.read(sweepFile);
         Path dir = root.resolve(spec.name());
         if (SweepStore.exists(dir)) {
-            throw new IllegalArgumentException("sweep " + spec.name() + " already exists in " + dir + "; continue it "
+            throw new ConfigException("sweep " + spec.name() + " already exists in " + dir + "; continue it "
                     + "with ./zoo4j sweep --resume " + spec.name() + ", or set another name: in " + sweepFile);
         }
         SweepStore store = SweepStore.open(dir);
@@ -66,11 +74,11 @@ public final class Sweep {
     /** The sweep in {@code dir}, as created from a sweep file. */
     public static Sweep open(Path dir) throws IOException {
         if (!SweepStore.exists(dir) || !Files.isRegularFile(dir.resolve("sweep.yaml"))) {
-            throw new IllegalArgumentException(dir + " holds no sweep (no sweep.db and sweep.yaml); start one with "
+            throw new ConfigException(dir + " holds no sweep (no sweep.db and sweep.yaml); start one with "
                     + "./zoo4j sweep training/sweeps/FILE.yaml");
         }
         // The base recipe as it was resolved at creation, so later edits of the recipe file change nothing.
-        SweepSpec spec = SweepSpec.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(),
+        SweepSpec spec = SweepFile.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(),
                 null, dir.resolve("base-recipe.yaml"));
         return new Sweep(spec, dir, SweepStore.open(dir));
     }
@@ -114,10 +122,10 @@ public final class Sweep {
      */
     public void run(int parallel, PrintStream console) throws IOException, InterruptedException {
         if (parallel < 1) {
-            throw new IllegalArgumentException("--parallel: at least 1, got " + parallel);
+            throw new ConfigException("--parallel: at least 1, got " + parallel);
         }
         if (parallel > 1 && !Files.isRegularFile(dir.resolve("sweep.yaml"))) {
-            throw new IllegalArgumentException("a sweep defined in code runs its trials in this process; use parallel 1 "
+            throw new ConfigException("a sweep defined in code runs its trials in this process; use parallel 1 "
                     + "(worker processes rebuild the sweep from its sweep.yaml)");
         }
         long deadline = deadlineFromNow();
@@ -133,7 +141,7 @@ public final class Sweep {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / parallel);
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> jvm = new ArrayList<>();
-        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (arg.startsWith("-Xmx") || arg.startsWith("-D")) {
                 jvm.add(arg);
             }
@@ -143,8 +151,8 @@ public final class Sweep {
         for (int i = 0; i < parallel; i++) {
             List<String> command = new ArrayList<>(List.of(javaBin));
             command.addAll(jvm);
-            command.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "sweep",
-                    "--worker", dir.toString(), "--deadline", Long.toString(deadline)));
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), SweepWorker.class.getName(),
+                    dir.toString(), Long.toString(deadline)));
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(logs.resolve("worker-" + i + ".log").toFile()));
             // ND4J's thread pools are per process: each worker gets its share of the cores.
@@ -227,17 +235,19 @@ public final class Sweep {
             TrainingRecipe recipe = spec.base().with(settings);
             String network = spec.space().networkJson(trial.point()); // the same network again on a continued trial
             PrintStream quiet = new PrintStream(OutputStream.nullOutputStream()); // the trial's train.log has it all
-            if (Files.isRegularFile(runDir.resolve("last.zip"))) {
-                trainer = Trainer.resume(runDir, Map.of(), quiet);
+            int epochs = recipe.epochs();
+            TrainingHooks hooks = TrainingHooks.NONE.withOnEpoch((m, s) -> onEpoch(n, m, s, epochs));
+            if (Files.isRegularFile(runDir.resolve(RunDirectory.LAST))) {
+                trainer = Trainer.resume(runDir, Map.of(), quiet, hooks);
             } else {
-                org.zoo4j.data.AtomicFiles.deleteTree(runDir); // a trial killed in its first epoch: nothing to continue from
+                AtomicFiles.deleteTree(runDir); // a trial killed in its first epoch: nothing to continue from
                 Files.createDirectories(runDir.getParent());
                 if (network != null) {
-                    Path file = runDir.resolve(org.zoo4j.training.NetworkFile.RUN_FILE);
+                    Path file = runDir.resolve(Dl4jNetworkFile.RUN_FILE);
                     AtomicFiles.writeString(file, network);
                     recipe = recipe.withModel(file.toAbsolutePath().toString(), recipe.overrides());
                 }
-                trainer = Trainer.start(recipe, runDir, quiet);
+                trainer = Trainer.start(recipe, runDir, quiet, hooks);
             }
             Trainer running = trainer;
             heartbeat.scheduleAtFixedRate(() -> {
@@ -250,14 +260,12 @@ public final class Sweep {
                     running.requestStop();
                 }
             }, 5, 5, TimeUnit.SECONDS);
-            int epochs = recipe.epochs();
-            trainer.onEpoch(m -> onEpoch(n, m, running, epochs));
-            Trainer.Result result = trainer.run();
+            TrainingLoop.Result result = trainer.run();
             switch (result.status()) {
                 case COMPLETED, EARLY_STOPPED -> {
                     state = SweepStore.State.COMPLETE;
                     testAccuracy = result.test().accuracy();
-                    reason = result.status() == Trainer.Status.EARLY_STOPPED ? "early stopping" : null;
+                    reason = result.status() == TrainingLoop.Status.EARLY_STOPPED ? "early stopping" : null;
                 }
                 case PRUNED -> {
                     state = SweepStore.State.PRUNED;
@@ -286,17 +294,17 @@ public final class Sweep {
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        Double value = bestValue(trainer);
+        Double value = trainer == null ? null : bestValue(trainer.state());
         store.finish(n, state, value, testAccuracy, reason, seconds);
         console.printf(Locale.ROOT, "trial %04d %s%s%s (%.0f s)%n", n, state.name().toLowerCase(Locale.ROOT),
                 value == null ? "" : String.format(Locale.ROOT, ": %s %.4f", spec.objective().key(), value),
                 reason == null ? "" : " - " + reason, seconds);
     }
 
-    private String onEpoch(int n, EpochMetrics m, Trainer trainer, int epochs) {
+    private String onEpoch(int n, EpochMetrics m, TrainingState state, int epochs) {
         try {
             Map<Integer, Map<Integer, Double>> values = store.report(n, m.epoch(), spec.objective().of(m),
-                    bestValue(trainer));
+                    bestValue(state));
             if (m.epoch() >= epochs) {
                 return null; // the last epoch: nothing left to save
             }
@@ -308,16 +316,13 @@ public final class Sweep {
             });
             return pruner.check(n, m.epoch(), losses);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 
     /** The trial's best epoch value of the objective so far, or null before its first epoch. */
-    private Double bestValue(Trainer trainer) {
-        if (trainer == null) {
-            return null;
-        }
-        return trainer.state().history().stream().map(spec.objective()::of).filter(Double::isFinite)
+    private Double bestValue(TrainingState state) {
+        return state.history().stream().map(spec.objective()::of).filter(Double::isFinite)
                 .max(spec.objective().maximize() ? Comparator.naturalOrder() : Comparator.<Double>reverseOrder())
                 .orElse(null);
     }

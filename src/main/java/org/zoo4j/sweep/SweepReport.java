@@ -13,6 +13,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
+import org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParameterSpace;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -22,7 +25,8 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
-import org.zoo4j.data.AtomicFiles;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.Table;
 import org.zoo4j.sweep.SweepStore.State;
 import org.zoo4j.sweep.SweepStore.Trial;
 
@@ -61,7 +65,7 @@ public final class SweepReport {
                 "time"));
         header.addAll(keys);
         header.add("reason");
-        org.zoo4j.cli.Table table = new org.zoo4j.cli.Table(header.toArray(String[]::new)).right(0, 1, 3, 4, 5, 6);
+        Table table = new Table(header.toArray(String[]::new)).right(0, 1, 3, 4, 5, 6);
         int rank = 1;
         for (Trial t : ranked) {
             List<Object> row = new ArrayList<>(List.of(rank++, String.format(Locale.ROOT, "%04d", t.number()),
@@ -139,7 +143,7 @@ public final class SweepReport {
 
     /** A searched field against the objective; choices of text are placed at their index. */
     private static XYChart paramPlot(String key, List<Trial> trials, SweepSpec.Objective objective,
-                                     org.deeplearning4j.arbiter.optimize.api.ParameterSpace<?> space) {
+                                     ParameterSpace<?> space) {
         List<String> categories = new ArrayList<>();
         List<Double> x = new ArrayList<>();
         List<Double> y = new ArrayList<>();
@@ -166,7 +170,7 @@ public final class SweepReport {
                 + "=" + c).toList()) + ")";
         XYChart chart = chart(title, key, objective.key());
         // Arbiter exposes no getter for a continuous space's distribution; its description names it.
-        boolean log = space instanceof org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParameterSpace
+        boolean log = space instanceof ContinuousParameterSpace
                 && space.toString().contains("LogUniform") && x.stream().allMatch(v -> v > 0);
         chart.getStyler().setXAxisLogarithmic(log);
         scatter(chart.addSeries("trials", x, y));
@@ -175,7 +179,7 @@ public final class SweepReport {
 
     /** How many trials finished each epoch: the survivors of each rung when a pruner is on. */
     private static CategoryChart rungPlot(Map<Integer, Map<Integer, Double>> values) {
-        Map<Integer, Integer> reached = new java.util.TreeMap<>();
+        Map<Integer, Integer> reached = new TreeMap<>();
         values.values().forEach(byEpoch -> byEpoch.keySet().forEach(e -> reached.merge(e, 1, Integer::sum)));
         CategoryChart chart = new CategoryChartBuilder().width(800).height(500).title("Trials that reached each epoch")
                 .xAxisTitle("epoch").yAxisTitle("trials").build();

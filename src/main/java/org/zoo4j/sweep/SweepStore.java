@@ -12,10 +12,11 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.sqlite.SQLiteConfig;
-import org.zoo4j.zoo.Configs;
+import org.zoo4j.base.Configs;
 
 /**
  * A sweep's state in an SQLite database ({@code sweep.db}), shared by every worker process of the sweep: the sweep's
@@ -277,7 +278,7 @@ public final class SweepStore {
             try (PreparedStatement p = c.prepareStatement("UPDATE trials SET state = ?, value = COALESCE(?, value), "
                     + "test_accuracy = ?, reason = ?, seconds = seconds + ?, finished = ?, worker = CASE WHEN ? = "
                     + "'queued' THEN NULL ELSE worker END WHERE number = ?")) {
-                String s = state.name().toLowerCase(java.util.Locale.ROOT);
+                String s = state.name().toLowerCase(Locale.ROOT);
                 p.setString(1, s);
                 p.setObject(2, value);
                 p.setObject(3, testAccuracy);
@@ -337,7 +338,7 @@ public final class SweepStore {
     @SuppressWarnings("unchecked")
     private static Trial row(ResultSet r) throws SQLException {
         Map<String, String> params = new LinkedHashMap<>(Configs.fromJson(r.getString(4), LinkedHashMap.class));
-        return new Trial(r.getInt(1), State.valueOf(r.getString(2).toUpperCase(java.util.Locale.ROOT)),
+        return new Trial(r.getInt(1), State.valueOf(r.getString(2).toUpperCase(Locale.ROOT)),
                 Configs.fromJson(r.getString(3), double[].class), params, r.getObject(5) == null ? null
                 : r.getDouble(5), r.getObject(6) == null ? null : r.getDouble(6), r.getInt(7), r.getString(8),
                 r.getString(9), r.getInt(10), r.getDouble(11));

@@ -1,11 +1,12 @@
 package org.zoo4j.training;
 
-import org.zoo4j.data.AtomicFiles;
 import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
@@ -14,6 +15,8 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.modelfile.EpochMetrics;
 
 /** PNG plots of a run (XChart): loss and accuracy per epoch, and the test confusion matrix. */
 public final class Plots {
@@ -21,7 +24,7 @@ public final class Plots {
     }
 
     /** loss.png, accuracy.png and confusion.png in the run directory. */
-    static void writeAll(Path runDir, List<EpochMetrics> history, Evaluation test) throws IOException {
+    static void writeAll(Path runDir, List<EpochMetrics> history, EvaluationReport test) throws IOException {
         XYChart loss = curves("Loss", "cross-entropy", history, List.of("train", "validation"),
                 List.of(EpochMetrics::trainLoss, EpochMetrics::validationLoss));
         save(loss, runDir.resolve("loss.png"));
@@ -29,7 +32,7 @@ public final class Plots {
                 List.of(m -> 100 * m.validationAccuracy()));
         save(accuracy, runDir.resolve("accuracy.png"));
         if (test != null) {
-            confusion(runDir.resolve("confusion.png"), test, String.format(java.util.Locale.ROOT,
+            confusion(runDir.resolve("confusion.png"), test, String.format(Locale.ROOT,
                     "Test confusion matrix (accuracy %.2f%%)", 100 * test.accuracy()));
         }
     }
@@ -58,7 +61,7 @@ public final class Plots {
     }
 
     /** The confusion matrix as a heat map, counts in the cells; rows are the actual classes. */
-    public static void confusion(Path png, Evaluation e, String title) throws IOException {
+    public static void confusion(Path png, EvaluationReport e, String title) throws IOException {
         int n = e.labels().size();
         List<String> names = new ArrayList<>(e.labels());
         List<Number[]> cells = new ArrayList<>();
@@ -69,7 +72,7 @@ public final class Plots {
             }
         }
         List<String> rows = new ArrayList<>(names);
-        java.util.Collections.reverse(rows);
+        Collections.reverse(rows);
         HeatMapChart chart = new HeatMapChartBuilder().width(200 + 70 * n).height(150 + 55 * n).title(title)
                 .xAxisTitle("predicted").yAxisTitle("actual").build();
         chart.getStyler().setShowValue(true);

@@ -26,13 +26,24 @@ final class Progress {
         return System.console() != null;
     }
 
+    /** {@code batches} is the epoch's batch count, or 0 or less when the data does not say (then no bar and no ETA). */
     void update(int epoch, int epochs, int batch, int batches, double loss, double imagesPerSecond, double etaSeconds) {
         long now = System.nanoTime();
-        if (now - lastPrint < (terminal ? BAR_INTERVAL_NANOS : PLAIN_INTERVAL_NANOS) && batch < batches) {
+        boolean known = batches > 0;
+        if (now - lastPrint < (terminal ? BAR_INTERVAL_NANOS : PLAIN_INTERVAL_NANOS) && (!known || batch < batches)) {
             return;
         }
         lastPrint = now;
-        if (terminal) {
+        if (!known) {
+            String line = String.format(Locale.ROOT, "epoch %d/%d batch %d loss %.4f %.0f img/s", epoch, epochs, batch,
+                    loss, imagesPerSecond);
+            if (terminal) {
+                out.print("\r" + line + " ");
+                out.flush();
+            } else {
+                out.println(line);
+            }
+        } else if (terminal) {
             int filled = batches == 0 ? 0 : (int) ((long) BAR_WIDTH * batch / batches);
             out.printf(Locale.ROOT, "\repoch %d/%d [%s%s] %d/%d loss %.4f  %.0f img/s  ETA %s ", epoch, epochs,
                     "=".repeat(filled), " ".repeat(BAR_WIDTH - filled), batch, batches, loss, imagesPerSecond,

@@ -1,5 +1,6 @@
 package org.zoo4j.transfer;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.Closeable;
@@ -10,6 +11,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -111,7 +113,7 @@ public final class SafeTensors implements Closeable {
         JsonNode root;
         try {
             root = new ObjectMapper().readTree(header);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw bad(file, "header is not JSON: " + e.getOriginalMessage());
         }
         if (root == null || !root.isObject()) {
@@ -151,7 +153,7 @@ public final class SafeTensors implements Closeable {
         try {
             dtype = DType.valueOf(dtypeText);
         } catch (IllegalArgumentException e) {
-            throw bad(file, "tensor " + name + ": dtype '" + dtypeText + "' is not supported (" + java.util.Arrays.toString(DType.values()) + ")");
+            throw bad(file, "tensor " + name + ": dtype '" + dtypeText + "' is not supported (" + Arrays.toString(DType.values()) + ")");
         }
         JsonNode shapeNode = node.path("shape");
         if (!shapeNode.isArray()) {
@@ -203,7 +205,7 @@ public final class SafeTensors implements Closeable {
     public Info info(String name) {
         Info info = tensors.get(name);
         if (info == null) {
-            throw new IllegalArgumentException(file + ": no tensor " + name);
+            throw new WeightsException(file + ": no tensor " + name);
         }
         return info;
     }
@@ -212,7 +214,7 @@ public final class SafeTensors implements Closeable {
     public float[] floats(String name) throws IOException {
         Info info = info(name);
         if (!info.dtype().floating) {
-            throw new IllegalArgumentException(file + ": tensor " + name + " has dtype " + info.dtype()
+            throw new WeightsException(file + ": tensor " + name + " has dtype " + info.dtype()
                     + "; only F64, F32, F16 and BF16 tensors convert to float");
         }
         int n = (int) info.elements();
@@ -287,7 +289,7 @@ public final class SafeTensors implements Closeable {
     }
 
     /** A file that is not valid safetensors. A user error: the message says what is wrong. */
-    public static final class SafeTensorsException extends IllegalArgumentException {
+    public static final class SafeTensorsException extends WeightsException {
         SafeTensorsException(String message) {
             super(message);
         }

@@ -2,12 +2,16 @@ package org.zoo4j.transfer;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.zoo4j.data.AtomicFiles;
-import org.zoo4j.data.Checksums;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.Checksums;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.data.DataException;
 import org.zoo4j.data.DatasetManifest;
 import org.zoo4j.data.Downloader;
+import org.zoo4j.zoo.WeightsManifest;
 
 /**
  * Downloaded weight files: {@code <cache>/<weights name>/<file>}, fetched with the data package's {@link Downloader}
@@ -51,7 +55,7 @@ public final class WeightsCache {
      */
     public Path pull(String name, WeightsManifest.Entry entry, boolean allowUnverified) throws IOException {
         if (!entry.verifiable() && !allowUnverified) {
-            throw new IllegalArgumentException(name + " has no published checksum in the weights manifest, so its "
+            throw new ConfigException(name + " has no published checksum in the weights manifest, so its "
                     + "download cannot be verified; pass --allow-unverified to fetch it anyway");
         }
         Path target = path(name, entry);
@@ -72,7 +76,7 @@ public final class WeightsCache {
                     entry.sha256(), null, null, null), fetched);
             String sha = Checksums.sha256(fetched);
             if (!matches(entry, sha)) {
-                throw new IllegalArgumentException(name + ": downloaded file has sha256 " + sha + ", expected "
+                throw new DataException(name + ": downloaded file has sha256 " + sha + ", expected "
                         + entry.verification() + "; not kept");
             }
             AtomicFiles.move(fetched, target);
@@ -83,7 +87,7 @@ public final class WeightsCache {
             Files.deleteIfExists(fetched);
             try {
                 Files.deleteIfExists(staging);
-            } catch (java.nio.file.DirectoryNotEmptyException e) {
+            } catch (DirectoryNotEmptyException e) {
                 // another pull of the same entry is under way; leave its folder
             }
         }

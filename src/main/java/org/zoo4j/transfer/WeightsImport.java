@@ -152,14 +152,14 @@ public final class WeightsImport {
                 }
             }
         } else {
-            throw new IllegalArgumentException("layer " + name + " (" + conf.getClass().getSimpleName()
+            throw new WeightsException("layer " + name + " (" + conf.getClass().getSimpleName()
                     + ") has parameters but no known torch counterpart; import supports convolution, dense and batch norm");
         }
         return out;
     }
 
     private static IllegalArgumentException unsupported(String layer, Object conf, String key) {
-        return new IllegalArgumentException("layer " + layer + " (" + conf.getClass().getSimpleName()
+        return new WeightsException("layer " + layer + " (" + conf.getClass().getSimpleName()
                 + ") has parameter " + key + " with no known torch counterpart");
     }
 
@@ -196,7 +196,7 @@ public final class WeightsImport {
     }
 
     /** The file's tensors do not match the model; lists every problem. A user error. */
-    public static final class WeightsMismatchException extends IllegalArgumentException {
+    public static final class WeightsMismatchException extends WeightsException {
         private final List<String> missing;
         private final List<String> unexpected;
         private final List<String> mismatched;

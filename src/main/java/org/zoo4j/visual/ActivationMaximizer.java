@@ -1,12 +1,14 @@
 package org.zoo4j.visual;
 
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -27,6 +29,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.zoo4j.base.ConfigException;
 
 /**
  * An input that maximises one filter's mean activation at a layer, found by gradient ascent on the input from noise
@@ -56,7 +59,7 @@ public final class ActivationMaximizer {
 
         public Settings {
             if (steps < 1 || !(stepSize > 0) || !(decay >= 0 && decay < 1) || blurEvery < 0) {
-                throw new IllegalArgumentException("maximize: steps >= 1, step size > 0, 0 <= decay < 1 and blur >= 0"
+                throw new ConfigException("maximize: steps >= 1, step size > 0, 0 <= decay < 1 and blur >= 0"
                         + " needed, got " + steps + ", " + stepSize + ", " + decay + ", " + blurEvery);
             }
         }
@@ -90,10 +93,10 @@ public final class ActivationMaximizer {
         this.layer = model.requireLayer(layer);
         GraphVertex vertex = model.net().getVertex(layer);
         if (vertex.isInputVertex()) {
-            throw new IllegalArgumentException("--layer: " + layer + " is the input; choose a layer after it");
+            throw new ConfigException("--layer: " + layer + " is the input; choose a layer after it");
         }
         if (vertex.hasLayer() && vertex.getLayer() instanceof BaseOutputLayer) {
-            throw new IllegalArgumentException("--layer: " + layer + " is the output layer, whose gradient comes from its"
+            throw new ConfigException("--layer: " + layer + " is the output layer, whose gradient comes from its"
                     + " loss; choose a hidden layer");
         }
         this.cut = cutAfter(model.net(), layer);
@@ -110,7 +113,7 @@ public final class ActivationMaximizer {
     public Result maximize(int filter, Settings s) {
         int filters = filters();
         if (filter < 0 || filter >= filters) {
-            throw new IllegalArgumentException("--filter: " + layer + " has filters 0 to " + (filters - 1) + ", got " + filter);
+            throw new ConfigException("--filter: " + layer + " has filters 0 to " + (filters - 1) + ", got " + filter);
         }
         int c = model.input().channels();
         INDArray lo = bound(0), hi = bound(255), grey = bound(127.5);
@@ -129,7 +132,7 @@ public final class ActivationMaximizer {
             }
         }
         if (x == null) {
-            throw new IllegalArgumentException("--filter: filter " + filter + " of " + layer + " does not respond to"
+            throw new ConfigException("--filter: filter " + filter + " of " + layer + " does not respond to"
                     + " noise (its activation and gradient are zero for " + START_ATTEMPTS + " noise images); it may be"
                     + " a dead unit, try another filter");
         }
@@ -146,7 +149,7 @@ public final class ActivationMaximizer {
             }
             double rms = g.rms();
             if (!(rms > 0)) {
-                java.util.Arrays.fill(trace, step + 1, trace.length, g.objective); // silent: nothing more to climb
+                Arrays.fill(trace, step + 1, trace.length, g.objective); // silent: nothing more to climb
                 break;
             }
             x = x.add(g.input.muli(s.stepSize() / rms));
@@ -278,7 +281,7 @@ public final class ActivationMaximizer {
         return new LayerVertex(layerConf, lv.getPreProcessor());
     }
 
-    private static void copyBatchNorm(org.deeplearning4j.nn.api.Layer from, org.deeplearning4j.nn.api.Layer to) {
+    private static void copyBatchNorm(Layer from, Layer to) {
         BatchNormalization bn = (BatchNormalization) from.conf().getLayer();
         Map<String, INDArray> p = from.paramTable();
         long c = bn.getNOut();

@@ -1,18 +1,22 @@
 package org.zoo4j.visual;
 
 import java.awt.image.BufferedImage;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import javax.imageio.ImageIO;
+import org.nd4j.enums.WeightsFormat;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.layers.convolution.config.Conv2DConfig;
 import org.nd4j.linalg.api.ops.impl.layers.convolution.config.PaddingMode;
-import org.nd4j.enums.WeightsFormat;
 import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.data.DataException;
 
 /**
  * One convolution by hand on a grey image: a named kernel, a stride and a zero padding, with the output size from
@@ -30,7 +34,7 @@ public final class ConvolutionDemo {
     public record Result(INDArray input, INDArray output, String heightFormula, String widthFormula) {
         /** The input and the output side by side (each scaled to its own range), enlarged {@code zoom} times. */
         public BufferedImage picture(int zoom) {
-            return Mosaic.grid(java.util.List.of(Mosaic.Tile.grey(input), Mosaic.Tile.grey(output)), 2, zoom,
+            return Mosaic.grid(List.of(Mosaic.Tile.grey(input), Mosaic.Tile.grey(output)), 2, zoom,
                     Math.max(2, zoom));
         }
     }
@@ -41,11 +45,11 @@ public final class ConvolutionDemo {
     /** The output size of a convolution or pooling: {@code (size - kernel + 2*padding)/stride + 1}, rounded down. */
     public static int outputSize(int size, int kernel, int stride, int padding) {
         if (stride < 1 || padding < 0 || kernel < 1) {
-            throw new IllegalArgumentException("kernel and stride must be at least 1 and padding at least 0, got kernel "
+            throw new ConfigException("kernel and stride must be at least 1 and padding at least 0, got kernel "
                     + kernel + ", stride " + stride + ", padding " + padding);
         }
         if (size + 2 * padding < kernel) {
-            throw new IllegalArgumentException("a " + kernel + "x" + kernel + " kernel does not fit in " + size
+            throw new ConfigException("a " + kernel + "x" + kernel + " kernel does not fit in " + size
                     + " pixels with padding " + padding);
         }
         return (size - kernel + 2 * padding) / stride + 1;
@@ -60,7 +64,7 @@ public final class ConvolutionDemo {
     /** Convolves a grey image [H, W] with a kernel [F, F] (cross-correlation, zero padding). */
     public static Result apply(INDArray grey, INDArray kernel, int stride, int padding) {
         if (grey.rank() != 2 || kernel.rank() != 2 || kernel.size(0) != kernel.size(1)) {
-            throw new IllegalArgumentException("expected a grey image [H, W] and a square kernel [F, F]");
+            throw new ConfigException("expected a grey image [H, W] and a square kernel [F, F]");
         }
         int h = (int) grey.size(0), w = (int) grey.size(1), f = (int) kernel.size(0);
         String hf = formula(h, f, stride, padding);
@@ -81,16 +85,16 @@ public final class ConvolutionDemo {
     /** An image file as grey pixel values 0 to 255 [H, W] (ITU-R BT.601 luma for colour images), at its own size. */
     public static INDArray readGrey(Path image) throws IOException {
         if (!Files.isRegularFile(image)) {
-            throw new NoSuchFileException(image + " (an image file: PNG, JPEG or BMP)");
+            throw new DataException(image + ": no such file (an image file: PNG, JPEG or BMP)");
         }
         BufferedImage img = ImageIO.read(image.toFile());
         if (img == null) {
-            throw new IllegalArgumentException(image + ": not an image Java can read (PNG, JPEG, BMP, GIF)");
+            throw new ConfigException(image + ": not an image Java can read (PNG, JPEG, BMP, GIF)");
         }
         // Samples straight from the raster where it holds grey or RGB values: getRGB() would pass grey images
         // through a colour-space conversion that changes their values.
-        java.awt.image.Raster raster = img.getRaster();
-        boolean direct = !(img.getColorModel() instanceof java.awt.image.IndexColorModel);
+        Raster raster = img.getRaster();
+        boolean direct = !(img.getColorModel() instanceof IndexColorModel);
         int bands = raster.getNumBands();
         float[] v = new float[img.getHeight() * img.getWidth()];
         for (int y = 0; y < img.getHeight(); y++) {

@@ -4,7 +4,9 @@ import java.awt.image.BufferedImage;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.zoo4j.base.ConfigException;
 
 /** What one image produces at a layer: a grid of its feature maps, each scaled by its own range. */
 public final class FeatureMaps {
@@ -18,7 +20,7 @@ public final class FeatureMaps {
     public static INDArray of(VisualModel model, INDArray input, String layer) {
         model.requireLayer(layer);
         if (input.rank() != 4 || input.size(0) != 1) {
-            throw new IllegalArgumentException("expected one image [1, C, H, W], got shape " + Arrays.toString(input.shape()));
+            throw new ConfigException("expected one image [1, C, H, W], got shape " + Arrays.toString(input.shape()));
         }
         Map<String, INDArray> all = model.net().feedForward(input, false);
         INDArray a = all.get(layer);
@@ -40,7 +42,7 @@ public final class FeatureMaps {
             int n = (int) activations.length();
             int side = (int) Math.ceil(Math.sqrt(n));
             float[] square = new float[side * side];
-            float[] values = activations.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).data().asFloat();
+            float[] values = activations.castTo(DataType.FLOAT).data().asFloat();
             float min = Float.POSITIVE_INFINITY;
             for (float v : values) {
                 min = Math.min(min, v);

@@ -6,6 +6,7 @@ import java.util.List;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.zoo4j.base.ConfigException;
 
 /**
  * The learned kernels of a convolution layer. A layer with one input channel (or three, drawn as colour) gives one
@@ -34,7 +35,7 @@ public final class Filters {
                     convs.add(name);
                 }
             }
-            throw new IllegalArgumentException("--layer: " + layer + " is not a convolution layer, it has no kernels;"
+            throw new ConfigException("--layer: " + layer + " is not a convolution layer, it has no kernels;"
                     + " the convolution layers of " + model.source() + " are " + String.join(", ", convs));
         }
         return w.dup('c');
@@ -51,7 +52,7 @@ public final class Filters {
     /** The same, each weight drawn as a {@code zoom} x {@code zoom} square. */
     public static BufferedImage picture(VisualModel model, String layer, int maxFilters, int maxInputs, int zoom) {
         if (maxFilters < 1 || maxInputs < 1) {
-            throw new IllegalArgumentException("at least one filter and one input channel must be shown");
+            throw new ConfigException("at least one filter and one input channel must be shown");
         }
         INDArray w = weights(model, layer);
         int filters = (int) Math.min(w.size(0), maxFilters);

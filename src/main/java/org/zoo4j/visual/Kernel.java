@@ -3,6 +3,7 @@ package org.zoo4j.visual;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
+import org.zoo4j.base.ConfigException;
 
 /**
  * Classic 3x3 image kernels. Like every deep-learning convolution, they are applied as cross-correlation (the kernel
@@ -47,7 +48,7 @@ public enum Kernel {
                 return k;
             }
         }
-        throw new IllegalArgumentException("--kernel: unknown kernel '" + name + "'; known: "
+        throw new ConfigException("--kernel: unknown kernel '" + name + "'; known: "
                 + Arrays.stream(values()).map(Kernel::cliName).collect(Collectors.joining(", ")));
     }
 }

@@ -2,13 +2,18 @@ package org.zoo4j.visual;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import javax.imageio.ImageIO;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.zoo4j.data.AtomicFiles;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.ConfigException;
 
 /**
  * Grids of small images (kernels, feature maps, inputs) as one picture: each tile is scaled to 0-255 by its own minimum
@@ -33,10 +38,10 @@ public final class Mosaic {
 
         public Tile {
             if (channels != 1 && channels != 3) {
-                throw new IllegalArgumentException("a tile has 1 (grey) or 3 (RGB) channels, got " + channels);
+                throw new ConfigException("a tile has 1 (grey) or 3 (RGB) channels, got " + channels);
             }
             if (chw.length != channels * height * width) {
-                throw new IllegalArgumentException("tile data has " + chw.length + " values, expected "
+                throw new ConfigException("tile data has " + chw.length + " values, expected "
                         + channels + "x" + height + "x" + width);
             }
         }
@@ -65,7 +70,7 @@ public final class Mosaic {
     /** One grey tile per channel of a [C, H, W] array (feature maps), in channel order. */
     public static List<Tile> channels(INDArray chw) {
         if (chw.rank() != 3) {
-            throw new IllegalArgumentException("expected a [C, H, W] array, got shape " + java.util.Arrays.toString(chw.shape()));
+            throw new ConfigException("expected a [C, H, W] array, got shape " + Arrays.toString(chw.shape()));
         }
         List<Tile> tiles = new ArrayList<>();
         for (int c = 0; c < chw.size(0); c++) {
@@ -80,10 +85,10 @@ public final class Mosaic {
      */
     public static BufferedImage grid(List<Tile> tiles, int columns, int zoom, int margin) {
         if (tiles.isEmpty()) {
-            throw new IllegalArgumentException("nothing to draw: no tiles");
+            throw new ConfigException("nothing to draw: no tiles");
         }
         if (columns < 1 || zoom < 1 || margin < 0) {
-            throw new IllegalArgumentException("columns and zoom must be at least 1 and margin at least 0");
+            throw new ConfigException("columns and zoom must be at least 1 and margin at least 0");
         }
         int cellH = tiles.stream().mapToInt(Tile::height).max().orElseThrow() * zoom;
         int cellW = tiles.stream().mapToInt(Tile::width).max().orElseThrow() * zoom;
@@ -107,7 +112,7 @@ public final class Mosaic {
     public static void writePng(BufferedImage image, Path out) throws IOException {
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null) {
-            java.nio.file.Files.createDirectories(parent);
+            Files.createDirectories(parent);
         }
         AtomicFiles.write(out, stream -> {
             if (!ImageIO.write(image, "png", stream)) {
@@ -118,7 +123,7 @@ public final class Mosaic {
 
     /** Number of distinct pixel values (RGB) in an image: 1 means blank. */
     public static int distinctColours(BufferedImage image) {
-        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        Set<Integer> seen = new HashSet<>();
         for (int y = 0; y < image.getHeight(); y++) {
             for (int x = 0; x < image.getWidth(); x++) {
                 seen.add(image.getRGB(x, y) & 0xFFFFFF);

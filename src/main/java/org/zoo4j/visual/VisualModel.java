@@ -2,7 +2,6 @@ package org.zoo4j.visual;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -10,11 +9,13 @@ import org.datavec.image.loader.NativeImageLoader;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.InputShape;
+import org.zoo4j.data.DataException;
 import org.zoo4j.data.Normalization;
-import org.zoo4j.training.ModelFile;
-import org.zoo4j.zoo.InputShape;
-import org.zoo4j.zoo.NetworkConfig;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.zoo.ArchitectureConfig;
+import org.zoo4j.zoo.ModelRegistry;
 
 /**
  * A network to look inside, with what turns an image file into its input.
@@ -40,8 +41,8 @@ public record VisualModel(ComputationGraph net, InputShape input, Normalization 
             return new VisualModel(loaded.net(), loaded.preprocessing().input(), loaded.normalization(), false,
                     file.toString());
         }
-        if (!Zoo.registry().names().contains(model)) {
-            throw new NoSuchFileException(model + ": neither a model file, a run directory nor a registered model name"
+        if (!ModelRegistry.builtIn().names().contains(model)) {
+            throw new ConfigException(model + ": neither a model file, a run directory nor a registered model name"
                     + " (see zoo4j list)");
         }
         return fresh(model, Map.of());
@@ -49,8 +50,8 @@ public record VisualModel(ComputationGraph net, InputShape input, Normalization 
 
     /** A registered model with fresh random weights and settings overridden ("input", "numClasses", ...). */
     public static VisualModel fresh(String name, Map<String, ?> overrides) {
-        NetworkConfig config = (NetworkConfig) Zoo.get(name).config(overrides);
-        return new VisualModel(Zoo.create(name, overrides), config.input(), Normalization.scale(), true,
+        ArchitectureConfig config = (ArchitectureConfig) ModelRegistry.builtIn().get(name).config(overrides);
+        return new VisualModel(ModelRegistry.builtIn().create(name, overrides), config.input(), Normalization.scale(), true,
                 name + " (fresh random weights, not trained)");
     }
 
@@ -67,7 +68,7 @@ public record VisualModel(ComputationGraph net, InputShape input, Normalization 
     /** Checks that {@code layer} names a vertex; an unknown name is an error listing the valid ones. */
     public String requireLayer(String layer) {
         if (layer == null || net.getVertex(layer) == null) {
-            throw new IllegalArgumentException("--layer: no layer named '" + layer + "' in " + source
+            throw new ConfigException("--layer: no layer named '" + layer + "' in " + source
                     + "; its layers are " + String.join(", ", layerNames()));
         }
         return layer;
@@ -79,7 +80,7 @@ public record VisualModel(ComputationGraph net, InputShape input, Normalization 
      */
     public INDArray readImage(Path image) throws IOException {
         if (!Files.isRegularFile(image)) {
-            throw new NoSuchFileException(image + " (an image file: PNG, JPEG or BMP)");
+            throw new DataException(image + ": no such file (an image file: PNG, JPEG or BMP)");
         }
         NativeImageLoader loader = new NativeImageLoader(input.height(), input.width(), input.channels());
         return normalization.apply(loader.asMatrix(image.toFile()).castTo(DataType.FLOAT));

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
+import org.zoo4j.base.Checks;
+import org.zoo4j.base.InputShape;
 
 /**
  * AlexNet (Krizhevsky et al., 2012), single tower as in torchvision: five convolutions with max pooling after the 1st,
@@ -32,7 +34,7 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
     public record Config(InputShape input, int numClasses, long seed, UpdaterSpec updater, WeightInit weightInit,
                          List<Integer> widths, int conv1Kernel, int conv1Stride, int conv1Padding, int conv2Kernel,
                          int poolKernel, int poolStride, List<Integer> classifier, double dropout, boolean lrn,
-                         boolean batchNorm, double widthMultiplier) implements NetworkConfig {
+                         boolean batchNorm, double widthMultiplier) implements ArchitectureConfig {
         void validate() {
             Checks.require(widths != null && widths.size() == 5 && widths.stream().allMatch(w -> w != null && w > 0),
                     "widths", "needs five positive filter counts, got " + widths);
@@ -66,20 +68,22 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
     public Map<String, Config> presets() {
         List<Integer> widths = List.of(64, 192, 384, 256, 256);
         Map<String, Config> presets = new LinkedHashMap<>();
-        presets.put("alexnet", new Config(InputShape.of(3, 224, 224), 1000, 42, UpdaterSpec.nesterov(0.01, 0.9),
-                WeightInit.RELU, widths, 11, 4, 2, 5, 3, 2, List.of(4096, 4096), 0.5, false, false, 1.0));
+        presets.put("alexnet", new Config(InputShape.of(3, 224, 224), 1000, ArchitectureConfig.DEFAULT_SEED,
+                UpdaterSpec.nesterov(0.01, 0.9), WeightInit.RELU, widths, 11, 4, 2, 5, 3, 2, List.of(4096, 4096), 0.5,
+                false, false, 1.0));
         // For 32x32 inputs: a 5x5/1 first convolution keeps the resolution the three pools need.
-        presets.put("alexnet-small", new Config(InputShape.of(3, 32, 32), 10, 42, UpdaterSpec.nesterov(0.01, 0.9),
-                WeightInit.RELU, widths, 5, 1, 2, 5, 3, 2, List.of(1024, 1024), 0.5, false, false, 1.0));
+        presets.put("alexnet-small", new Config(InputShape.of(3, 32, 32), 10, ArchitectureConfig.DEFAULT_SEED,
+                UpdaterSpec.nesterov(0.01, 0.9), WeightInit.RELU, widths, 5, 1, 2, 5, 3, 2, List.of(1024, 1024), 0.5,
+                false, false, 1.0));
         return presets;
     }
 
     @Override
-    public Net define(String model, Config c) {
+    public NetworkLayout define(String model, Config c) {
         c.validate();
-        Net net = new Net(model, c);
-        Net.Sequential features = new Net.Sequential("features");
-        String x = convBlock(net, features, Net.inputName(), c, 0, c.conv1Kernel(), c.conv1Stride(), c.conv1Padding(), true);
+        NetworkLayout net = new NetworkLayout(model, c);
+        NetworkLayout.Sequential features = new NetworkLayout.Sequential("features");
+        String x = convBlock(net, features, NetworkLayout.inputName(), c, 0, c.conv1Kernel(), c.conv1Stride(), c.conv1Padding(), true);
         x = net.maxPool(features.next(), x, c.poolKernel(), c.poolStride(), 0);
         x = convBlock(net, features, x, c, 1, c.conv2Kernel(), 1, c.conv2Kernel() / 2, true);
         x = net.maxPool(features.next(), x, c.poolKernel(), c.poolStride(), 0);
@@ -91,7 +95,7 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
     }
 
     /** Convolution, then batch norm (optional), ReLU, LRN (optional, first two convolutions only). */
-    private static String convBlock(Net net, Net.Sequential seq, String in, Config c, int index, int kernel, int stride,
+    private static String convBlock(NetworkLayout net, NetworkLayout.Sequential seq, String in, Config c, int index, int kernel, int stride,
                                     int padding, boolean mayNormalise) {
         String x;
         if (c.batchNorm()) {
@@ -113,8 +117,8 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
      * its index even at rate 0, so the names with weights never move. DL4J applies dropout to a layer's input, so a
      * dropout module becomes the next dense layer's input dropout.
      */
-    static Net classifier(Net net, String in, List<Integer> hidden, double dropout, int classes, boolean dropoutAfter) {
-        Net.Sequential seq = new Net.Sequential("classifier");
+    static NetworkLayout classifier(NetworkLayout net, String in, List<Integer> hidden, double dropout, int classes, boolean dropoutAfter) {
+        NetworkLayout.Sequential seq = new NetworkLayout.Sequential("classifier");
         String x = in;
         double pending = 0;
         for (int units : hidden) {

@@ -3,6 +3,8 @@ package org.zoo4j.zoo;
 import java.util.Map;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
+import org.zoo4j.base.Checks;
+import org.zoo4j.base.InputShape;
 
 /**
  * LeNet-5 (LeCun et al., 1998): conv5x5(6) - pool - conv5x5(16) - pool - fc120 - fc84 - output. Names follow the usual
@@ -24,7 +26,7 @@ public final class LeNet5 implements ModelFamily<LeNet5.Config> {
      *                     32x32 (2 for 28x28 inputs), 0 otherwise
      */
     public record Config(InputShape input, int numClasses, long seed, UpdaterSpec updater, WeightInit weightInit,
-                         Activation activation, Pooling pooling, Integer conv1Padding) implements NetworkConfig {
+                         Activation activation, Pooling pooling, Integer conv1Padding) implements ArchitectureConfig {
         void validate() {
             Checks.require(activation != null, "activation", "is required (RELU or TANH)");
             Checks.require(pooling != null, "pooling", "is required (MAX or AVG)");
@@ -50,15 +52,15 @@ public final class LeNet5 implements ModelFamily<LeNet5.Config> {
 
     @Override
     public Map<String, Config> presets() {
-        return Map.of("lenet5", new Config(InputShape.of(1, 28, 28), 10, 42, UpdaterSpec.adam(1e-3), WeightInit.XAVIER,
-                Activation.RELU, Pooling.MAX, null));
+        return Map.of("lenet5", new Config(InputShape.of(1, 28, 28), 10, ArchitectureConfig.DEFAULT_SEED,
+                UpdaterSpec.adam(1e-3), WeightInit.XAVIER, Activation.RELU, Pooling.MAX, null));
     }
 
     @Override
-    public Net define(String model, Config c) {
+    public NetworkLayout define(String model, Config c) {
         c.validate();
-        Net net = new Net(model, c);
-        String x = net.conv("conv1", Net.inputName(), 6, 5, 1, c.firstPadding(), true, c.activation());
+        NetworkLayout net = new NetworkLayout(model, c);
+        String x = net.conv("conv1", NetworkLayout.inputName(), 6, 5, 1, c.firstPadding(), true, c.activation());
         x = pool(net, "pool1", x, c.pooling());
         x = net.conv("conv2", x, 16, 5, 1, 0, true, c.activation());
         x = pool(net, "pool2", x, c.pooling());
@@ -68,7 +70,7 @@ public final class LeNet5 implements ModelFamily<LeNet5.Config> {
         return net;
     }
 
-    private static String pool(Net net, String name, String in, Pooling pooling) {
+    private static String pool(NetworkLayout net, String name, String in, Pooling pooling) {
         return pooling == Pooling.MAX ? net.maxPool(name, in, 2, 2, 0) : net.avgPool(name, in, 2, 2, 0);
     }
 }

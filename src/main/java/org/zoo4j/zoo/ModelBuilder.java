@@ -2,16 +2,18 @@ package org.zoo4j.zoo;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.zoo4j.base.Checks;
+import org.zoo4j.base.Configs;
+import org.zoo4j.base.InputShape;
 
 /**
  * Starts from a preset and changes settings; {@link #build()} validates everything and returns the network.
  * {@code ResNet.builder("resnet50").input(3, 160, 160).numClasses(10).set("zeroInitLastBn", true).build()}.
  * The settings are those of the family's config record; the common ones have their own methods.
  */
-public final class ModelBuilder<C extends NetworkConfig> {
+public final class ModelBuilder<C extends ArchitectureConfig> {
     private final ModelFamily<C> family;
     private final String name;
     private final C preset;
@@ -56,11 +58,6 @@ public final class ModelBuilder<C extends NetworkConfig> {
         C config = Configs.override(preset, changes);
         ModelRegistry.Models.define(family, name, config);
         return config;
-    }
-
-    /** The DL4J configuration, validated. */
-    public ComputationGraphConfiguration configuration() {
-        return ModelRegistry.Models.configure(family, name, Configs.override(preset, changes));
     }
 
     /** A new network with initialised weights. */

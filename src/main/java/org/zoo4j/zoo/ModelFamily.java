@@ -9,7 +9,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  *
  * @param <C> the family's config record
  */
-public interface ModelFamily<C extends NetworkConfig> {
+public interface ModelFamily<C extends ArchitectureConfig> {
     /** The family's name, e.g. "resnet". */
     String name();
 
@@ -18,11 +18,11 @@ public interface ModelFamily<C extends NetworkConfig> {
 
     /**
      * Validates the config and lays out the network. Errors are {@link IllegalArgumentException}s that name the setting;
-     * a layer that does not fit the input raises {@link Net.ShapeException}.
+     * a layer that does not fit the input raises {@link ShapeException}.
      *
      * @param model the model's name, for messages
      */
-    Net define(String model, C config);
+    NetworkLayout define(String model, C config);
 
     /** Adjusts freshly initialised weights where the architecture asks for it. The default does nothing. */
     default void initialize(C config, ComputationGraph graph) {

@@ -6,6 +6,8 @@ import java.util.Map;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
+import org.zoo4j.base.Checks;
+import org.zoo4j.base.InputShape;
 
 /**
  * ResNet with skip connections (He et al., 2016): basic and bottleneck blocks, the ImageNet networks (7x7 stem and max
@@ -60,7 +62,7 @@ public final class ResNet implements ModelFamily<ResNet.Config> {
      */
     public record Config(InputShape input, int numClasses, long seed, UpdaterSpec updater, WeightInit weightInit,
                          Style style, int depth, List<Integer> widths, Shortcut shortcut, boolean zeroInitLastBn)
-            implements NetworkConfig {
+            implements ArchitectureConfig {
         void validate() {
             Checks.require(style != null, "style", "is required (IMAGENET or CIFAR)");
             Checks.require(shortcut != null, "shortcut", "is required (A or B)");
@@ -112,30 +114,32 @@ public final class ResNet implements ModelFamily<ResNet.Config> {
     public Map<String, Config> presets() {
         Map<String, Config> presets = new LinkedHashMap<>();
         for (int depth : new int[] {18, 34, 50, 101, 152}) {
-            presets.put("resnet" + depth, new Config(InputShape.of(3, 224, 224), 1000, 42, UpdaterSpec.nesterov(0.1, 0.9),
-                    WeightInit.RELU, Style.IMAGENET, depth, List.of(64, 128, 256, 512), Shortcut.B, false));
+            presets.put("resnet" + depth, new Config(InputShape.of(3, 224, 224), 1000, ArchitectureConfig.DEFAULT_SEED,
+                    UpdaterSpec.nesterov(0.1, 0.9), WeightInit.RELU, Style.IMAGENET, depth, List.of(64, 128, 256, 512),
+                    Shortcut.B, false));
         }
         for (int depth : new int[] {20, 32, 44, 56, 110}) {
-            presets.put("resnet" + depth, new Config(InputShape.of(3, 32, 32), 10, 42, UpdaterSpec.nesterov(0.1, 0.9),
-                    WeightInit.RELU, Style.CIFAR, depth, List.of(16, 32, 64), Shortcut.A, false));
+            presets.put("resnet" + depth, new Config(InputShape.of(3, 32, 32), 10, ArchitectureConfig.DEFAULT_SEED,
+                    UpdaterSpec.nesterov(0.1, 0.9), WeightInit.RELU, Style.CIFAR, depth, List.of(16, 32, 64),
+                    Shortcut.A, false));
         }
         return presets;
     }
 
     @Override
-    public Net define(String model, Config c) {
+    public NetworkLayout define(String model, Config c) {
         c.validate();
-        Net net = new Net(model, c);
+        NetworkLayout net = new NetworkLayout(model, c);
         String x;
         int channels;
         if (c.style() == Style.IMAGENET) {
             channels = 64;
-            x = net.conv("conv1", Net.inputName(), channels, 7, 2, 3, false, Activation.IDENTITY);
+            x = net.conv("conv1", NetworkLayout.inputName(), channels, 7, 2, 3, false, Activation.IDENTITY);
             x = net.batchNorm("bn1", x, Activation.RELU);
             x = net.maxPool("maxpool", x, 3, 2, 1);
         } else {
             channels = c.widths().get(0);
-            x = net.conv("conv1", Net.inputName(), channels, 3, 1, 1, false, Activation.IDENTITY);
+            x = net.conv("conv1", NetworkLayout.inputName(), channels, 3, 1, 1, false, Activation.IDENTITY);
             x = net.batchNorm("bn1", x, Activation.RELU);
         }
         List<Integer> stages = c.blocksPerStage();
@@ -154,7 +158,7 @@ public final class ResNet implements ModelFamily<ResNet.Config> {
     }
 
     /** conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU. */
-    static String basicBlock(Net net, String name, String in, int width, int stride, Shortcut shortcut) {
+    static String basicBlock(NetworkLayout net, String name, String in, int width, int stride, Shortcut shortcut) {
         String y = net.conv(name + ".conv1", in, width, 3, stride, 1, false, Activation.IDENTITY);
         y = net.batchNorm(name + ".bn1", y, Activation.RELU);
         y = net.conv(name + ".conv2", y, width, 3, 1, 1, false, Activation.IDENTITY);
@@ -163,7 +167,7 @@ public final class ResNet implements ModelFamily<ResNet.Config> {
     }
 
     /** conv1x1-BN-ReLU-conv3x3(stride)-BN-ReLU-conv1x1(4x)-BN, plus the shortcut, then ReLU. */
-    static String bottleneckBlock(Net net, String name, String in, int width, int stride) {
+    static String bottleneckBlock(NetworkLayout net, String name, String in, int width, int stride) {
         int out = width * Block.BOTTLENECK.expansion;
         String y = net.conv(name + ".conv1", in, width, 1, 1, 0, false, Activation.IDENTITY);
         y = net.batchNorm(name + ".bn1", y, Activation.RELU);
@@ -175,7 +179,7 @@ public final class ResNet implements ModelFamily<ResNet.Config> {
     }
 
     /** Adds the shortcut of {@code in} to the residual {@code y}; a projection exactly where stride or width change. */
-    private static String join(Net net, String name, String in, String y, int out, int stride, Shortcut shortcut) {
+    private static String join(NetworkLayout net, String name, String in, String y, int out, int stride, Shortcut shortcut) {
         String identity = in;
         if (stride != 1 || net.shape(in).channels() != out) {
             if (shortcut == Shortcut.B) {

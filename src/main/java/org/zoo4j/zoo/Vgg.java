@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
+import org.zoo4j.base.Checks;
+import org.zoo4j.base.InputShape;
 
 /**
  * VGG (Simonyan and Zisserman, 2015), driven by a table of layer specs as torchvision's {@code cfgs}: a number is a 3x3
@@ -32,7 +34,7 @@ public final class Vgg implements ModelFamily<Vgg.Config> {
      */
     public record Config(InputShape input, int numClasses, long seed, UpdaterSpec updater, WeightInit weightInit,
                          String layers, boolean batchNorm, boolean convBias, List<Integer> classifier, double dropout)
-            implements NetworkConfig {
+            implements ArchitectureConfig {
         void validate() {
             Checks.require(layers != null && !layers.isBlank(), "layers", "is required, e.g. " + LAYERS.get(11));
             for (String spec : specs()) {
@@ -63,20 +65,20 @@ public final class Vgg implements ModelFamily<Vgg.Config> {
         Map<String, Config> presets = new LinkedHashMap<>();
         for (int depth : new int[] {11, 13, 16, 19}) {
             for (boolean bn : new boolean[] {false, true}) {
-                presets.put("vgg" + depth + (bn ? "-bn" : ""), new Config(InputShape.of(3, 224, 224), 1000, 42,
-                        UpdaterSpec.nesterov(0.01, 0.9), WeightInit.RELU, LAYERS.get(depth), bn, true,
-                        List.of(4096, 4096), 0.5));
+                presets.put("vgg" + depth + (bn ? "-bn" : ""), new Config(InputShape.of(3, 224, 224), 1000,
+                        ArchitectureConfig.DEFAULT_SEED, UpdaterSpec.nesterov(0.01, 0.9), WeightInit.RELU,
+                        LAYERS.get(depth), bn, true, List.of(4096, 4096), 0.5));
             }
         }
         return presets;
     }
 
     @Override
-    public Net define(String model, Config c) {
+    public NetworkLayout define(String model, Config c) {
         c.validate();
-        Net net = new Net(model, c);
-        Net.Sequential features = new Net.Sequential("features");
-        String x = Net.inputName();
+        NetworkLayout net = new NetworkLayout(model, c);
+        NetworkLayout.Sequential features = new NetworkLayout.Sequential("features");
+        String x = NetworkLayout.inputName();
         for (String spec : c.specs()) {
             if (spec.equals("M")) {
                 x = net.maxPool(features.next(), x, 2, 2, 0);

@@ -9,9 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.zoo4j.bench.ModelBenchmark;
+import org.zoo4j.bench.Measurements;
+import org.zoo4j.bench.Result;
+import org.zoo4j.runtime.ConvolutionRoutes;
 
 class BenchCommandTest {
     @TempDir
@@ -35,7 +39,7 @@ class BenchCommandTest {
                 "--warmup", "1", "--warmup-seconds", "0", "--repeats", "2", "--iterations", "3", "--csv", csv.toString()),
                 err.toString());
         List<String> lines = Files.readAllLines(csv);
-        assertEquals(ModelBenchmark.Result.CSV_HEADER, lines.get(0));
+        assertEquals(Result.CSV_HEADER, lines.get(0));
         assertEquals(4, lines.size(), "fit, loop and infer rows: " + lines);
         for (String row : lines.subList(1, 4)) {
             String[] f = row.split(",");
@@ -88,9 +92,9 @@ class BenchCommandTest {
     @Test
     void stepSpreadCountsTheSlowStepsAndTheirShare() {
         // Batch 10; steps of 10, 10, 10, 10 and 100 ms.
-        ModelBenchmark.Result steps = new ModelBenchmark.Result("lenet5", "steps", 10, 2,
+        Result steps = new Result("lenet5", "steps", 10, 2,
                 new double[] {1000, 1000, 1000, 1000, 100}, 0, 0, 0);
-        ModelBenchmark.StepSpread sp = ModelBenchmark.spread(steps);
+        Measurements.StepSpread sp = Measurements.spread(steps);
         assertEquals(10, sp.medianMs(), 1e-9);
         assertEquals(100, sp.maxMs(), 1e-9);
         assertEquals(1, sp.slowSteps());
@@ -116,7 +120,7 @@ class BenchCommandTest {
         String out = stdout(new ByteArrayOutputStream(), "bench", "--network", "lenet5", "--mode", "ops", "--batch",
                 "128", "--warmup", "1", "--warmup-seconds", "0", "--iterations", "3");
         assertTrue(out.contains("ops, batch 128, 3 steps"), out);
-        java.util.regex.Matcher conv = java.util.regex.Pattern.compile("\\s conv2d\\s+([0-9.]+) calls ").matcher(out);
+        Matcher conv = Pattern.compile("\\s conv2d\\s+([0-9.]+) calls ").matcher(out);
         assertTrue(conv.find(), "a conv2d row: " + out);
         double calls = Double.parseDouble(conv.group(1));
         assertTrue(calls > 0 && calls <= 2.0, "at most LeNet-5's two convolutions a step, got " + calls + ": " + out);
@@ -127,7 +131,7 @@ class BenchCommandTest {
     void opTimesAreParsedFromNd4jsProfilerLines() {
         String text = "CustomOp conv2d (7325441780195652299)  >>>  420 calls; Min: 1 ns; Max: 9 ns; Average: 5000000 ns; "
                 + "Median: 2 ns; \nScalarOp relu (39)  >>>  20 calls; Min: 1 ns; Max: 2 ns; Average: 100000 ns; Median: 1 ns; \n";
-        List<ModelBenchmark.OpTime> ops = ModelBenchmark.parseOpTimes(text, 20);
+        List<Measurements.OpTime> ops = Measurements.parseOpTimes(text, 20);
         assertEquals(2, ops.size(), ops.toString());
         assertEquals("conv2d", ops.get(0).op());
         assertEquals(21.0, ops.get(0).callsPerStep(), 1e-9);
@@ -139,7 +143,7 @@ class BenchCommandTest {
     void routesModeTimesBothBackwardPassesPerConvolutionShape() {
         String out = stdout(new ByteArrayOutputStream(), "bench", "--network", "resnet20", "--mode", "routes",
                 "--batch", "4");
-        if (!org.zoo4j.runtime.ConvolutionRoutes.winogradCpu()) {
+        if (!ConvolutionRoutes.winogradCpu()) {
             assertTrue(out.contains("no AVX-512 Winograd kernels"), out);
             return;
         }
@@ -166,7 +170,7 @@ class BenchCommandTest {
         assertTrue(err.toString().contains("unknown benchmark network 'lenet6'"), err.toString());
         err.reset();
         assertEquals(2, run(err, "bench", "--network", "lenet5", "--mode", "fast"));
-        assertTrue(err.toString().contains("--mode: fit, loop, infer, helpers, steps, ops or routes; got 'fast'"),
+        assertTrue(err.toString().contains("--mode: one of fit, loop, infer, helpers, steps, ops, routes; got 'fast'"),
                 err.toString());
     }
 }

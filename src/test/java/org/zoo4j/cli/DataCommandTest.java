@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,9 +37,8 @@ class DataCommandTest {
     @Test
     void aBadAugmentationStringIsAOneLineUserError() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        picocli.CommandLine cli = new picocli.CommandLine(new Main());
-        cli.setExecutionExceptionHandler(new Main.ErrorHandler());
-        cli.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+        picocli.CommandLine cli = Main.commandLine();
+        cli.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
         int code = cli.execute("data", "preview", "--augment", "spin=3", "--out", dir.resolve("x.png").toString());
         assertEquals(2, code);
         String message = err.toString(StandardCharsets.UTF_8);

@@ -14,9 +14,9 @@ import java.util.List;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.zoo4j.training.ModelFile;
-import org.zoo4j.training.TrainingRecipe;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.recipe.TrainingRecipe;
 
 /** {@code ./zoo4j finetune} end to end on small Fashion-MNIST subsets. */
 class FinetuneCommandTest {
@@ -27,8 +27,7 @@ class FinetuneCommandTest {
 
     private int run(String... args) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        picocli.CommandLine cli = new picocli.CommandLine(new Main());
-        cli.setExecutionExceptionHandler(new Main.ErrorHandler());
+        picocli.CommandLine cli = Main.commandLine();
         cli.setErr(new PrintWriter(bytes, true, StandardCharsets.UTF_8));
         int code = cli.execute(args);
         err = bytes.toString(StandardCharsets.UTF_8);

@@ -21,8 +21,7 @@ class TrainCommandTest {
 
     private int run(String... args) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        picocli.CommandLine cli = new picocli.CommandLine(new Main());
-        cli.setExecutionExceptionHandler(new Main.ErrorHandler());
+        picocli.CommandLine cli = Main.commandLine();
         cli.setErr(new PrintWriter(bytes, true, StandardCharsets.UTF_8));
         int code = cli.execute(args);
         err = bytes.toString(StandardCharsets.UTF_8);

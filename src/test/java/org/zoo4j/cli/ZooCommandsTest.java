@@ -7,7 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
 
 class ZooCommandsTest {
     private record Result(int code, String out, String err) {

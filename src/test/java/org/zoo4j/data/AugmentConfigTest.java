@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.zoo4j.base.Configs;
 
 class AugmentConfigTest {
     @Test
@@ -41,20 +42,20 @@ class AugmentConfigTest {
     void dataConfigRoundTripsThroughJsonAndYamlWithEitherAugmentForm() throws Exception {
         DataConfig c = DataConfig.of("cifar10").withAugment(AugmentConfig.parse("flip=0.5,crop=4@0.8"))
                 .withSubset(500).withBatchSize(128).withNormalization(NormalizationMode.SCALE);
-        assertEquals(c, DataJson.JSON.readValue(DataJson.JSON.writeValueAsString(c), DataConfig.class));
-        assertEquals(c, DataJson.YAML.readValue(DataJson.YAML.writeValueAsString(c), DataConfig.class));
-        DataConfig fromString = DataJson.YAML.readValue(
+        assertEquals(c, Configs.json().readValue(Configs.json().writeValueAsString(c), DataConfig.class));
+        assertEquals(c, Configs.yaml().readValue(Configs.yaml().writeValueAsString(c), DataConfig.class));
+        DataConfig fromString = Configs.yaml().readValue(
                 "dataset: cifar10\nbatchSize: 128\nsubset: 500\nnormalization: scale\naugment: \"flip=0.5,crop=4@0.8\"\n",
                 DataConfig.class);
         assertEquals(c, fromString);
-        DataConfig defaults = DataJson.YAML.readValue("dataset: mnist\n", DataConfig.class);
+        DataConfig defaults = Configs.yaml().readValue("dataset: mnist\n", DataConfig.class);
         assertEquals(DataConfig.of("mnist"), defaults);
         assertEquals(0.1, defaults.validationFraction());
         assertEquals(NormalizationMode.STANDARDIZE, defaults.normalization());
         assertTrue(defaults.augment().isNone());
-        assertThrows(Exception.class, () -> DataJson.YAML.readValue("dataset: mnist\nbatchsize: 3\n", DataConfig.class),
+        assertThrows(Exception.class, () -> Configs.yaml().readValue("dataset: mnist\nbatchsize: 3\n", DataConfig.class),
                 "a misspelt setting is an error");
-        assertThrows(Exception.class, () -> DataJson.YAML.readValue("dataset: mnist\nvalidationFraction: 1.5\n",
+        assertThrows(Exception.class, () -> Configs.yaml().readValue("dataset: mnist\nvalidationFraction: 1.5\n",
                 DataConfig.class));
     }
 }

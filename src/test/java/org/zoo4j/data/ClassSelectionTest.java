@@ -8,7 +8,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /** data.classes and data.labelFraction on the real Fashion-MNIST: the transfer experiment's data. */
 class ClassSelectionTest {

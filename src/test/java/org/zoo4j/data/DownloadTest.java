@@ -10,6 +10,8 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -19,6 +21,7 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -29,7 +32,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /** Downloads against a server on 127.0.0.1: good file, wrong checksum, 404 then a mirror, a cut connection. */
 class DownloadTest {
@@ -180,7 +183,7 @@ class DownloadTest {
         ByteArrayOutputStream progress = new ByteArrayOutputStream();
         DataConfig config = DataConfig.of("tiny").withNormalization(NormalizationMode.SCALE);
         try (DataPipeline p = DataPipeline.open(config, InputShape.of(1, 8, 8), manifest,
-                new java.io.PrintStream(progress, true, StandardCharsets.UTF_8))) {
+                new PrintStream(progress, true, StandardCharsets.UTF_8))) {
             assertEquals(20, p.testSize());
         }
         Path cached = dir.resolve("cache").resolve("tiny");
@@ -198,7 +201,7 @@ class DownloadTest {
     @Test
     void offlineTheErrorNamesTheMissingFileAndTheWaysToGetIt() throws Exception {
         int closedPort;
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
         }
         DatasetManifest manifest = tinyIdxManifest("[\"http://127.0.0.1:" + closedPort + "/data/\"]");
@@ -263,7 +266,7 @@ class DownloadTest {
     private Map<String, byte[]> cifarMembers() throws IOException {
         Path bin = dir.resolve("fixture").resolve("cifar-10-batches-bin");
         Fixtures.cifarDataset(bin, 4);
-        Map<String, byte[]> members = new java.util.TreeMap<>();
+        Map<String, byte[]> members = new TreeMap<>();
         try (Stream<Path> s = Files.list(bin)) {
             for (Path p : s.toList()) {
                 members.put("cifar-10-batches-bin/" + p.getFileName(), Files.readAllBytes(p));
@@ -275,7 +278,7 @@ class DownloadTest {
     @Test
     void cifarArchiveIsDownloadedCheckedUnpackedAndDeleted() throws Exception {
         Map<String, byte[]> members = cifarMembers();
-        Map<String, byte[]> withReadme = new java.util.TreeMap<>(members);
+        Map<String, byte[]> withReadme = new TreeMap<>(members);
         withReadme.put("cifar-10-batches-bin/readme.html", "<p>hi</p>".getBytes(StandardCharsets.UTF_8));
         DatasetManifest manifest = cifarManifest(tarGz(withReadme, null), members);
         try (DataPipeline p = DataPipeline.open(DataConfig.of("cifar10").withFractions(0.1, 0.1),
@@ -292,7 +295,7 @@ class DownloadTest {
     @Test
     void archiveEntriesThatEscapeTheTargetFolderAreRefused() throws Exception {
         Map<String, byte[]> members = cifarMembers();
-        Map<String, byte[]> evil = new java.util.TreeMap<>(members);
+        Map<String, byte[]> evil = new TreeMap<>(members);
         evil.put("cifar-10-batches-bin/../../evil.txt", "owned".getBytes(StandardCharsets.UTF_8));
         DatasetManifest manifest = cifarManifest(tarGz(evil, null), members);
         DataException e = assertThrows(DataException.class, () -> DataPipeline.open(DataConfig.of("cifar10"),

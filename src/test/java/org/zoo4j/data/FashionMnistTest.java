@@ -6,16 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.zip.GZIPInputStream;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,9 +27,10 @@ import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 /**
  * On the real Fashion-MNIST as Debian's dataset-fashion-mnist installs it (CI installs the package). The cache is
@@ -64,7 +69,7 @@ class FashionMnistTest {
     }
 
     @Test
-    void countsLabelHistogramAndPixelRange() throws java.io.IOException {
+    void countsLabelHistogramAndPixelRange() throws IOException {
         ImageArray train = (ImageArray) data.trainPool();
         ImageArray test = (ImageArray) data.test();
         assertEquals(60_000, train.size());
@@ -80,8 +85,8 @@ class FashionMnistTest {
         }
         int[] sixThousand = new int[10];
         int[] thousand = new int[10];
-        java.util.Arrays.fill(sixThousand, 6000);
-        java.util.Arrays.fill(thousand, 1000);
+        Arrays.fill(sixThousand, 6000);
+        Arrays.fill(thousand, 1000);
         assertArrayEquals(sixThousand, trainHist);
         assertArrayEquals(thousand, testHist);
         int min = 255;
@@ -98,7 +103,7 @@ class FashionMnistTest {
         assertEquals(0.2860, sum / 255.0 / train.pixels().length, 1e-3, "the published mean of Fashion-MNIST");
         assertEquals(List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                 "Ankle boot"), data.classes());
-        try (var cached = java.nio.file.Files.list(emptyCache)) {
+        try (var cached = Files.list(emptyCache)) {
             assertEquals(0, cached.count(), "read from the Debian folder, nothing downloaded or copied");
         }
     }
@@ -129,7 +134,7 @@ class FashionMnistTest {
                 }
             }
             int[] sixHundred = new int[10];
-            java.util.Arrays.fill(sixHundred, 600);
+            Arrays.fill(sixHundred, 600);
             assertArrayEquals(sixHundred, perClass);
             double mean = sum / count;
             assertEquals(0, mean, 0.02);
@@ -145,14 +150,14 @@ class FashionMnistTest {
         }
         // The training labels, uncompressed, with one label changed (still a valid label).
         byte[] labels;
-        try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(DEBIAN.resolve("train-labels-idx1-ubyte.gz")))) {
+        try (var in = new GZIPInputStream(Files.newInputStream(DEBIAN.resolve("train-labels-idx1-ubyte.gz")))) {
             labels = in.readAllBytes();
         }
         labels[8 + 123] = (byte) ((labels[8 + 123] + 1) % 10);
         Path changed = copy.resolve("train-labels-idx1-ubyte");
         Files.write(changed, labels);
         DatasetManifest.FileEntry expected = DatasetManifest.load().get("fashion-mnist").file("train-labels");
-        DataException e = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
+        DataException e = Assertions.assertThrows(DataException.class,
                 () -> DataPipeline.open(config().withPath(copy.toString()), SHAPE, DatasetManifest.load(), null));
         assertTrue(e.getMessage().startsWith(changed + ": checksum mismatch"), e.getMessage());
         assertTrue(e.getMessage().contains(expected.sha256()) && e.getMessage().contains(expected.contentSha256()),
@@ -231,7 +236,7 @@ class FashionMnistTest {
             ImageArray test = (ImageArray) data.test();
             for (int k = 0; k < first.numExamples(); k++) {
                 byte[] original = test.image(k);
-                INDArray image = first.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.point(k));
+                INDArray image = first.getFeatures().get(NDArrayIndex.point(k));
                 float[] values = image.dup().data().asFloat();
                 for (int i = 0; i < original.length; i++) {
                     assertEquals((original[i] & 0xFF) / 255f, values[i], 1e-6f, "test image " + k + " pixel " + i);

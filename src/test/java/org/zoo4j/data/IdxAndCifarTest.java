@@ -13,7 +13,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.dataset.DataSet;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.Checksums;
+import org.zoo4j.base.InputShape;
 
 class IdxAndCifarTest {
     private static final List<String> DIGITS = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,8 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.zoo4j.zoo.InputShape;
+import org.zoo4j.base.InputShape;
 
 class ImageFolderTest {
     private static final String[] CLASSES = {"cat", "dog", "fox"};
@@ -70,13 +72,13 @@ class ImageFolderTest {
         for (InputShape shape : List.of(InputShape.of(3, 16, 16), InputShape.of(1, 16, 16), InputShape.of(3, 8, 8))) {
             float[] chw = new float[shape.channels() * shape.height() * shape.width()];
             assertTrue(source.read(source.files().indexOf(file), shape, chw, 0));
-            org.nd4j.linalg.api.ndarray.INDArray single = ImageFiles.read(file, shape);
+            INDArray single = ImageFiles.read(file, shape);
             assertArrayEquals(new long[] {1, shape.channels(), shape.height(), shape.width()}, single.shape());
             assertArrayEquals(chw, single.data().asFloat(), 0f, shape.toString());
         }
         assertEquals(Fixtures.pixel(3, 1, 0, 5, 7), ImageFiles.read(file, InputShape.of(3, 16, 16))
                 .getFloat(0, 0, 7, 5), 0, "red plane first");
-        assertThrows(IOException.class, () -> ImageFiles.read(dir.resolve("cat").resolve("missing.png"),
+        assertThrows(DataException.class, () -> ImageFiles.read(dir.resolve("cat").resolve("missing.png"),
                 InputShape.of(3, 16, 16)));
         Path text = Files.writeString(dir.resolve("not-an-image.png"), "text");
         IOException e = assertThrows(IOException.class, () -> ImageFiles.read(text, InputShape.of(3, 16, 16)));
@@ -161,8 +163,8 @@ class ImageFolderTest {
         Path cls = Files.createDirectories(dir.resolve("only"));
         List<Path> files = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(20, 20,
-                    java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+            BufferedImage img = new BufferedImage(20, 20,
+                    BufferedImage.TYPE_BYTE_GRAY);
             for (int y = 0; y < 20; y++) {
                 for (int x = 0; x < 20; x++) {
                     int v = (x > 4 && x < 12 && y > 3 && y < 16) ? 40 * i + 3 * x + y : 0;

@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
@@ -60,9 +61,9 @@ class NormalizationTest {
         assertArrayEquals(fast, ds.getFeatures().data().asFloat(), 1e-4f);
         // channel 1, pixel value v: (v/255 - 0.25) / 0.4
         assertEquals((pixels[20] / 255 - 0.25) / 0.4, fast[20], 1e-5);
-        INDArray chw = Nd4j.create(java.util.Arrays.copyOf(pixels, 60), new long[] {3, 4, 5}, 'c');
+        INDArray chw = Nd4j.create(Arrays.copyOf(pixels, 60), new long[] {3, 4, 5}, 'c');
         RGB.apply(chw);
-        assertArrayEquals(java.util.Arrays.copyOf(fast, 60), chw.data().asFloat(), 1e-4f);
+        assertArrayEquals(Arrays.copyOf(fast, 60), chw.data().asFloat(), 1e-4f);
         assertThrows(IllegalArgumentException.class, () -> RGB.apply(Nd4j.zeros(DataType.FLOAT, 1, 1, 4, 4)));
         INDArray scaled = Normalization.scale().apply(Nd4j.createFromArray(new float[] {255f, 51f}));
         assertArrayEquals(new float[] {1f, 0.2f}, scaled.data().asFloat(), 1e-6f);

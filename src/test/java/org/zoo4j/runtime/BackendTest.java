@@ -16,7 +16,7 @@ import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
 
 /** The fast CPU setup is active without the user doing anything. */
 class BackendTest {

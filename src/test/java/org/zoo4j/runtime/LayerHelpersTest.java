@@ -6,15 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -28,7 +33,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
 
 /** The swapped-in convolution and batch-norm helpers compute DL4J's gradients, and are really the ones that run. */
 class LayerHelpersTest {
@@ -57,7 +62,7 @@ class LayerHelpersTest {
         assertEquals(DirectConvolutionHelper.WINOGRAD_CPU ? 6 + 5 : 0, direct,
                 "the stride-1 3x3 convolutions where oneDNN's Winograd would be the slower");
         assertEquals(21, reused, "backprop took the forward output of every (identity-activation) convolution");
-        long reluPasses = java.util.Arrays.stream(tuned.getLayers()).filter(l -> l instanceof ReluActivationLayer)
+        long reluPasses = Arrays.stream(tuned.getLayers()).filter(l -> l instanceof ReluActivationLayer)
                 .mapToLong(l -> ((ReluActivationLayer) l).trainingPasses()).sum();
         assertEquals(19, reluPasses, "every ReLU layer's training forward pass was zoo4j's");
     }
@@ -188,16 +193,16 @@ class LayerHelpersTest {
         // A batch norm over dense activations (rank 2, which DL4J hands on as [N, C, 1, 1]) and one in NHWC.
         MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(13)
                 .dataType(DataType.FLOAT).updater(new Adam(1e-3)).list()
-                .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).dataFormat(org.deeplearning4j.nn.conf.CNN2DFormat.NHWC)
+                .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).dataFormat(CNN2DFormat.NHWC)
                         .activation(Activation.IDENTITY).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder()
-                        .dataFormat(org.deeplearning4j.nn.conf.CNN2DFormat.NHWC).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(5)
+                .layer(new BatchNormalization.Builder()
+                        .dataFormat(CNN2DFormat.NHWC).build())
+                .layer(new DenseLayer.Builder().nOut(5)
                         .activation(Activation.IDENTITY).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder().build())
+                .layer(new BatchNormalization.Builder().build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
                         .activation(Activation.IDENTITY).build())
-                .setInputType(InputType.convolutional(6, 6, 3, org.deeplearning4j.nn.conf.CNN2DFormat.NHWC)).build());
+                .setInputType(InputType.convolutional(6, 6, 3, CNN2DFormat.NHWC)).build());
         reference.init();
         MultiLayerNetwork tuned = reference.clone();
         LayerHelpers.install(tuned);
@@ -214,7 +219,7 @@ class LayerHelpersTest {
     private static MultiLayerNetwork batchNormThenConvolution(long seed, DataType dataType) {
         MultiLayerNetwork network = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed)
                 .dataType(dataType).updater(new Adam(1e-3)).list()
-                .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder().build())
+                .layer(new BatchNormalization.Builder().build())
                 .layer(new ConvolutionLayer.Builder(1, 1).nOut(2).activation(Activation.IDENTITY).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
                         .activation(Activation.IDENTITY).build())
@@ -227,12 +232,12 @@ class LayerHelpersTest {
     void plainReluLayersAreReplacedAndGiveDl4jsGradientsExactly() {
         MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(17)
                 .dataType(DataType.FLOAT).updater(new Adam(1e-3)).list()
-                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(32)
+                .layer(new DenseLayer.Builder().nOut(32)
                         .activation(Activation.IDENTITY).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.ActivationLayer.Builder().activation(Activation.RELU).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(16)
+                .layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
+                .layer(new DenseLayer.Builder().nOut(16)
                         .activation(Activation.IDENTITY).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.ActivationLayer.Builder()
+                .layer(new ActivationLayer.Builder()
                         .activation(Activation.LEAKYRELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
                         .activation(Activation.SOFTMAX).build())
@@ -265,9 +270,9 @@ class LayerHelpersTest {
         assertEquals(0, LayerHelpers.install(graph), "installing twice changes nothing");
         assertInstanceOf(ReluActivationLayer.class, graph.getLayer("bn1.act"), "the vertex holds the new layer");
         Layer relu = graph.getLayer("bn1.act");
-        assertTrue(java.util.Arrays.stream(graph.getLayers()).anyMatch(l -> l == relu),
+        assertTrue(Arrays.stream(graph.getLayers()).anyMatch(l -> l == relu),
                 "and so does the graph's layer array");
-        assertTrue(java.util.Arrays.stream(graph.getLayers())
+        assertTrue(Arrays.stream(graph.getLayers())
                 .noneMatch(l -> l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class),
                 "no ReLU layer of DL4J's is left in it");
         assertInstanceOf(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));

@@ -1,5 +1,6 @@
 package org.zoo4j.runtime;
 
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -80,7 +81,7 @@ public class LayerKernelsBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         Backend.init();
-        long[] s = java.util.Arrays.stream(shape.split("x")).mapToLong(Long::parseLong).toArray();
+        long[] s = Arrays.stream(shape.split("x")).mapToLong(Long::parseLong).toArray();
         Nd4j.getRandom().setSeed(7);
         x = Nd4j.randn(DataType.FLOAT, s);
         dy = Nd4j.randn(DataType.FLOAT, s);

@@ -26,9 +26,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-import org.zoo4j.training.NetworkFile;
+import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.Trainer;
-import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.training.TrainingLoop;
+import org.zoo4j.zoo.Dl4jNetworkFile;
 
 /** A sweep over the user's own Arbiter MultiLayerSpace: trials train its networks, and each trial runs again as-is. */
 class NetworkSpaceSweepTest {
@@ -60,7 +61,7 @@ class NetworkSpaceSweepTest {
         space.put(SearchSpace.MODEL, denseNetworks());
         space.put("data.batchSize", SearchSpace.choice("data.batchSize", List.of(32, 64)));
         SweepSpec spec = SweepSpec.of("net", base(), space, SweepSpec.Objective.VALIDATION_ACCURACY, 2, 0,
-                new SweepSpec.Strategy("random", 3, 5, 10, 5), SweepSpec.PrunerSpec.NONE);
+                new SamplerSpec.Random(3), PrunerSpec.NONE);
         assertEquals(List.of("model[0]", "model[1]", "data.batchSize"), spec.space().settingKeys());
         Sweep sweep = Sweep.of(spec, dir.resolve("net"));
         sweep.run(1, QUIET);
@@ -72,7 +73,7 @@ class NetworkSpaceSweepTest {
             Path trialDir = sweep.trialDir(t.number());
             // The trial trained the network at its point: its hidden width is one of the settings shown for it.
             MultiLayerConfiguration network = MultiLayerConfiguration.fromJson(
-                    Files.readString(trialDir.resolve(NetworkFile.RUN_FILE)));
+                    Files.readString(trialDir.resolve(Dl4jNetworkFile.RUN_FILE)));
             long width = ((DenseLayer) network.getConf(0).getLayer()).getNOut();
             assertTrue(width >= 8 && width <= 32, "width " + width);
             assertTrue(List.of(t.params().get("model[0]"), t.params().get("model[1]")).contains(Long.toString(width)),
@@ -87,15 +88,15 @@ class NetworkSpaceSweepTest {
         TrainingRecipe again = TrainingRecipe.read(first.resolve("recipe.yaml"));
         Path rerun = dir.resolve("rerun");
         try (Trainer trainer = Trainer.start(again, rerun, QUIET)) {
-            Trainer.Result result = trainer.run();
-            assertEquals(Trainer.Status.COMPLETED, result.status());
+            TrainingLoop.Result result = trainer.run();
+            assertEquals(TrainingLoop.Status.COMPLETED, result.status());
             assertTrue(result.test().accuracy() > 0.3, "test accuracy " + result.test().accuracy());
         }
-        assertEquals(Files.readString(first.resolve(NetworkFile.RUN_FILE)), Files.readString(rerun.resolve(
-                NetworkFile.RUN_FILE)));
+        assertEquals(Files.readString(first.resolve(Dl4jNetworkFile.RUN_FILE)), Files.readString(rerun.resolve(
+                Dl4jNetworkFile.RUN_FILE)));
         // Resumed with a changed setting, the run still names its own copy of the network.
         try (Trainer trainer = Trainer.resume(rerun, Map.of("epochs", "2"), QUIET)) {
-            assertEquals(Trainer.Status.COMPLETED, trainer.run().status());
+            assertEquals(TrainingLoop.Status.COMPLETED, trainer.run().status());
         }
         assertEquals("network.json", TrainingRecipe.read(rerun.resolve("recipe.yaml")).model()
                 .replace(rerun.toAbsolutePath() + "/", ""));
@@ -107,7 +108,7 @@ class NetworkSpaceSweepTest {
         Map<String, ParameterSpace<?>> space = Map.of(SearchSpace.MODEL, denseNetworks());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SweepSpec.of("net",
                 TrainingRecipe.defaults(), space, SweepSpec.Objective.VALIDATION_ACCURACY, 2, 0,
-                new SweepSpec.Strategy("random", 3, 5, 10, 5), SweepSpec.PrunerSpec.NONE));
+                new SamplerSpec.Random(3), PrunerSpec.NONE));
         assertTrue(e.getMessage().contains("overrides.updater"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new SearchSpace(Map.of("data.batchSize", denseNetworks())));
     }

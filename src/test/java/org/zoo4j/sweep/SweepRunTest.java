@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.zoo4j.cli.Main;
+import org.zoo4j.recipe.TrainingRecipe;
 
 /** The store under concurrent workers, and a real sweep killed with SIGKILL and resumed. */
 class SweepRunTest {
@@ -181,8 +182,8 @@ class SweepRunTest {
         String html = Files.readString(sweepDir.resolve("report.html"));
         assertTrue(html.contains("<img src=\"objective.png\"") && html.contains("rungs.png"), html);
         int bestTrial = after.get(0).value() >= after.get(2).value() ? 0 : 2;
-        assertEquals(org.zoo4j.training.TrainingRecipe.read(sweepDir.resolve(String.format("trials/%04d/recipe.yaml",
-                bestTrial))), org.zoo4j.training.TrainingRecipe.read(sweepDir.resolve("best-recipe.yaml")),
+        assertEquals(TrainingRecipe.read(sweepDir.resolve(String.format("trials/%04d/recipe.yaml",
+                bestTrial))), TrainingRecipe.read(sweepDir.resolve("best-recipe.yaml")),
                 "the best recipe is the best trial's");
         assertEquals(2, Main.run("sweep", file.toString(), "--dir", root.toString()), "the name is taken");
     }

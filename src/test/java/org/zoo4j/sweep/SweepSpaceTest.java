@@ -4,19 +4,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.HashSet;
 import org.deeplearning4j.arbiter.optimize.api.ParameterSpace;
 import org.deeplearning4j.arbiter.optimize.distribution.LogUniformDistribution;
 import org.deeplearning4j.arbiter.optimize.parameter.continuous.ContinuousParameterSpace;
 import org.deeplearning4j.arbiter.optimize.parameter.discrete.DiscreteParameterSpace;
 import org.junit.jupiter.api.Test;
-import org.zoo4j.training.TrainingRecipe;
+import org.zoo4j.recipe.Monitor;
+import org.zoo4j.recipe.TrainingRecipe;
 
 /** Sweep files, search spaces and their errors, and the samplers; no training. */
 class SweepSpaceTest {
@@ -36,7 +38,7 @@ class SweepSpaceTest {
             """;
 
     static SweepSpec parse(String yaml) throws Exception {
-        return SweepSpec.parse(yaml, "t", Path.of("."), null);
+        return SweepFile.parse(yaml, "t", Path.of("."), null);
     }
 
     @Test
@@ -46,7 +48,7 @@ class SweepSpaceTest {
                 "schedule.type"), spec.space().keys());
         assertEquals(4, spec.space().numParameters(), "fixed values take no coordinate");
         assertEquals(600, spec.base().data().subset());
-        assertEquals("accuracy", spec.base().monitor());
+        assertEquals(Monitor.ACCURACY, spec.base().monitor());
         Sampler random = Sampler.of(spec.strategy(), spec.space());
         Set<String> batchSizes = new HashSet<>();
         for (int n = 0; n < 40; n++) {
@@ -78,7 +80,7 @@ class SweepSpaceTest {
     @Test
     void everySweepFileInTrainingReads() throws Exception {
         List<Path> files;
-        try (var list = java.nio.file.Files.list(Path.of("training/sweeps"))) {
+        try (var list = Files.list(Path.of("training/sweeps"))) {
             files = list.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
         }
         assertTrue(files.size() >= 4, files.toString());
@@ -136,14 +138,14 @@ class SweepSpaceTest {
         space.put("overrides.updater.learningRate", new ContinuousParameterSpace(new LogUniformDistribution(1e-4, 1e-1)));
         space.put("data.batchSize", new DiscreteParameterSpace<>(64, 128));
         SweepSpec spec = SweepSpec.of("mine", TrainingRecipe.defaults(), space, SweepSpec.Objective.VALIDATION_ACCURACY,
-                10, 0, new SweepSpec.Strategy("tpe", 1, 5, 10, 3), SweepSpec.PrunerSpec.NONE);
+                10, 0, new SamplerSpec.Tpe(1, 3), PrunerSpec.NONE);
         Map<String, String> s = spec.space().settings(new double[] {1, 0});
         assertEquals(0.1, Double.parseDouble(s.get("overrides.updater.learningRate")), 1e-9);
         assertEquals("64", s.get("data.batchSize"));
         space.put("overrides.updater.momentm", new ContinuousParameterSpace(0, 1));
         assertThrows(IllegalArgumentException.class, () -> SweepSpec.of("mine", TrainingRecipe.defaults(), space,
-                SweepSpec.Objective.VALIDATION_ACCURACY, 10, 0, new SweepSpec.Strategy("tpe", 1, 5, 10, 3),
-                SweepSpec.PrunerSpec.NONE));
+                SweepSpec.Objective.VALIDATION_ACCURACY, 10, 0, new SamplerSpec.Tpe(1, 3),
+                PrunerSpec.NONE));
     }
 
     /**

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
@@ -28,10 +29,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.InputShape;
 import org.zoo4j.data.Normalization;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.modelfile.ModelFileCard;
+import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.InputShape;
-import org.zoo4j.zoo.Zoo;
 
 /** The model file as an artifact: card, digest, and refusal of entries that are not plain model data. */
 class ModelArtifactTest {
@@ -87,7 +91,7 @@ class ModelArtifactTest {
         INDArray x = Nd4j.rand(DataType.FLOAT, 2, 1, 28, 28);
         ModelFile.Loaded loaded = Zoo.load(file);
         assertTrue(net.outputSingle(x).equalsWithEps(loaded.net().outputSingle(x), 1e-6));
-        TrainedModelCard card = loaded.card();
+        ModelFileCard card = loaded.card();
         assertNotNull(card);
         assertEquals("lenet5", card.model());
         assertEquals(LABELS, card.labels());
@@ -103,7 +107,7 @@ class ModelArtifactTest {
 
         // Metrics written after the run go into the card too, and the file still verifies.
         ModelFile.putEntries(file, Map.of(ModelFile.METRICS, "{\"testAccuracy\": 0.5}"));
-        TrainedModelCard updated = Zoo.load(file).card();
+        ModelFileCard updated = Zoo.load(file).card();
         assertEquals(0.5, ((Number) updated.metrics().get("testAccuracy")).doubleValue());
         assertEquals(card.sha256(), updated.sha256(), "metrics are not part of the digest");
     }
@@ -138,7 +142,7 @@ class ModelArtifactTest {
     static final class Payload implements Serializable {
         static volatile boolean deserialised;
 
-        private void readObject(ObjectInputStream in) throws java.io.IOException, ClassNotFoundException {
+        private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
             in.defaultReadObject();
             deserialised = true;
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -15,15 +16,25 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.Configs;
+import org.zoo4j.cli.Main;
 import org.zoo4j.data.DataConfig;
 import org.zoo4j.data.DataPipeline;
-import org.zoo4j.zoo.Configs;
+import org.zoo4j.data.NormalizationMode;
+import org.zoo4j.modelfile.EpochMetrics;
+import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.recipe.LrSchedule;
+import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.zoo.UpdaterSpec;
 
 class TrainerTest {
     @TempDir
@@ -43,7 +54,7 @@ class TrainerTest {
     void oneShortEpochOfLeNetLearnsFarAboveChanceAndFillsTheRunDirectory() throws Exception {
         TrainingRecipe recipe = small(2000, 1);
         Path run = dir.resolve("run");
-        Trainer.Result result;
+        TrainingLoop.Result result;
         INDArray before;
         INDArray features;
         try (Trainer trainer = Trainer.start(recipe, run, out)) {
@@ -53,7 +64,7 @@ class TrainerTest {
             }
             before = trainer.net().outputSingle(false, features);
         }
-        assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+        assertEquals(TrainingLoop.Status.COMPLETED, result.status(), console.toString());
         assertTrue(result.test().accuracy() > 0.55, "chance is 0.10; got " + result.test().accuracy());
         for (String f : List.of("recipe.yaml", "metrics.csv", "best.zip", "last.zip", "results.json", "train.log",
                 "loss.png", "accuracy.png", "confusion.png")) {
@@ -80,20 +91,20 @@ class TrainerTest {
         // network on the same image from the pipeline.
         INDArray raw;
         INDArray label;
-        try (DataPipeline p = DataPipeline.open(recipe.data().withNormalization(org.zoo4j.data.NormalizationMode.NONE),
+        try (DataPipeline p = DataPipeline.open(recipe.data().withNormalization(NormalizationMode.NONE),
                 recipe.modelConfig().input())) {
             DataSet first = p.test().next();
-            raw = first.getFeatures().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1));
+            raw = first.getFeatures().get(NDArrayIndex.interval(0, 1));
         }
-        java.awt.image.BufferedImage png = new java.awt.image.BufferedImage(28, 28,
-                java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+        BufferedImage png = new BufferedImage(28, 28,
+                BufferedImage.TYPE_BYTE_GRAY);
         for (int y = 0; y < 28; y++) {
             for (int x = 0; x < 28; x++) {
                 png.getRaster().setSample(x, y, 0, Math.round(raw.getFloat(0, 0, y, x)));
             }
         }
         Path image = dir.resolve("image.png");
-        javax.imageio.ImageIO.write(png, "png", image.toFile());
+        ImageIO.write(png, "png", image.toFile());
         INDArray expected = loaded.net().outputSingle(false, loaded.normalization().apply(raw.dup()));
         String top = loaded.labels().get(expected.argMax(1).getInt(0));
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
@@ -101,7 +112,7 @@ class TrainerTest {
         System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
         int code;
         try {
-            code = org.zoo4j.cli.Main.run("predict", run.toString(), image.toString(), "--top", "3");
+            code = Main.run("predict", run.toString(), image.toString(), "--top", "3");
         } finally {
             System.setOut(stdout);
         }
@@ -117,22 +128,22 @@ class TrainerTest {
     void aNaNLossStopsTheRunAndKeepsTheLastGoodCheckpoint() throws Exception {
         TrainingRecipe recipe = small(800, 3);
         Path run = dir.resolve("nan");
-        Trainer.Result result;
-        try (Trainer trainer = Trainer.start(recipe, run, out)) {
-            int batches = 720 / 32 + 1;
-            int[] seen = {0};
-            trainer.batchHook = batch -> {
-                seen[0]++;
-                if (seen[0] == batches + 3) { // the third batch of the second epoch
-                    INDArray f = batch.getFeatures().dup();
-                    f.putScalar(0, Double.NaN);
-                    return new DataSet(f, batch.getLabels());
-                }
-                return batch;
-            };
+        TrainingLoop.Result result;
+        int batches = 720 / 32 + 1;
+        int[] seen = {0};
+        TrainingHooks injectNaN = TrainingHooks.NONE.withBatchFilter(batch -> {
+            seen[0]++;
+            if (seen[0] == batches + 3) { // the third batch of the second epoch
+                INDArray f = batch.getFeatures().dup();
+                f.putScalar(0, Double.NaN);
+                return new DataSet(f, batch.getLabels());
+            }
+            return batch;
+        });
+        try (Trainer trainer = Trainer.start(recipe, run, out, injectNaN)) {
             result = trainer.run();
         }
-        assertEquals(Trainer.Status.DIVERGED, result.status());
+        assertEquals(TrainingLoop.Status.DIVERGED, result.status());
         assertEquals(1, result.epochsDone());
         assertTrue(result.message().contains("NaN") && result.message().contains("epoch 2"), result.message());
         ModelFile.Loaded checkpoint = ModelFile.load(run.resolve("last.zip"), true);
@@ -170,8 +181,8 @@ class TrainerTest {
             assertEquals(saved.net().params(), net.params(), "the resumed model is the checkpoint");
             assertEquals(saved.net().getUpdater().getStateViewArray(), net.getUpdater().getStateViewArray(),
                     "with the optimiser state");
-            Trainer.Result result = resumed.run();
-            assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+            TrainingLoop.Result result = resumed.run();
+            assertEquals(TrainingLoop.Status.COMPLETED, result.status(), console.toString());
             assertEquals(3, result.epochsDone());
         }
         List<String> rows = Files.readAllLines(run.resolve("metrics.csv"));
@@ -208,8 +219,8 @@ class TrainerTest {
         assertTrue(saved.state().batchesDone() >= 1, "mid-epoch position kept: " + saved.state().batchesDone());
         try (Trainer resumed = Trainer.resume(run, Map.of(), out)) {
             assertEquals(saved.net().params(), resumed.net().params(), "the resumed model is the checkpoint");
-            Trainer.Result result = resumed.run();
-            assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+            TrainingLoop.Result result = resumed.run();
+            assertEquals(TrainingLoop.Status.COMPLETED, result.status(), console.toString());
             assertEquals(1, result.epochsDone());
         }
         assertEquals(2, Files.readAllLines(run.resolve("metrics.csv")).size());
@@ -217,23 +228,25 @@ class TrainerTest {
 
     @Test
     void dataParallelTrainingWithTheWrapperLearnsAndCheckpoints() throws Exception {
-        // gpus: 2 needs two GPUs; DL4J's ParallelWrapper runs the same way on the CPU, which is what this checks.
-        TrainingRecipe recipe = small(2000, 1);
+        // Two CPU replicas through DL4J's ParallelWrapper: what two GPUs do on the CUDA build.
+        TrainingRecipe recipe = small(2000, 1).with(Map.of("workers", "2"));
         Path run = dir.resolve("parallel");
         try (Trainer trainer = Trainer.start(recipe, run, out)) {
-            trainer.parallelWorkers = 2;
-            Trainer.Result result = trainer.run();
-            assertEquals(Trainer.Status.COMPLETED, result.status(), console.toString());
+            TrainingLoop.Result result = trainer.run();
+            assertEquals(TrainingLoop.Status.COMPLETED, result.status(), console.toString());
             assertTrue(result.test().accuracy() > 0.5, "chance is 0.10; got " + result.test().accuracy());
             EpochMetrics epoch = trainer.state().history().get(0);
             assertTrue(Double.isFinite(epoch.trainLoss()) && epoch.trainLoss() < 2.3, "mean loss " + epoch.trainLoss());
         }
         assertEquals(1, ModelFile.load(run.resolve("last.zip"), true).state().epochsDone());
 
-        String refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> Trainer.start(small(200, 1).with(Map.of("gpus", "2")), dir.resolve("two"), out)).getMessage();
-        assertTrue(refused.startsWith("gpus: 2 GPUs asked for, but this build runs on the CPU"), refused);
-        assertFalse(Files.exists(dir.resolve("two")), "nothing written for a refused run");
+        assertTrue(console.toString().contains("data-parallel: 2 workers (replicas sharing the CPU cores), each on its "
+                + "own batch of 32: 64 images per averaged step"), console.toString());
+
+        String refused = Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Trainer.start(small(200, 1).with(Map.of("device", "cuda")), dir.resolve("cuda"), out)).getMessage();
+        assertTrue(refused.startsWith("device: cuda asked for, but this build runs ND4J on CPU"), refused);
+        assertFalse(Files.exists(dir.resolve("cuda")), "nothing written for a refused run");
     }
 
     @Test
@@ -263,7 +276,7 @@ class TrainerTest {
         assertTrue(recipes.size() >= 7, recipes.toString());
         for (Path file : recipes) {
             TrainingRecipe r = TrainingRecipe.read(file);
-            long params = org.zoo4j.zoo.Zoo.get(r.model()).define(r.modelOverrides(10)).trainableParams();
+            long params = Zoo.get(r.model()).define(r.modelOverrides(10)).trainableParams();
             assertTrue(params > 0, file.toString());
             assertEquals(r, Configs.fromYaml(r.toYaml(), TrainingRecipe.class), file.toString());
         }
@@ -293,6 +306,6 @@ class TrainerTest {
                 recipe.overrides().get("updater"));
         assertFalse(recipe.overrides().containsKey("updater.learningRate"), recipe.overrides().toString());
         assertEquals(0.05, recipe.modelConfig().updater().learningRate(), 1e-12);
-        assertEquals("nesterov", recipe.modelConfig().updater().name());
+        assertEquals(UpdaterSpec.Optimizer.NESTEROV, recipe.modelConfig().updater().name());
     }
 }

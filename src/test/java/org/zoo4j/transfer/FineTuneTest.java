@@ -9,10 +9,8 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.all;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,56 +18,33 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.zoo4j.data.DataConfig;
-import org.zoo4j.data.Normalization;
-import org.zoo4j.runtime.Backend;
-import org.zoo4j.training.FineTuning;
-import org.zoo4j.training.ModelFile;
-import org.zoo4j.training.TrainingRecipe;
-import org.zoo4j.zoo.InputShape;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.InputShape;
+import org.zoo4j.recipe.FinetuneSettings;
 
 /** Fine-tuning on networks built in the test: weights copied, head replaced, frozen layers, head rate, adaptation. */
 class FineTuneTest {
     @TempDir
     Path dir;
 
-    /** A "trained" model file: a fresh network of {@code model} at {@code input} with 10 classes, seeded. */
     private Path trained(String model, String input, long seed) throws Exception {
-        Backend.init();
-        TrainingRecipe recipe = TrainingRecipe.defaults().withModel(model,
-                Map.of("input", input, "seed", seed, "numClasses", 10)).withData(DataConfig.of("fashion-mnist"));
-        ComputationGraph net = Zoo.create(model, recipe.overrides());
-        Path file = dir.resolve(model + "-" + input.replace(',', 'x') + ".zip");
-        List<String> labels = IntStream.range(0, 10).mapToObj(i -> "c" + i).toList();
-        ModelFile.write(file, net, recipe, labels, Normalization.scale(), InputShape.parse(input));
-        return file;
+        return FineTuneFixtures.trained(dir, model, input, seed);
     }
 
-    /** The fine-tuned network for {@code classes} classes at {@code input}, started from {@code from}. */
-    private static ComputationGraph finetune(Path from, String model, String input, int classes, FineTuning settings) {
-        ComputationGraph fresh = Zoo.create(model, Map.of("input", input, "numClasses", classes, "seed", 7L));
-        return FineTune.apply(settings, fresh);
+    private static ComputationGraph finetune(Path from, String model, String input, int classes, FinetuneSettings settings) {
+        return FineTuneFixtures.finetune(model, input, classes, settings);
     }
 
-    private static FineTuning plain(Path from) {
-        return new FineTuning(from.toString(), null, false, null);
+    private static FinetuneSettings plain(Path from) {
+        return new FinetuneSettings(from.toString(), null, false, null);
     }
 
     private static Map<String, INDArray> params(ComputationGraph net) {
-        Map<String, INDArray> copy = new HashMap<>();
-        net.paramTable().forEach((k, v) -> copy.put(k, v.dup()));
-        return copy;
+        return FineTuneFixtures.params(net);
     }
 
     private static DataSet batch(InputShape s, int classes, long seed) {
-        Nd4j.getRandom().setSeed(seed);
-        INDArray x = Nd4j.rand(DataType.FLOAT, 8, s.channels(), s.height(), s.width());
-        INDArray y = Nd4j.zeros(DataType.FLOAT, 8, classes);
-        for (int i = 0; i < 8; i++) {
-            y.putScalar(i, i % classes, 1);
-        }
-        return new DataSet(x, y);
+        return FineTuneFixtures.batch(s, classes, seed);
     }
 
     @Test
@@ -88,12 +63,12 @@ class FineTuneTest {
     void frozenLayersAndTheirBatchNormStatisticsStayBitForBitEqualWhileTheRestLearns() throws Exception {
         Path from = trained("resnet20", "3,16,16", 2);
         ComputationGraph net = finetune(from, "resnet20", "3,16,16", 4,
-                new FineTuning(from.toString(), "layer1.2.bn2", false, null));
+                new FinetuneSettings(from.toString(), "layer1.2.bn2", false, null));
         Map<String, INDArray> before = params(net);
         for (int step = 0; step < 3; step++) {
             net.fit(batch(InputShape.of(3, 16, 16), 4, step));
         }
-        List<String> order = FineTune.layersInOrder(net);
+        List<String> order = FineTuner.layersInOrder(net);
         List<String> frozen = order.subList(0, order.indexOf("layer1.2.bn2") + 1);
         int frozenParams = 0;
         for (Map.Entry<String, INDArray> e : before.entrySet()) {
@@ -115,7 +90,7 @@ class FineTuneTest {
     @Test
     void featureExtractorTrainsOnlyTheHead() throws Exception {
         Path from = trained("lenet5", "1,28,28", 3);
-        ComputationGraph net = finetune(from, "lenet5", "1,28,28", 3, new FineTuning(from.toString(), null, true, null));
+        ComputationGraph net = finetune(from, "lenet5", "1,28,28", 3, new FinetuneSettings(from.toString(), null, true, null));
         Map<String, INDArray> before = params(net);
         net.fit(batch(InputShape.of(1, 28, 28), 3, 1));
         net.fit(batch(InputShape.of(1, 28, 28), 3, 2));
@@ -125,33 +100,12 @@ class FineTuneTest {
     @Test
     void theHeadLearnsAtItsOwnRate() throws Exception {
         Path from = trained("lenet5", "1,28,28", 4);
-        ComputationGraph net = finetune(from, "lenet5", "1,28,28", 3, new FineTuning(from.toString(), null, false, 0.0));
+        ComputationGraph net = finetune(from, "lenet5", "1,28,28", 3, new FinetuneSettings(from.toString(), null, false, 0.0));
         Map<String, INDArray> before = params(net);
         net.fit(batch(InputShape.of(1, 28, 28), 3, 1));
         assertEquals(before.get("fc3_W"), net.getParam("fc3_W"), "head learning rate 0: the head stays");
         assertFalse(before.get("conv1_W").equals(net.getParam("conv1_W")), "the other layers learn at the base rate");
 
-        // A schedule step keeps the head's ratio to the base rate.
-        FineTune.setLearningRate(net, new FineTuning(from.toString(), null, false, 0.004), 0.0005, 0.001);
-        assertEquals(0.002, net.getLearningRate("fc3"), 1e-12);
-        assertEquals(0.0005, net.getLearningRate("conv1"), 1e-12);
-    }
-
-    @Test
-    void scheduledRatesReachTheUpdaterOfAGraphWithFrozenLayers() throws Exception {
-        Path from = trained("lenet5", "1,28,28", 10);
-        FineTuning settings = new FineTuning(from.toString(), "conv2", false, 0.01);
-        ComputationGraph net = finetune(from, "lenet5", "1,28,28", 3, settings);
-        net.fit(batch(InputShape.of(1, 28, 28), 3, 1)); // the updater state exists from here on
-        FineTune.setLearningRate(net, settings, 0, 0.001);
-        Map<String, INDArray> before = params(net);
-        net.fit(batch(InputShape.of(1, 28, 28), 3, 2));
-        before.forEach((key, value) -> assertEquals(value, net.getParam(key), key + ": rate 0 everywhere"));
-        FineTune.setLearningRate(net, settings, 0.001, 0.001);
-        net.fit(batch(InputShape.of(1, 28, 28), 3, 3));
-        assertFalse(before.get("fc1_W").equals(net.getParam("fc1_W")), "the rate is back");
-        assertFalse(before.get("fc3_W").equals(net.getParam("fc3_W")));
-        assertEquals(before.get("conv2_W"), net.getParam("conv2_W"), "frozen");
     }
 
     @Test
@@ -173,9 +127,9 @@ class FineTuneTest {
                 colourAdapted.feedForward(repeated, false).get("fc2"));
 
         INDArray w = Nd4j.arange(2 * 3 * 2 * 2).castTo(DataType.FLOAT).reshape(2, 3, 2, 2);
-        assertArrayEquals(new long[] {2, 1, 2, 2}, FineTune.adaptInputConv(w, 1).shape());
-        assertEquals(w.sum(true, 1), FineTune.adaptInputConv(w, 1));
-        INDArray five = FineTune.adaptInputConv(w, 5);
+        assertArrayEquals(new long[] {2, 1, 2, 2}, FineTuner.adaptInputConv(w, 1).shape());
+        assertEquals(w.sum(true, 1), FineTuner.adaptInputConv(w, 1));
+        INDArray five = FineTuner.adaptInputConv(w, 5);
         for (int c = 0; c < 5; c++) {
             assertEquals(w.get(all(), point(c % 3), all(), all()).mul(3.0 / 5), five.get(all(), point(c), all(), all()),
                     "5 channels: the 3 repeated cyclically, scaled by 3/5; channel " + c);
@@ -206,10 +160,10 @@ class FineTuneTest {
     void anUnknownFreezeLayerListsTheLayers() throws Exception {
         Path from = trained("lenet5", "1,28,28", 9);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> finetune(from, "lenet5",
-                "1,28,28", 5, new FineTuning(from.toString(), "conv9", false, null)));
+                "1,28,28", 5, new FinetuneSettings(from.toString(), "conv9", false, null)));
         assertTrue(e.getMessage().contains("conv9") && e.getMessage().contains("[conv1, pool1, conv2"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> finetune(from, "lenet5", "1,28,28", 5,
-                new FineTuning(from.toString(), "fc3", false, null)));
+                new FinetuneSettings(from.toString(), "fc3", false, null)));
         assertTrue(e.getMessage().contains("head"), e.getMessage());
     }
 }

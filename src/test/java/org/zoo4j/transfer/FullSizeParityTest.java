@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.zoo4j.Zoo;
 import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.Zoo;
 
 /**
  * Parity at the real ImageNet shapes (resnet18, resnet50, vgg16, vgg11-bn, alexnet: 1000 classes at 224x224), with random weights

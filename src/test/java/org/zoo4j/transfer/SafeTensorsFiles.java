@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -29,7 +30,7 @@ final class SafeTensorsFiles {
                 header.append(',');
             }
             header.append('"').append(e.getKey()).append("\":{\"dtype\":\"F32\",\"shape\":")
-                    .append(java.util.Arrays.toString(e.getValue().shape()).replace(" ", ""))
+                    .append(Arrays.toString(e.getValue().shape()).replace(" ", ""))
                     .append(",\"data_offsets\":[").append(data.size()).append(',').append(data.size() + b.capacity())
                     .append("]}");
             data.write(b.array());

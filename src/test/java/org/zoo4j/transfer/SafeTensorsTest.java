@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,7 +31,7 @@ class SafeTensorsTest {
         Path f = dir.resolve("t.safetensors");
         SafeTensorsFiles.writeF32(f, t);
         try (SafeTensors st = SafeTensors.open(f)) {
-            assertEquals(java.util.List.of("b.weight", "a.bias", "scalar"), java.util.List.copyOf(st.tensors().keySet()));
+            assertEquals(List.of("b.weight", "a.bias", "scalar"), List.copyOf(st.tensors().keySet()));
             assertArrayEquals(new long[] {2, 3}, st.info("b.weight").shape());
             assertArrayEquals(new float[] {1, -2, 3.5f, 4, 5, 6e-8f}, st.floats("b.weight"));
             assertArrayEquals(new float[] {Float.MAX_VALUE}, st.floats("a.bias"));

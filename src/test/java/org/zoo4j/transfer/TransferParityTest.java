@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -18,8 +17,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.Zoo;
 import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.Zoo;
 
 /**
  * Numerical parity with PyTorch: torchvision models with seeded random weights and batch-norm statistics, reduced so
@@ -72,7 +71,7 @@ class TransferParityTest {
 
         @Override
         public String toString() {
-            return String.format(java.util.Locale.ROOT,
+            return String.format(Locale.ROOT,
                     "logits max abs %.2e, rel to max |logit| %.2e; softmax max abs %.2e, max rel %.2e",
                     logitsAbs, logitsRel, softmaxAbs, softmaxRel);
         }

@@ -15,7 +15,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.InputShape;
 import org.zoo4j.cli.Main;
+import org.zoo4j.modelfile.ModelFile;
 
 /** {@code zoo4j weights import|list} end to end: the written zip restores and reproduces torch's outputs. */
 class WeightsCommandTest {
@@ -50,10 +53,10 @@ class WeightsCommandTest {
         assertEquals(0, rc, err.toString());
         assertTrue(err.toString().contains("imported "), err.toString());
         // A zoo4j model file: its card is verified on load and carries the published preprocessing.
-        org.zoo4j.training.ModelFile.Loaded loaded = org.zoo4j.zoo.Zoo.load(zip);
+        ModelFile.Loaded loaded = Zoo.load(zip);
         assertEquals("resnet50", loaded.card().model());
         assertEquals(10, loaded.labels().size());
-        assertEquals(org.zoo4j.zoo.InputShape.of(3, 64, 64), loaded.preprocessing().input());
+        assertEquals(InputShape.of(3, 64, 64), loaded.preprocessing().input());
         assertEquals(0.485 * 255, loaded.normalization().mean()[0], 1e-9);
         assertEquals(0.225 * 255, loaded.normalization().std()[2], 1e-9);
         ComputationGraph restored = ModelSerializer.restoreComputationGraph(zip.toFile(), false);

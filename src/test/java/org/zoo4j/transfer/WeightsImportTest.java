@@ -7,16 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.zoo4j.Zoo;
 import org.zoo4j.runtime.Backend;
-import org.zoo4j.zoo.Zoo;
 
 /** The import's checks: names, shapes, missing and unexpected tensors, skipping the head; the graph is untouched on error. */
 class WeightsImportTest {
@@ -49,8 +51,8 @@ class WeightsImportTest {
             assertEquals(graph.numParams(), r.values(), "every parameter value came from the file");
         }
         assertTrue(r.skipped().stream().allMatch(s -> s.endsWith(".num_batches_tracked")), r.skipped().toString());
-        long batchNorms = java.util.Arrays.stream(graph.getLayers())
-                .filter(l -> l.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization).count();
+        long batchNorms = Arrays.stream(graph.getLayers())
+                .filter(l -> l.conf().getLayer() instanceof BatchNormalization).count();
         assertTrue(batchNorms > 0);
         assertEquals(batchNorms, r.skipped().size(), "one num_batches_tracked per batch norm");
         assertTrue(r.keptLayers().isEmpty());

@@ -16,7 +16,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -24,7 +26,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
+import org.zoo4j.cli.Main;
+import org.zoo4j.zoo.WeightsManifest;
 
 /** Pulls against a server on 127.0.0.1: full digest, torchvision-style prefix, unverified entries, the cache. */
 class WeightsPullTest {
@@ -56,7 +60,7 @@ class WeightsPullTest {
         server.start();
         base = "http://127.0.0.1:" + server.getAddress().getPort();
         body = new byte[200_000];
-        new java.util.Random(7).nextBytes(body);
+        new Random(7).nextBytes(body);
         sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
         files.put("/models/w-" + sha.substring(0, 8) + ".pth", body);
         files.put("/hub/model.safetensors", body);
@@ -68,8 +72,8 @@ class WeightsPullTest {
     }
 
     private WeightsManifest.Entry entry(String file, String mirrorPath, String sha256, String prefix) {
-        return new WeightsManifest.Entry("resnet18", "test", WeightsManifest.Format.pth, file,
-                java.util.List.of(base + "/missing", base + mirrorPath), body.length, sha256, prefix, null, null, null);
+        return new WeightsManifest.Entry("resnet18", "test", WeightsManifest.Format.PTH, file,
+                List.of(base + "/missing", base + mirrorPath), (long) body.length, sha256, prefix, null, null, null, null);
     }
 
     private WeightsCache cache() {
@@ -138,10 +142,10 @@ class WeightsPullTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            assertEquals(0, org.zoo4j.cli.Main.run("weights", "pull", "good", "--manifest", manifest.toString()));
+            assertEquals(0, Main.run("weights", "pull", "good", "--manifest", manifest.toString()));
             assertArrayEquals(body, Files.readAllBytes(dir.resolve("cli-cache/good/w-" + prefix + ".pth")));
             assertTrue(err.toString().contains("src/main/python/pth_to_safetensors.py"), "says how to convert: " + err);
-            assertEquals(2, org.zoo4j.cli.Main.run("weights", "pull", "tampered", "--manifest", manifest.toString()));
+            assertEquals(2, Main.run("weights", "pull", "tampered", "--manifest", manifest.toString()));
             assertTrue(err.toString().contains("expected sha256 prefix 0123abcd"), err.toString());
             assertNoFilesUnder(dir.resolve("cli-cache/tampered"));
         } finally {
@@ -160,17 +164,18 @@ class WeightsPullTest {
         assertTrue(m.weights().size() >= 14, "torchvision AlexNet, 8 VGGs, 5 ResNets");
         m.weights().forEach((name, e) -> {
             Zoo.get(e.model()); // throws for a model the zoo does not have
-            if (e.format() == WeightsManifest.Format.pth) {
+            if (e.format() == WeightsManifest.Format.PTH) {
                 // torchvision's file names end in the first 8 hex digits of the SHA-256: the prefix must be those.
                 assertTrue(e.file().endsWith("-" + e.sha256Prefix() + ".pth"), name + ": " + e.file());
                 assertTrue(e.mirrors().get(0).startsWith("https://download.pytorch.org/models"), name);
             }
-            assertTrue(e.verifiable() || e.format() == WeightsManifest.Format.safetensors, name);
+            assertTrue(e.verifiable() || e.format() == WeightsManifest.Format.SAFETENSORS, name);
             assertTrue(e.licence() != null && !e.licence().isBlank(), name + " licence");
             assertEquals(224, e.preprocessing().crop(), name);
-            assertTrue(e.accuracy().top1() > 50 && e.accuracy().top1() < e.accuracy().top5(), name);
+            assertTrue(m.accuracyOf(name).top1() > 50 && m.accuracyOf(name).top1() < m.accuracyOf(name).top5(), name);
         });
         assertEquals(69.758, m.get("resnet18.tv-imagenet1k-v1").accuracy().top1());
+        assertEquals(69.758, m.accuracyOf("resnet18.timm-tv-in1k").top1(), "republished weights: the figure of the set they republish");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.get("resnet19"));
         assertTrue(e.getMessage().contains("resnet18.tv-imagenet1k-v1"));
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -130,7 +131,7 @@ class VisualTest {
             assertTrue(r.end() > 2 * r.start() && r.end() > 0.005, "filter " + filter + " from " + r.start() + " to "
                     + r.end());
             assertEquals(r.end(), max.objective(r.input(), filter), 1e-5, "the reported activation is the network's");
-            assertTrue(Mosaic.distinctColours(Mosaic.grid(java.util.List.of(r.tile()), 4)) > 20, "not blank");
+            assertTrue(Mosaic.distinctColours(Mosaic.grid(List.of(r.tile()), 4)) > 20, "not blank");
         }
         assertTrue(climbed >= 4, "most filters respond to noise; " + climbed + " of 6 did");
     }

@@ -8,22 +8,29 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.zoo4j.Zoo;
+import org.zoo4j.base.Configs;
+import org.zoo4j.base.InputShape;
 
 /** The same checks for every registered model (as timm's tests/test_models.py). */
 class RegistryModelsTest {
@@ -46,21 +53,37 @@ class RegistryModelsTest {
         assertEquals(e.card().trainableParams(), e.define(Map.of()).trainableParams(), name + " trainable parameters");
     }
 
+    /** The card names the model's weight sets, whose figures live in the manifest alone. */
+    @ParameterizedTest
+    @MethodSource("models")
+    void theCardNamesTheWeightSetsAndRepeatsNoneOfTheirFigures(String name) {
+        ModelRegistry.Entry<?> e = Zoo.get(name);
+        assertEquals(e.weights().keySet(), new TreeSet<>(e.card().weights()), name + ": card weights vs manifest");
+        WeightsManifest manifest = Zoo.registry().weights();
+        for (ArchitectureCard.Accuracy a : e.card().accuracies()) {
+            for (String set : e.weights().keySet()) {
+                WeightsManifest.Accuracy published = manifest.accuracyOf(set);
+                assertTrue(published == null || !a.dataset().equals(published.dataset()),
+                        name + ": the card repeats " + set + "'s " + a.dataset() + " figure");
+            }
+        }
+    }
+
     /** zoo4j's own shape and parameter arithmetic (shown by describe) agrees with DL4J's, layer by layer. */
     @ParameterizedTest
     @MethodSource("models")
     void shapesAndParameterCountsAgreeWithDl4j(String name) {
         ModelRegistry.Entry<?> e = Zoo.get(name);
-        Net net = e.define(Map.of());
+        NetworkLayout net = e.define(Map.of());
         ComputationGraphConfiguration conf = net.build();
         InputShape in = e.preset().input();
         Map<String, InputType> types = conf.getLayerActivationTypes(InputType.convolutional(in.height(), in.width(), in.channels()));
         long dl4jParams = 0;
-        for (Net.Layer layer : net.layers()) {
+        for (NetworkLayout.Layer layer : net.layers()) {
             InputType t = types.get(layer.name());
             assertNotNull(t, "DL4J has no vertex " + layer.name());
             long[] shape = t.getShape(false);
-            assertEquals(layer.output().size(), java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b),
+            assertEquals(layer.output().size(), Arrays.stream(shape).reduce(1, (a, b) -> a * b),
                     layer.name() + " output " + layer.output() + " vs DL4J " + t);
             if (conf.getVertices().get(layer.name()) instanceof LayerVertex lv) {
                 long n = lv.getLayerConf().getLayer().initializer().numParams(lv.getLayerConf());
@@ -74,7 +97,7 @@ class RegistryModelsTest {
     @ParameterizedTest
     @MethodSource("models")
     void configRoundTripsThroughJsonAndYaml(String name) {
-        NetworkConfig preset = Zoo.get(name).preset();
+        ArchitectureConfig preset = Zoo.get(name).preset();
         assertEquals(preset, Configs.fromJson(Configs.toJson(preset), preset.getClass()));
         assertEquals(preset, Configs.fromYaml(Configs.toYaml(preset), preset.getClass()));
     }
@@ -89,7 +112,7 @@ class RegistryModelsTest {
         InputShape in = Configs.override(e.preset(), overrides).input();
         int classes = e.preset().numClasses();
         Nd4j.getRandom().setSeed(7);
-        INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, BATCH, in.channels(), in.height(), in.width());
+        INDArray x = Nd4j.rand(DataType.FLOAT, BATCH, in.channels(), in.height(), in.width());
 
         INDArray out = graph.outputSingle(x);
         assertArrayEquals(new long[] {BATCH, classes}, out.shape());
@@ -130,14 +153,14 @@ class RegistryModelsTest {
     static boolean trainable(ComputationGraph graph, String key) {
         String layer = key.substring(0, key.lastIndexOf('_'));
         String param = key.substring(key.lastIndexOf('_') + 1);
-        if (graph.getLayer(layer).conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
+        if (graph.getLayer(layer).conf().getLayer() instanceof BatchNormalization) {
             return param.equals("gamma") || param.equals("beta");
         }
         if (param.equals("b")) {
             for (String next : graph.getConfiguration().getVertexInputs().entrySet().stream()
                     .filter(en -> en.getValue().contains(layer)).map(Map.Entry::getKey).toList()) {
                 if (graph.getConfiguration().getVertices().get(next) instanceof LayerVertex lv
-                        && lv.getLayerConf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
+                        && lv.getLayerConf().getLayer() instanceof BatchNormalization) {
                     return false;
                 }
             }
@@ -173,7 +196,7 @@ class RegistryModelsTest {
     void fullSizeForward(String name) {
         ComputationGraph graph = Zoo.create(name);
         InputShape in = Zoo.get(name).preset().input();
-        INDArray out = graph.outputSingle(Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, in.channels(), in.height(), in.width()));
+        INDArray out = graph.outputSingle(Nd4j.rand(DataType.FLOAT, 1, in.channels(), in.height(), in.width()));
         assertArrayEquals(new long[] {1, 1000}, out.shape());
         assertEquals(1.0, out.sumNumber().doubleValue(), 1e-4);
     }

@@ -8,6 +8,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.zoo4j.Zoo;
 
 /** Bad settings fail at build time with a message that names the setting and the limit. */
 class ValidationTest {
@@ -30,7 +31,7 @@ class ValidationTest {
             "alexnet       | widthMultiplier | 0            | widthMultiplier: must be > 0, got 0.0",
             "lenet5        | conv1Padding | -1              | conv1Padding: must be >= 0, got -1",
             "lenet5        | updater.learningRate | 0       | updater.learningRate: must be > 0, got 0.0",
-            "lenet5        | updater.name | adamw           | updater.name: unknown updater 'adamw'; one of sgd, momentum, nesterov, adam, nadam, amsgrad, adamax, rmsprop, adagrad, adadelta, none",
+            "lenet5        | updater.name | adamw           | updater.name: one of sgd, momentum, nesterov, adam, nadam, amsgrad, adamax, rmsprop, adagrad, adadelta, none; got 'adamw'",
             "lenet5        | input      | 1,0,28            | input: channels, height and width must all be at least 1, got 1,0,28",
             "lenet5        | input      | 1,28              | input: expected channels,height,width such as 3,224,224, got '1,28'",
     })
@@ -51,7 +52,7 @@ class ValidationTest {
 
     @Test
     void nonSquareInputsWork() {
-        Net net = Zoo.get("resnet18").define(Map.of("input", "3,64,96", "numClasses", 5));
+        NetworkLayout net = Zoo.get("resnet18").define(Map.of("input", "3,64,96", "numClasses", 5));
         assertEquals("5", net.shape("fc").toString());
         assertEquals("512x2x3", net.shape("layer4.1.relu").toString());
     }
@@ -67,9 +68,9 @@ class ValidationTest {
     @Test
     void settingsLeftOutOfAPresetCanBeSet() {
         // lenet5's preset updater is Adam without a momentum: the setting is absent from the config's JSON tree.
-        NetworkConfig adam = Zoo.get("lenet5").config(Map.of());
+        ArchitectureConfig adam = Zoo.get("lenet5").config(Map.of());
         assertEquals(null, adam.updater().momentum());
-        NetworkConfig nesterov = Zoo.get("lenet5").config(Map.of("updater.name", "nesterov", "updater.momentum", "0.95"));
+        ArchitectureConfig nesterov = Zoo.get("lenet5").config(Map.of("updater.name", "nesterov", "updater.momentum", "0.95"));
         assertEquals(0.95, nesterov.updater().momentum());
         assertEquals("unknown setting 'updater.momentun' ('momentun' is not one of [name, learningRate, momentum])",
                 error("lenet5", Map.of("updater.momentun", 0.9)));
@@ -94,8 +95,8 @@ class ValidationTest {
 
     @Test
     void cifarOptionBAddsProjections() {
-        Net a = Zoo.get("resnet20").define(Map.of());
-        Net b = Zoo.get("resnet20").define(Map.of("shortcut", "B"));
+        NetworkLayout a = Zoo.get("resnet20").define(Map.of());
+        NetworkLayout b = Zoo.get("resnet20").define(Map.of("shortcut", "B"));
         // Two projections (1x1 conv + BN) at the stage transitions: 16*32 + 2*32 and 32*64 + 2*64.
         assertEquals(a.trainableParams() + 16 * 32 + 64 + 32 * 64 + 128, b.trainableParams());
     }

@@ -1,0 +1,86 @@
+package org.zoo4j.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.ConfigException;
+import org.zoo4j.modelfile.EpochMetrics;
+import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.training.Trainer;
+import org.zoo4j.training.TrainingHooks;
+
+/**
+ * Measurements of whole training runs with zoo4j's {@link Trainer} on Fashion-MNIST: the loop's speed
+ * ({@link BenchMode#LOOP}) and memory epoch by epoch. Each run lives in a temporary directory under {@code workDir}.
+ */
+public final class RunBenchmarks {
+    private RunBenchmarks() {
+    }
+
+    /**
+     * zoo4j's training loop: a run over {@code plan.iterations() * batch} images per epoch, untimed warm-up epochs (at
+     * least one, and enough for {@code plan.warmupSeconds()} at {@code expectedImagesPerSecond}, as the other modes warm
+     * up), then {@code plan.repeats()} timed epochs (the images/s of its metrics: validation and checkpoints excluded).
+     */
+    public static Result loop(BenchNetwork network, int batch, Plan plan, double expectedImagesPerSecond, Path workDir)
+            throws IOException {
+        if (!network.realData()) {
+            throw new ConfigException(network.name() + ": the loop mode reads Fashion-MNIST; this network is "
+                    + "benchmarked on random images only (fit, infer)");
+        }
+        int images = plan.iterations() * batch;
+        int warmupEpochs = (int) Math.max(1, Math.ceil(plan.warmupSeconds() * expectedImagesPerSecond / images));
+        TrainingRecipe recipe = recipe(network, batch, images, warmupEpochs + plan.repeats());
+        Path runDir = Files.createTempDirectory(workDir, "bench-" + network.name() + "-");
+        try (Trainer trainer = Trainer.start(recipe, runDir, quiet())) {
+            trainer.run();
+            double[] ips = trainer.state().history().stream().skip(warmupEpochs)
+                    .mapToDouble(EpochMetrics::imagesPerSecond).toArray();
+            return Measurements.result(network, BenchMode.LOOP.toString(), batch, ips);
+        } finally {
+            AtomicFiles.deleteTree(runDir);
+        }
+    }
+
+    /** Resident and heap memory at the end of each epoch of a training run (heap after a GC), to show growth. */
+    public record MemoryTrace(String network, int batch, long[] rssBytes, long[] heapBytes) {
+        /** Growth from the end of epoch 2 (warm: caches, workspaces and JIT settled) to the last epoch. */
+        public long rssGrowth() {
+            return rssBytes[rssBytes.length - 1] - rssBytes[Math.min(1, rssBytes.length - 1)];
+        }
+    }
+
+    /**
+     * Trains {@code network} with zoo4j's loop for {@code epochs} epochs of {@code images} Fashion-MNIST images and
+     * reads this process's resident set and heap after each: a leak shows as growth epoch after epoch.
+     */
+    public static MemoryTrace memory(BenchNetwork network, int batch, int epochs, int images, Path workDir)
+            throws IOException {
+        long[] rss = new long[epochs];
+        long[] heap = new long[epochs];
+        TrainingHooks measure = TrainingHooks.NONE.withOnEpoch((m, state) -> {
+            System.gc();
+            rss[m.epoch() - 1] = ProcessMemory.rss();
+            heap[m.epoch() - 1] = ProcessMemory.heap();
+            return null;
+        });
+        Path runDir = Files.createTempDirectory(workDir, "memory-" + network.name() + "-");
+        try (Trainer trainer = Trainer.start(recipe(network, batch, images, epochs), runDir, quiet(), measure)) {
+            trainer.run();
+        } finally {
+            AtomicFiles.deleteTree(runDir);
+        }
+        return new MemoryTrace(network.name(), batch, rss, heap);
+    }
+
+    private static TrainingRecipe recipe(BenchNetwork network, int batch, int images, int epochs) {
+        return new TrainingRecipe(network.model(), network.overrides(), BenchData.pipeline(batch, images), epochs,
+                null, 0, 0, 0, null, null, 1, null);
+    }
+
+    private static PrintStream quiet() {
+        return new PrintStream(PrintStream.nullOutputStream());
+    }
+}

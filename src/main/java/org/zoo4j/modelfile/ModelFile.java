@@ -1,0 +1,322 @@
+package org.zoo4j.modelfile;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Enumeration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipException;
+import java.util.zip.ZipFile;
+import java.util.zip.ZipOutputStream;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.util.ModelSerializer;
+import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.Configs;
+import org.zoo4j.base.InputShape;
+import org.zoo4j.data.Normalization;
+import org.zoo4j.recipe.LoopSettings;
+import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.zoo.Dl4jNetworkFile;
+import org.zoo4j.zoo.ModelRegistry;
+
+/**
+ * A zoo4j model file: DL4J's ModelSerializer zip (configuration, parameters, optionally updater state) plus JSON
+ * entries under {@code zoo4j/} that make it usable on its own: the recipe, class labels, input shape, normaliser, final
+ * metrics and, in checkpoints, the training state and loop settings. Only JSON is added; nothing is Java-serialised,
+ * and DL4J's own {@code ModelSerializer} still reads the file.
+ *
+ * <p>Files written since the card was introduced also hold {@value #CARD} ({@link ModelFileCard}) with a SHA-256
+ * digest that {@link #load} verifies. Loading never runs Java deserialisation: a file with any entry beyond DL4J's
+ * configuration, parameters and updater state and zoo4j's JSON entries (for instance DL4J's Java-serialised
+ * {@code normalizer.bin} or {@code preprocessor.bin}, or a name such as {@code ../x}) is refused before DL4J reads it.
+ * Nothing is ever extracted to disk from a model file.
+ */
+public final class ModelFile {
+    public static final String RECIPE = "zoo4j/recipe.json";
+    public static final String LABELS = "zoo4j/labels.json";
+    public static final String PREPROCESSING = "zoo4j/preprocessing.json";
+    public static final String METRICS = "zoo4j/metrics.json";
+    public static final String STATE = "zoo4j/state.json";
+    public static final String CARD = "zoo4j/card.json";
+    public static final String LOOP = "zoo4j/loop.json";
+    /** DL4J's own entries that a model file may hold; all are read without Java serialisation. */
+    static final List<String> DL4J_ENTRIES = List.of("configuration.json", "coefficients.bin", "updaterState.bin",
+            "noParams.marker");
+    /** The entries the card's digest covers, in hashing order, where present. */
+    static final List<String> SEALED = List.of("configuration.json", "coefficients.bin", "updaterState.bin", LABELS,
+            Normalization.MODEL_ENTRY, PREPROCESSING);
+    private static final Pattern ZOO4J_ENTRY = Pattern.compile("zoo4j/[a-z0-9_-]+\\.json");
+
+    /**
+     * How images are turned into network input.
+     *
+     * @param input      the shape C,H,W images are resized and converted to
+     * @param pixelRange pixel values before normalisation (0 to 255)
+     */
+    public record Preprocessing(InputShape input, String pixelRange) {
+    }
+
+    /**
+     * A model file's contents. {@code recipe}, {@code metrics} and {@code state} may be null; so is {@code card} for
+     * files written before cards (their contents are not verified).
+     */
+    public record Loaded(ComputationGraph net, List<String> labels, Normalization normalization,
+                         Preprocessing preprocessing, TrainingRecipe recipe, Map<String, Object> metrics,
+                         TrainingState state, ModelFileCard card) {
+    }
+
+    /**
+     * A checkpoint as the training loop reads it back to continue: the network (a graph or a multi-layer network,
+     * with its optimiser state), where the run stood and how its loop runs. {@code labels} may be null.
+     */
+    public record Checkpoint(Model net, TrainingState state, LoopSettings loop, List<String> labels) {
+    }
+
+    /** The zoo4j entries of a file, read and verified (see {@link #readVerified}). */
+    private record Contents(Map<String, String> json, ModelFileCard card) {
+        <T> T get(String entry, Class<T> type) {
+            return json.containsKey(entry) ? Configs.fromJson(json.get(entry), type) : null;
+        }
+
+        <T> T get(String entry, TypeReference<T> type) throws IOException {
+            return json.containsKey(entry) ? Configs.json().readValue(json.get(entry), type) : null;
+        }
+    }
+
+    private ModelFile() {
+    }
+
+    /** Writes {@code net} and the entries to {@code target} atomically: a kill at any moment leaves the old file. */
+    public static void save(Path target, Model net, boolean withUpdater, Map<String, String> entries)
+            throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path dl4j = Files.createTempFile(dir, "." + target.getFileName(), ".dl4j.part");
+        try {
+            ModelSerializer.writeModel(net, dl4j.toFile(), withUpdater);
+            AtomicFiles.writeVia(target, temp -> copyWith(dl4j, temp, entries));
+        } finally {
+            Files.deleteIfExists(dl4j);
+        }
+    }
+
+    /**
+     * Writes a network built outside the trainer as a model file with its card: {@code recipe} names the model and its
+     * settings, {@code labels} the classes, {@code input} the input shape.
+     */
+    public static void write(Path target, ComputationGraph net, TrainingRecipe recipe, List<String> labels,
+                             Normalization normalization, InputShape input) throws IOException {
+        save(target, net, false, entries(recipe, labels, normalization, input));
+    }
+
+    /** Adds or replaces JSON entries of an existing model file, atomically. */
+    public static void putEntries(Path file, Map<String, String> entries) throws IOException {
+        AtomicFiles.writeVia(file, temp -> copyWith(file, temp, entries));
+    }
+
+    /**
+     * Copies {@code source} to {@code target} with {@code entries} added or replaced. When there is a card, its metrics
+     * follow a new {@value #METRICS} entry and its digest is computed again over the new contents.
+     */
+    private static void copyWith(Path source, Path target, Map<String, String> given) throws IOException {
+        try (ZipFile in = new ZipFile(source.toFile());
+             ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(target))) {
+            Map<String, String> entries = new LinkedHashMap<>(given);
+            String cardJson = entries.containsKey(CARD) ? entries.get(CARD) : readEntry(in, CARD);
+            if (cardJson != null) {
+                ModelFileCard card = Configs.fromJson(cardJson, ModelFileCard.class);
+                if (entries.containsKey(METRICS)) {
+                    card = card.withMetrics(Configs.json().readValue(entries.get(METRICS),
+                            new TypeReference<Map<String, Object>>() { }));
+                }
+                entries.put(CARD, Configs.toJson(card.withDigest(digest(in, entries))));
+            }
+            for (Enumeration<? extends ZipEntry> all = in.entries(); all.hasMoreElements(); ) {
+                ZipEntry entry = all.nextElement();
+                if (entries.containsKey(entry.getName())) {
+                    continue;
+                }
+                zip.putNextEntry(new ZipEntry(entry.getName()));
+                try (InputStream data = in.getInputStream(entry)) {
+                    data.transferTo(zip);
+                }
+                zip.closeEntry();
+            }
+            for (Map.Entry<String, String> e : entries.entrySet()) {
+                zip.putNextEntry(new ZipEntry(e.getKey()));
+                zip.write(e.getValue().getBytes(StandardCharsets.UTF_8));
+                zip.closeEntry();
+            }
+        }
+    }
+
+    private static String readEntry(ZipFile zip, String name) throws IOException {
+        ZipEntry entry = zip.getEntry(name);
+        if (entry == null) {
+            return null;
+        }
+        try (InputStream in = zip.getInputStream(entry)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The digest of the {@link #SEALED} entries of {@code zip}, with {@code replaced} ones taken from the map. */
+    static ModelFileCard.Digest digest(ZipFile zip, Map<String, String> replaced) throws IOException {
+        return ModelFileCard.Digest.of(zip, SEALED, replaced);
+    }
+
+    /**
+     * Refuses model files that could make DL4J run Java deserialisation or that name paths outside an archive: only
+     * {@link #DL4J_ENTRIES} and {@code zoo4j/NAME.json} entries are allowed.
+     */
+    static void checkEntries(Path file, ZipFile zip) {
+        for (Enumeration<? extends ZipEntry> all = zip.entries(); all.hasMoreElements(); ) {
+            String name = all.nextElement().getName();
+            if (!DL4J_ENTRIES.contains(name) && !ZOO4J_ENTRY.matcher(name).matches()) {
+                throw new UnsafeModelFileException(file + ": refused: unexpected entry '" + name + "'; a zoo4j model "
+                        + "file holds only " + DL4J_ENTRIES + " and zoo4j/*.json entries (Java-serialised objects such "
+                        + "as normalizer.bin and paths outside the archive are never read). Do not use this file.");
+            }
+        }
+    }
+
+    /**
+     * The zoo4j entries of a network trained by {@code recipe}, its card included (sealed when the file is written);
+     * a checkpoint adds its {@value #STATE} and {@value #LOOP}.
+     */
+    public static Map<String, String> entries(TrainingRecipe recipe, List<String> labels, Normalization normalization,
+                                              InputShape input) {
+        Map<String, String> entries = new LinkedHashMap<>();
+        Object config = Dl4jNetworkFile.isNetworkFile(recipe.model()) ? recipe.modelConfig()
+                : ModelRegistry.builtIn().get(recipe.model()).config(recipe.modelOverrides(labels.size()));
+        Map<String, Object> architecture = Configs.json().convertValue(config,
+                new TypeReference<Map<String, Object>>() { });
+        String from = recipe.finetune() == null ? null : recipe.finetune().from();
+        entries.put(CARD, Configs.toJson(new ModelFileCard(1, ModelFileCard.currentVersion(),
+                Dl4jNetworkFile.isNetworkFile(recipe.model()) ? Path.of(recipe.model()).getFileName().toString() : recipe.model(),
+                architecture, input, labels, normalization, new Preprocessing(input, "0-255"), recipe.data(), from,
+                null, null)));
+        entries.put(RECIPE, Configs.toJson(recipe));
+        entries.put(LABELS, Configs.toJson(labels));
+        entries.put(Normalization.MODEL_ENTRY, normalization.toJson());
+        entries.put(PREPROCESSING, Configs.toJson(new Preprocessing(input, "0-255")));
+        return entries;
+    }
+
+    /** Reads a model file; {@code withUpdater} also restores the optimiser state (for resuming). */
+    public static Loaded load(Path file, boolean withUpdater) throws IOException {
+        Contents c = readVerified(file);
+        if (!c.json().containsKey(LABELS) || !c.json().containsKey(PREPROCESSING)) {
+            throw new ModelFileException(file + ": not a zoo4j model file (no " + LABELS + " / " + PREPROCESSING
+                    + " entry); train one with ./zoo4j train");
+        }
+        if (!(restore(file, withUpdater) instanceof ComputationGraph net)) {
+            throw new ModelFileException(file + ": holds a MultiLayerNetwork; zoo4j's models are ComputationGraphs");
+        }
+        Normalization norm = c.json().containsKey(Normalization.MODEL_ENTRY)
+                ? Normalization.fromJson(c.json().get(Normalization.MODEL_ENTRY)) : Normalization.scale();
+        return new Loaded(net, c.get(LABELS, new TypeReference<List<String>>() { }),
+                norm, c.get(PREPROCESSING, Preprocessing.class), c.get(RECIPE, TrainingRecipe.class),
+                c.get(METRICS, new TypeReference<Map<String, Object>>() { }), c.get(STATE, TrainingState.class),
+                c.card());
+    }
+
+    /** The network of a model file (a graph or a multi-layer network), verified as {@link #load} does. */
+    public static Model readNetwork(Path file) throws IOException {
+        readVerified(file);
+        return restore(file, false);
+    }
+
+    /**
+     * Reads a checkpoint written by the training loop, with its optimiser state. Its loop settings are those stored in
+     * it, or {@code fallback} for checkpoints written before they were.
+     */
+    public static Checkpoint readCheckpoint(Path file, LoopSettings fallback) throws IOException {
+        Contents c = readVerified(file);
+        TrainingState state = c.get(STATE, TrainingState.class);
+        if (state == null) {
+            throw new ModelFileException(file + " holds no training state (" + STATE + "); it is not a checkpoint");
+        }
+        LoopSettings loop = c.get(LOOP, LoopSettings.class);
+        if (loop == null && fallback == null) {
+            throw new ModelFileException(file + " holds no loop settings (" + LOOP + "); give them to continue");
+        }
+        return new Checkpoint(restore(file, true), state, loop == null ? fallback : loop,
+                c.get(LABELS, new TypeReference<List<String>>() { }));
+    }
+
+    /**
+     * The zoo4j JSON entries of a model file, after refusing unsafe entries ({@link #checkEntries}) and checking the
+     * card's digest where there is a card.
+     */
+    private static Contents readVerified(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new ModelFileException(file + ": no such file (a model file .zip or a run directory)");
+        }
+        Map<String, String> json = new LinkedHashMap<>();
+        ModelFileCard card = null;
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            checkEntries(file, zip);
+            String cardJson = readEntry(zip, CARD);
+            if (cardJson != null) {
+                card = Configs.fromJson(cardJson, ModelFileCard.class);
+                ModelFileCard.Digest actual = digest(zip, Map.of());
+                if (card.sha256() == null || !actual.equals(card.sha256())) {
+                    throw new ModelFileException(file + ": SHA-256 check failed: the card records "
+                            + (card.sha256() == null ? "no digest" : card.sha256().value() + " over " + card.sha256().covers())
+                            + " but the file's entries give " + actual.value() + " over " + actual.covers()
+                            + "; the file was changed after zoo4j wrote it, or is damaged. Do not use it: download "
+                            + "or train it again.");
+                }
+            }
+            for (String name : List.of(RECIPE, LABELS, PREPROCESSING, METRICS, STATE, LOOP, Normalization.MODEL_ENTRY)) {
+                String text = readEntry(zip, name);
+                if (text != null) {
+                    json.put(name, text);
+                }
+            }
+        } catch (ZipException e) {
+            throw new ModelFileException(file + ": not a model file (not a zip: " + e.getMessage() + ")");
+        }
+        return new Contents(json, card);
+    }
+
+    /** The network of a model file: a ComputationGraph, or a MultiLayerNetwork where its configuration says so. */
+    private static Model restore(Path file, boolean withUpdater) throws IOException {
+        String configuration;
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            configuration = readEntry(zip, "configuration.json");
+        }
+        if (configuration == null) {
+            throw new ModelFileException(file + ": not a model file (no configuration.json)");
+        }
+        JsonNode tree = Configs.json().readTree(configuration);
+        return tree.has("confs") ? ModelSerializer.restoreMultiLayerNetwork(file.toFile(), withUpdater)
+                : ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+    }
+
+    /** The model file a path names: a zip as it is; a run directory's best model, or its last when there is no best. */
+    public static Path resolve(Path runOrModel) {
+        if (Files.isDirectory(runOrModel)) {
+            for (String name : List.of("best.zip", "last.zip")) {
+                if (Files.isRegularFile(runOrModel.resolve(name))) {
+                    return runOrModel.resolve(name);
+                }
+            }
+            throw new ModelFileException(runOrModel + ": a directory without best.zip or last.zip; not a run directory");
+        }
+        if (!Files.exists(runOrModel)) {
+            throw new ModelFileException(runOrModel + ": no such file or directory (a model file .zip or a run directory)");
+        }
+        return runOrModel;
+    }
+}

@@ -1,0 +1,46 @@
+package org.zoo4j.recipe;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import org.zoo4j.base.ConfigException;
+
+/**
+ * The {@code finetune:} section of a training recipe: start from a trained model instead of fresh weights. The
+ * recipe's {@code model} and {@code overrides} must describe the same architecture (the {@code finetune} command fills
+ * them in from the model's card); {@code numClasses} and {@code input} may differ. See
+ * {@link org.zoo4j.transfer.FineTuner} for what is copied, adapted and replaced.
+ *
+ * @param from              the trained model file (a zoo4j model .zip or a run directory's best.zip)
+ * @param freezeUntil       name of a layer (as {@code ./zoo4j describe MODEL} lists them): it and every layer before
+ *                          it in topological order keep their pretrained weights unchanged; null = train all layers
+ * @param featureExtractor  freeze every layer except the new head (the same as freezeUntil = the layer before it)
+ * @param headLearningRate  learning rate of the new head (the output layer); null = the updater's rate. The
+ *                          learning-rate schedule scales it like the base rate
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record FinetuneSettings(String from, String freezeUntil, boolean featureExtractor, Double headLearningRate) {
+
+    public FinetuneSettings {
+        if (from == null || from.isBlank()) {
+            throw new ConfigException("finetune.from: the trained model file to start from is required");
+        }
+        if (freezeUntil != null && freezeUntil.isBlank()) {
+            freezeUntil = null;
+        }
+        if (featureExtractor && freezeUntil != null) {
+            throw new ConfigException("finetune: give either freezeUntil or featureExtractor, not both");
+        }
+        if (headLearningRate != null && !(headLearningRate >= 0 && Double.isFinite(headLearningRate))) {
+            throw new ConfigException("finetune.headLearningRate: must be a finite number >= 0, got "
+                    + headLearningRate);
+        }
+    }
+
+    @JsonCreator
+    static FinetuneSettings fromMap(@JsonProperty("from") String from, @JsonProperty("freezeUntil") String freezeUntil,
+                              @JsonProperty("featureExtractor") Boolean featureExtractor,
+                              @JsonProperty("headLearningRate") Double headLearningRate) {
+        return new FinetuneSettings(from, freezeUntil, featureExtractor != null && featureExtractor, headLearningRate);
+    }
+}

@@ -1,0 +1,36 @@
+package org.zoo4j.training;
+
+import java.util.function.UnaryOperator;
+import org.nd4j.linalg.dataset.DataSet;
+import org.zoo4j.modelfile.EpochMetrics;
+import org.zoo4j.modelfile.TrainingState;
+
+/**
+ * What a caller attaches to a run: an {@link EpochListener}, and a filter that every training batch passes through
+ * before it is trained on (mixing or corrupting batches: mixup, fault injection in tests).
+ */
+public record TrainingHooks(EpochListener onEpoch, UnaryOperator<DataSet> batchFilter) {
+    /**
+     * Told after every epoch, once its checkpoint is written; a non-null answer stops the run as
+     * {@link TrainingLoop.Status#PRUNED} with that reason (a sweep's pruner). {@code state} includes the epoch.
+     */
+    @FunctionalInterface
+    public interface EpochListener {
+        String afterEpoch(EpochMetrics epoch, TrainingState state);
+    }
+
+    public static final TrainingHooks NONE = new TrainingHooks((m, s) -> null, UnaryOperator.identity());
+
+    public TrainingHooks {
+        onEpoch = onEpoch == null ? NONE.onEpoch : onEpoch;
+        batchFilter = batchFilter == null ? UnaryOperator.identity() : batchFilter;
+    }
+
+    public TrainingHooks withOnEpoch(EpochListener listener) {
+        return new TrainingHooks(listener, batchFilter);
+    }
+
+    public TrainingHooks withBatchFilter(UnaryOperator<DataSet> filter) {
+        return new TrainingHooks(onEpoch, filter);
+    }
+}
