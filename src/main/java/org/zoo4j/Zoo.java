@@ -57,9 +57,15 @@ public final class Zoo {
     /**
      * A trained model: a zoo4j model file ({@code best.zip}, {@code last.zip}, a fine-tuned model) or a run directory
      * (its best model). Gives the network with its labels, normaliser, preprocessing and card. The card's SHA-256 is
-     * verified, and files with entries that could trigger Java deserialisation are refused.
+     * verified (a file without a card is refused), and files with entries that could trigger Java deserialisation are
+     * refused.
      */
     public static ModelFile.Loaded load(Path path) throws IOException {
-        return ModelFile.load(ModelFile.resolve(path), false);
+        return load(path, ModelFile.Trust.CARD);
+    }
+
+    /** As {@link #load(Path)}, with a pinned SHA-256 of the file, or trusting a file without a card. */
+    public static ModelFile.Loaded load(Path path, ModelFile.Trust trust) throws IOException {
+        return ModelFile.load(ModelFile.resolve(path), false, trust);
     }
 }

@@ -65,6 +65,7 @@ public final class AtomicFiles {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
                 channel.force(true);
             }
+            FaultInjection.point("atomic-write:" + target.getFileName());
             move(temp, target);
         } finally {
             Files.deleteIfExists(temp);

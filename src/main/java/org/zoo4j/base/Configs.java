@@ -2,6 +2,7 @@ package org.zoo4j.base;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
@@ -11,6 +12,7 @@ import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.JsonDeserializer;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -19,6 +21,8 @@ import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.cfg.MapperBuilder;
 import com.fasterxml.jackson.databind.deser.BeanDeserializerModifier;
 import com.fasterxml.jackson.databind.deser.std.StdScalarDeserializer;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.introspect.BeanPropertyDefinition;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -30,6 +34,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -249,17 +254,64 @@ public final class Configs {
     }
 
     private static String describe(JsonProcessingException e, Class<?> type) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
+        for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
             if (t instanceof IllegalArgumentException && !(t instanceof JacksonException)) {
-                return t.getMessage();
+                return t.getMessage(); // a record's own validation: it names the setting
             }
         }
         if (e instanceof UnrecognizedPropertyException u) {
-            return "unknown setting '" + u.getPropertyName() + "' for " + type.getSimpleName() + "; known: "
-                    + u.getKnownPropertyIds();
+            String where = path(u.getPath().subList(0, u.getPath().size() - 1));
+            return "unknown setting '" + (where.isEmpty() ? "" : where + ".") + u.getPropertyName() + "'; known"
+                    + (where.isEmpty() ? "" : " in " + where) + ": " + u.getKnownPropertyIds();
+        }
+        if (e instanceof MismatchedInputException m && !m.getPath().isEmpty()) {
+            Object value = m instanceof InvalidFormatException f ? f.getValue() : null;
+            return path(m.getPath()) + ": expected " + kind(m.getTargetType())
+                    + (value != null ? ", got '" + value + "'" : "");
+        }
+        if (e instanceof JsonParseException) {
+            return "not valid YAML or JSON" + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
+                    + ", column " + e.getLocation().getColumnNr()) + ": " + e.getOriginalMessage();
         }
         return "invalid " + type.getSimpleName() + ": " + e.getOriginalMessage();
+    }
+
+    /** A setting's dotted name from Jackson's path ("data.augment.rotate", "milestones[2]"). */
+    private static String path(List<JsonMappingException.Reference> references) {
+        StringBuilder b = new StringBuilder();
+        for (JsonMappingException.Reference r : references) {
+            if (r.getFieldName() != null) {
+                b.append(b.length() == 0 ? "" : ".").append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                b.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return b.toString();
+    }
+
+    /** What a value of {@code type} looks like, in words. */
+    private static String kind(Class<?> type) {
+        if (type == null) {
+            return "another kind of value";
+        }
+        if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+            return "a whole number";
+        }
+        if (type == double.class || type == Double.class || type == float.class || type == Float.class) {
+            return "a number";
+        }
+        if (type == boolean.class || type == Boolean.class) {
+            return "true or false";
+        }
+        if (type == String.class) {
+            return "text";
+        }
+        if (type.isEnum()) {
+            return "one of " + Arrays.stream(type.getEnumConstants()).map(c -> Choices.name((Enum<?>) c)).toList();
+        }
+        if (List.class.isAssignableFrom(type) || type.isArray()) {
+            return "a list";
+        }
+        return "a mapping of settings (name: value)";
     }
 }

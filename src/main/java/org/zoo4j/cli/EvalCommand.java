@@ -14,6 +14,7 @@ import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.training.EvaluationReport;
 import org.zoo4j.training.Plots;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -23,6 +24,9 @@ import picocli.CommandLine.Parameters;
 final class EvalCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "RUN_OR_MODEL", description = "run directory or model file")
     Path model;
+
+    @Mixin
+    TrustOptions trustOptions = new TrustOptions();
 
     @Option(names = "--dataset", description = "dataset to test on (default: the one the model was trained on)")
     String dataset;
@@ -46,7 +50,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path file = ModelFile.resolve(model);
-        ModelFile.Loaded loaded = ModelFile.load(file, false);
+        ModelFile.Loaded loaded = ModelFile.load(file, false, trustOptions.trust());
         DataConfig data = loaded.recipe() != null ? loaded.recipe().data() : DataConfig.of("fashion-mnist");
         if (dataset != null) {
             data = DataConfig.of(dataset).withBatchSize(data.batchSize()).withSeed(data.seed());

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.zoo4j.Zoo;
+import org.zoo4j.base.Checksums;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.data.DataConfig;
 import org.zoo4j.modelfile.ModelFile;
@@ -12,6 +13,7 @@ import org.zoo4j.recipe.FinetuneSettings;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -59,6 +61,9 @@ final class FinetuneCommand implements Callable<Integer> {
             + "trained model's)")
     String input;
 
+    @Mixin
+    TrustOptions trustOptions = new TrustOptions();
+
     @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
     Path out;
 
@@ -68,14 +73,16 @@ final class FinetuneCommand implements Callable<Integer> {
             throw new ConfigException("give either --freeze-until or --feature-extractor, not both");
         }
         Path model = ModelFile.resolve(from);
-        ModelFile.Loaded trained = Zoo.load(model);
+        ModelFile.Loaded trained = Zoo.load(model, trustOptions.trust());
         TrainingRecipe recipe = baseRecipe(trained, model);
         DataConfig data = recipe.data();
         DataConfig fresh = DataConfig.of(dataset == null ? data.dataset() : dataset);
         // Keep how the trained model was fed, not which images it saw.
         recipe = recipe.withData(fresh.withBatchSize(data.batchSize()).withNormalization(data.normalization())
                 .withAugment(data.augment()).withSeed(data.seed()).withWorkers(data.workers()))
-                .withFinetune(new FinetuneSettings(model.toString(), freezeUntil, featureExtractor, headLearningRate));
+                .withFinetune(new FinetuneSettings(model.toString(), freezeUntil, featureExtractor, headLearningRate,
+                        // The file fine-tuned from, pinned: a resumed run refuses another under its name.
+                        Checksums.sha256(model), trustOptions.allowUnverified));
         Map<String, String> all = new LinkedHashMap<>();
         if (input != null) {
             all.put("overrides.input", input);

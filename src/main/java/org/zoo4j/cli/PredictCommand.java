@@ -2,6 +2,7 @@ package org.zoo4j.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -14,6 +15,7 @@ import org.zoo4j.data.DataException;
 import org.zoo4j.data.ImageFiles;
 import org.zoo4j.modelfile.ModelFile;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -23,6 +25,9 @@ import picocli.CommandLine.Parameters;
 final class PredictCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "model file or run directory")
     Path model;
+
+    @Mixin
+    TrustOptions trustOptions = new TrustOptions();
 
     @Parameters(index = "1..*", arity = "1..*", paramLabel = "IMAGE", description = "PNG, JPEG or BMP images")
     List<Path> images;
@@ -40,11 +45,19 @@ final class PredictCommand implements Callable<Integer> {
                 throw new DataException(image + ": no such file (an image file)");
             }
         }
-        ModelFile.Loaded loaded = ModelFile.load(ModelFile.resolve(model), false);
+        ModelFile.Loaded loaded = ModelFile.load(ModelFile.resolve(model), false, trustOptions.trust());
         InputShape shape = loaded.preprocessing().input();
+        List<String> unreadable = new ArrayList<>();
         for (Path image : images) {
-            // Read as training reads image folders: same decoder, resizing and (RGB) channel order.
-            INDArray features = loaded.normalization().apply(ImageFiles.read(image, shape));
+            INDArray features;
+            try {
+                // Read as training reads image folders: same decoder, resizing and (RGB) channel order.
+                features = loaded.normalization().apply(ImageFiles.read(image, shape));
+            } catch (DataException e) {
+                System.err.println("zoo4j predict: " + e.getMessage());
+                unreadable.add(image.toString());
+                continue; // the other images still get their predictions
+            }
             float[] p = loaded.net().outputSingle(false, features).toFloatVector();
             Integer[] order = new Integer[p.length];
             Arrays.setAll(order, i -> i);
@@ -53,6 +66,10 @@ final class PredictCommand implements Callable<Integer> {
             for (int k = 0; k < Math.min(top, p.length); k++) {
                 System.out.printf(Locale.ROOT, "  %6.2f%%  %s%n", 100 * p[order[k]], loaded.labels().get(order[k]));
             }
+        }
+        if (!unreadable.isEmpty()) {
+            throw new DataException(unreadable.size() + " of " + images.size() + " images could not be read: "
+                    + String.join(", ", unreadable));
         }
         return 0;
     }

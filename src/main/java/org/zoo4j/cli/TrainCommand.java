@@ -96,6 +96,8 @@ final class TrainCommand implements Callable<Integer> {
                 case COMPLETED, EARLY_STOPPED -> 0;
                 case DIVERGED -> {
                     System.err.println("zoo4j train: " + result.message());
+                    System.err.println("zoo4j train: --resume takes --set to change settings first, e.g. --set "
+                            + "overrides.updater.learningRate=0.0005 or --set clipGradientNorm=1");
                     yield 3;
                 }
                 case INTERRUPTED, PRUNED -> 130; // PRUNED: only a sweep sets an epoch listener

@@ -17,6 +17,7 @@ import org.zoo4j.visual.Kernel;
 import org.zoo4j.visual.Mosaic;
 import org.zoo4j.visual.VisualModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -37,8 +38,8 @@ final class VisualizeCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    private static VisualModel load(String model) throws IOException {
-        VisualModel m = VisualModel.load(model);
+    private static VisualModel load(String model, TrustOptions trust) throws IOException {
+        VisualModel m = VisualModel.load(model, trust.trust());
         System.out.println("model: " + m.source());
         return m;
     }
@@ -53,6 +54,9 @@ final class VisualizeCommand implements Runnable {
                     + " input channel (one tile per filter for 1- or 3-channel inputs), each filter scaled by its own"
                     + " range, enlarged so that every weight is a square.")
     static final class FiltersCommand implements Callable<Integer> {
+        @Mixin
+        TrustOptions trustOptions = new TrustOptions();
+
         @Parameters(index = "0", paramLabel = "MODEL", description = "model file, run directory or registered model name")
         String model;
 
@@ -71,7 +75,7 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            VisualModel m = load(model);
+            VisualModel m = load(model, trustOptions);
             INDArray w = Filters.weights(m, layer);
             BufferedImage picture = Filters.picture(m, layer, maxFilters, maxInputs);
             write(picture, out, String.format(Locale.ROOT, "%s: %d filters of %d x %dx%d (shown: %d filters, %d inputs)",
@@ -84,6 +88,9 @@ final class VisualizeCommand implements Runnable {
     @Command(name = "activations", mixinStandardHelpOptions = true,
             description = "The feature maps one image produces at a layer (any layer), each scaled by its own range.")
     static final class ActivationsCommand implements Callable<Integer> {
+        @Mixin
+        TrustOptions trustOptions = new TrustOptions();
+
         @Parameters(index = "0", paramLabel = "MODEL", description = "model file, run directory or registered model name")
         String model;
 
@@ -99,7 +106,7 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            VisualModel m = load(model);
+            VisualModel m = load(model, trustOptions);
             m.requireLayer(layer);
             INDArray a = FeatureMaps.of(m, m.readImage(image), layer);
             write(FeatureMaps.picture(a), out, String.format(Locale.ROOT,
@@ -114,6 +121,9 @@ final class VisualizeCommand implements Runnable {
             description = "An input that maximises one filter's mean activation, by gradient ascent on the input from"
                     + " noise (normalised steps, a little decay towards grey and blur).")
     static final class MaximizeCommand implements Callable<Integer> {
+        @Mixin
+        TrustOptions trustOptions = new TrustOptions();
+
         @Parameters(index = "0", paramLabel = "MODEL", description = "model file, run directory or registered model name")
         String model;
 
@@ -139,7 +149,7 @@ final class VisualizeCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            VisualModel m = load(model);
+            VisualModel m = load(model, trustOptions);
             ActivationMaximizer max = new ActivationMaximizer(m, layer);
             ActivationMaximizer.Settings defaults = ActivationMaximizer.Settings.defaults();
             ActivationMaximizer.Settings settings = new ActivationMaximizer.Settings(steps, stepSize, defaults.decay(),

@@ -129,6 +129,7 @@ public final class DataPipeline implements AutoCloseable {
             throw new DataException(data.name() + ": no training images left after the validation and test splits; "
                     + "use more data or smaller data.validationFraction / data.testFraction / larger data.subset");
         }
+        requireReadableImages(data, pool, input);
         DataPipeline pipeline = new DataPipeline(config, input, data, pool, validationSource, validationIdx,
                 testSource, testIdx);
         log.info(String.format(Locale.ROOT, "%s: %,d train / %,d validation / %,d test images at %s, %d classes, "
@@ -136,6 +137,34 @@ public final class DataPipeline implements AutoCloseable {
                 pipeline.validationSize(), pipeline.testSize(), input, classes, config.augment().toSpec(),
                 pipeline.normalization, (System.nanoTime() - start) / 1e9));
         return pipeline;
+    }
+
+    /**
+     * Refuses training images in which a class has no image that can be read: the model would learn a class it never
+     * saw. Reads each class's images in order until one decodes, so a folder of good images costs one read a class.
+     */
+    private static void requireReadableImages(DatasetLoader.Loaded data, int[] pool, InputShape shape) {
+        if (!(data.trainPool() instanceof ImageFolder folder)) {
+            return; // idx and CIFAR arrays: every image is there
+        }
+        float[] pixels = new float[shape.channels() * shape.height() * shape.width()];
+        int classes = data.classes().size();
+        boolean[] readable = new boolean[classes];
+        int[] tried = new int[classes];
+        for (int index : pool) {
+            int label = folder.label(index);
+            if (!readable[label]) {
+                tried[label]++;
+                readable[label] = folder.read(index, shape, pixels, 0);
+            }
+        }
+        for (int c = 0; c < classes; c++) {
+            if (!readable[c] && tried[c] > 0) {
+                throw new DataException(data.name() + ": class '" + data.classes().get(c) + "' has no readable "
+                        + "training image: none of its " + tried[c] + " files decodes (PNG, JPEG or BMP); replace them, "
+                        + "or remove the class folder");
+            }
+        }
     }
 
     /** Fits the normaliser on the training split at the model's input shape, without augmentation. */

@@ -99,7 +99,7 @@ public final class ImageBatchIterator implements SeededEpochs {
         return epoch;
     }
 
-    /** Unreadable images left out of the batches handed out so far in this epoch. */
+    @Override
     public long skippedInEpoch() {
         return skippedInEpoch;
     }

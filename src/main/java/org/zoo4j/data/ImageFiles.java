@@ -23,14 +23,23 @@ public final class ImageFiles {
         if (!Files.isRegularFile(file)) {
             throw new DataException(file + ": no such file (an image file)");
         }
-        INDArray decoded;
-        try {
-            decoded = new NativeImageLoader(shape.height(), shape.width(), shape.channels()).asMatrix(file.toFile());
-        } catch (IOException | RuntimeException | LinkageError e) {
-            throw new IOException(file + ": not a decodable image (" + e.getMessage() + ")", e);
-        }
         float[] rgb = new float[shape.channels() * shape.height() * shape.width()];
-        bgrToRgb(decoded.castTo(DataType.FLOAT).data().asFloat(), shape, rgb, 0);
+        try {
+            ImageDecoding.PngHeader png = ImageDecoding.pngHeader(file);
+            if (png != null && png.needsOwnDecoder()) {
+                ImageDecoding.decodeWithJdk(file, shape, rgb, 0);
+            } else {
+                INDArray decoded = new NativeImageLoader(shape.height(), shape.width(), shape.channels())
+                        .asMatrix(file.toFile());
+                bgrToRgb(decoded.castTo(DataType.FLOAT).data().asFloat(), shape, rgb, 0);
+            }
+        } catch (IOException | RuntimeException | LinkageError e) {
+            // OpenCV falls back to Leptonica for what it cannot decode, and Leptonica is not shipped: its
+            // LinkageError ("no jnilept") means "not an image OpenCV can decode".
+            throw new DataException(file + ": not a decodable image (PNG, JPEG or BMP): "
+                    + (e instanceof LinkageError || e.getMessage() == null ? "the decoder cannot read it"
+                    : e.getMessage()), e);
+        }
         return Nd4j.create(rgb, new long[] {1, shape.channels(), shape.height(), shape.width()});
     }
 

@@ -132,15 +132,21 @@ record ImageFolder(String name, List<String> classes, List<Path> files, int[] la
             return false;
         }
         try {
-            INDArray image = decode(file, shape, classes);
-            ImageFiles.bgrToRgb(image.data().asFloat(), shape, dst, offset);
+            ImageDecoding.PngHeader png = ImageDecoding.pngHeader(file);
+            if (png != null && png.needsOwnDecoder()) {
+                ImageDecoding.decodeWithJdk(file, shape, dst, offset);
+            } else {
+                INDArray image = decode(file, shape, classes);
+                ImageFiles.bgrToRgb(image.data().asFloat(), shape, dst, offset);
+            }
             return true;
         } catch (Exception | LinkageError e) {
             if (bad.add(file)) {
                 // A decode failure of OpenCV falls back to Leptonica, which is not installed: a LinkageError here
                 // means "not a decodable image" too.
                 String why = e instanceof LinkageError || e.getMessage() == null ? "not a decodable image" : e.getMessage();
-                log.warn("skipping unreadable image {} ({}); it is counted in the epoch summary", file, why);
+                log.warn("skipping unreadable image {} ({}); the count of skipped images is in the epoch's log line "
+                        + "and results.json", file, why);
             }
             return false;
         }

@@ -13,4 +13,9 @@ public interface SeededEpochs extends DataSetIterator {
 
     /** Batches per epoch. */
     int numBatches();
+
+    /** Images left out of this epoch's batches so far because they could not be read. */
+    default long skippedInEpoch() {
+        return 0;
+    }
 }

@@ -13,16 +13,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
-import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.zoo4j.base.AtomicFiles;
+import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
+import org.zoo4j.base.FaultInjection;
 import org.zoo4j.base.InputShape;
 import org.zoo4j.data.Normalization;
+import org.zoo4j.recipe.FinetuneSettings;
 import org.zoo4j.recipe.LoopSettings;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.zoo.Dl4jNetworkFile;
@@ -34,8 +36,13 @@ import org.zoo4j.zoo.ModelRegistry;
  * metrics and, in checkpoints, the training state and loop settings. Only JSON is added; nothing is Java-serialised,
  * and DL4J's own {@code ModelSerializer} still reads the file.
  *
- * <p>Files written since the card was introduced also hold {@value #CARD} ({@link ModelFileCard}) with a SHA-256
- * digest that {@link #load} verifies. Loading never runs Java deserialisation: a file with any entry beyond DL4J's
+ * <p>Every file zoo4j writes holds {@value #CARD} ({@link ModelFileCard}) with a SHA-256 digest over every other
+ * entry, which {@link #load} verifies; a file without a card, or with entries its digest does not cover, is refused
+ * unless the caller trusts it anyway ({@link Trust}). The digest catches accidental damage and files changed by tools
+ * that do not know zoo4j. It is not a signature: whoever can change the file can recompute it. To know a file is the
+ * one published, pin the SHA-256 of the whole file as its publisher gives it ({@link Trust#pinned}, {@code --sha256}).
+ *
+ * <p>Loading never runs Java deserialisation: a file with any entry beyond DL4J's
  * configuration, parameters and updater state and zoo4j's JSON entries (for instance DL4J's Java-serialised
  * {@code normalizer.bin} or {@code preprocessor.bin}, or a name such as {@code ../x}) is refused before DL4J reads it.
  * Nothing is ever extracted to disk from a model file.
@@ -51,10 +58,7 @@ public final class ModelFile {
     /** DL4J's own entries that a model file may hold; all are read without Java serialisation. */
     static final List<String> DL4J_ENTRIES = List.of("configuration.json", "coefficients.bin", "updaterState.bin",
             "noParams.marker");
-    /** The entries the card's digest covers, in hashing order, where present. */
-    static final List<String> SEALED = List.of("configuration.json", "coefficients.bin", "updaterState.bin", LABELS,
-            Normalization.MODEL_ENTRY, PREPROCESSING);
-    private static final Pattern ZOO4J_ENTRY = Pattern.compile("zoo4j/[a-z0-9_-]+\\.json");
+    static final Pattern ZOO4J_ENTRY = Pattern.compile("zoo4j/[a-z0-9_-]+\\.json");
 
     /**
      * How images are turned into network input.
@@ -66,8 +70,30 @@ public final class ModelFile {
     }
 
     /**
-     * A model file's contents. {@code recipe}, {@code metrics} and {@code state} may be null; so is {@code card} for
-     * files written before cards (their contents are not verified).
+     * What a caller trusts a model file by: by default its card's digest, which must cover every entry and match;
+     * a pinned SHA-256 of the whole file ({@code sha256sum}), checked first when given; or, for a file without a card
+     * or with entries its card does not cover, the caller's word ({@code allowUnverified}).
+     */
+    public record Trust(boolean allowUnverified, String sha256) {
+        /** The card's digest, and nothing else. */
+        public static final Trust CARD = new Trust(false, null);
+
+        public Trust {
+            if (sha256 != null && !sha256.matches("[0-9a-fA-F]{64}")) {
+                throw new ConfigException("--sha256: 64 hexadecimal digits (as sha256sum prints them), got '" + sha256
+                        + "'");
+            }
+        }
+
+        /** The card's digest and this SHA-256 of the whole file. */
+        public static Trust pinned(String sha256) {
+            return new Trust(false, sha256);
+        }
+    }
+
+    /**
+     * A model file's contents. {@code recipe}, {@code metrics} and {@code state} may be null; so is {@code card} for a
+     * file loaded with {@link Trust#allowUnverified()} that has none.
      */
     public record Loaded(ComputationGraph net, List<String> labels, Normalization normalization,
                          Preprocessing preprocessing, TrainingRecipe recipe, Map<String, Object> metrics,
@@ -81,17 +107,6 @@ public final class ModelFile {
     public record Checkpoint(Model net, TrainingState state, LoopSettings loop, List<String> labels) {
     }
 
-    /** The zoo4j entries of a file, read and verified (see {@link #readVerified}). */
-    private record Contents(Map<String, String> json, ModelFileCard card) {
-        <T> T get(String entry, Class<T> type) {
-            return json.containsKey(entry) ? Configs.fromJson(json.get(entry), type) : null;
-        }
-
-        <T> T get(String entry, TypeReference<T> type) throws IOException {
-            return json.containsKey(entry) ? Configs.json().readValue(json.get(entry), type) : null;
-        }
-    }
-
     private ModelFile() {
     }
 
@@ -103,6 +118,7 @@ public final class ModelFile {
         Path dl4j = Files.createTempFile(dir, "." + target.getFileName(), ".dl4j.part");
         try {
             ModelSerializer.writeModel(net, dl4j.toFile(), withUpdater);
+            FaultInjection.point("modelfile:serialized");
             AtomicFiles.writeVia(target, temp -> copyWith(dl4j, temp, entries));
         } finally {
             Files.deleteIfExists(dl4j);
@@ -131,14 +147,14 @@ public final class ModelFile {
         try (ZipFile in = new ZipFile(source.toFile());
              ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(target))) {
             Map<String, String> entries = new LinkedHashMap<>(given);
-            String cardJson = entries.containsKey(CARD) ? entries.get(CARD) : readEntry(in, CARD);
+            String cardJson = entries.containsKey(CARD) ? entries.get(CARD) : ModelFileIntegrity.readEntry(in, CARD);
             if (cardJson != null) {
                 ModelFileCard card = Configs.fromJson(cardJson, ModelFileCard.class);
                 if (entries.containsKey(METRICS)) {
                     card = card.withMetrics(Configs.json().readValue(entries.get(METRICS),
                             new TypeReference<Map<String, Object>>() { }));
                 }
-                entries.put(CARD, Configs.toJson(card.withDigest(digest(in, entries))));
+                entries.put(CARD, Configs.toJson(card.withDigest(ModelFileIntegrity.digest(in, entries))));
             }
             for (Enumeration<? extends ZipEntry> all = in.entries(); all.hasMoreElements(); ) {
                 ZipEntry entry = all.nextElement();
@@ -159,36 +175,6 @@ public final class ModelFile {
         }
     }
 
-    private static String readEntry(ZipFile zip, String name) throws IOException {
-        ZipEntry entry = zip.getEntry(name);
-        if (entry == null) {
-            return null;
-        }
-        try (InputStream in = zip.getInputStream(entry)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
-    /** The digest of the {@link #SEALED} entries of {@code zip}, with {@code replaced} ones taken from the map. */
-    static ModelFileCard.Digest digest(ZipFile zip, Map<String, String> replaced) throws IOException {
-        return ModelFileCard.Digest.of(zip, SEALED, replaced);
-    }
-
-    /**
-     * Refuses model files that could make DL4J run Java deserialisation or that name paths outside an archive: only
-     * {@link #DL4J_ENTRIES} and {@code zoo4j/NAME.json} entries are allowed.
-     */
-    static void checkEntries(Path file, ZipFile zip) {
-        for (Enumeration<? extends ZipEntry> all = zip.entries(); all.hasMoreElements(); ) {
-            String name = all.nextElement().getName();
-            if (!DL4J_ENTRIES.contains(name) && !ZOO4J_ENTRY.matcher(name).matches()) {
-                throw new UnsafeModelFileException(file + ": refused: unexpected entry '" + name + "'; a zoo4j model "
-                        + "file holds only " + DL4J_ENTRIES + " and zoo4j/*.json entries (Java-serialised objects such "
-                        + "as normalizer.bin and paths outside the archive are never read). Do not use this file.");
-            }
-        }
-    }
-
     /**
      * The zoo4j entries of a network trained by {@code recipe}, its card included (sealed when the file is written);
      * a checkpoint adds its {@value #STATE} and {@value #LOOP}.
@@ -200,11 +186,12 @@ public final class ModelFile {
                 : ModelRegistry.builtIn().get(recipe.model()).config(recipe.modelOverrides(labels.size()));
         Map<String, Object> architecture = Configs.json().convertValue(config,
                 new TypeReference<Map<String, Object>>() { });
-        String from = recipe.finetune() == null ? null : recipe.finetune().from();
-        entries.put(CARD, Configs.toJson(new ModelFileCard(1, ModelFileCard.currentVersion(),
-                Dl4jNetworkFile.isNetworkFile(recipe.model()) ? Path.of(recipe.model()).getFileName().toString() : recipe.model(),
-                architecture, input, labels, normalization, new Preprocessing(input, "0-255"), recipe.data(), from,
-                null, null)));
+        FinetuneSettings finetune = recipe.finetune();
+        String model = Dl4jNetworkFile.isNetworkFile(recipe.model()) ? Path.of(recipe.model()).getFileName().toString()
+                : recipe.model();
+        entries.put(CARD, Configs.toJson(new ModelFileCard(1, ModelFileCard.currentVersion(), model, architecture,
+                input, labels, normalization, new Preprocessing(input, "0-255"), recipe.data(),
+                finetune == null ? null : finetune.from(), finetune == null ? null : finetune.sha256(), null, null)));
         entries.put(RECIPE, Configs.toJson(recipe));
         entries.put(LABELS, Configs.toJson(labels));
         entries.put(Normalization.MODEL_ENTRY, normalization.toJson());
@@ -212,9 +199,14 @@ public final class ModelFile {
         return entries;
     }
 
-    /** Reads a model file; {@code withUpdater} also restores the optimiser state (for resuming). */
+    /** Reads a model file verified by its card; {@code withUpdater} also restores the optimiser state (for resuming). */
     public static Loaded load(Path file, boolean withUpdater) throws IOException {
-        Contents c = readVerified(file);
+        return load(file, withUpdater, Trust.CARD);
+    }
+
+    /** Reads a model file verified as {@code trust} says; {@code withUpdater} also restores the optimiser state. */
+    public static Loaded load(Path file, boolean withUpdater, Trust trust) throws IOException {
+        ModelFileIntegrity.Contents c = ModelFileIntegrity.readVerified(file, trust);
         if (!c.json().containsKey(LABELS) || !c.json().containsKey(PREPROCESSING)) {
             throw new ModelFileException(file + ": not a zoo4j model file (no " + LABELS + " / " + PREPROCESSING
                     + " entry); train one with ./zoo4j train");
@@ -232,7 +224,7 @@ public final class ModelFile {
 
     /** The network of a model file (a graph or a multi-layer network), verified as {@link #load} does. */
     public static Model readNetwork(Path file) throws IOException {
-        readVerified(file);
+        ModelFileIntegrity.readVerified(file, Trust.CARD);
         return restore(file, false);
     }
 
@@ -241,7 +233,7 @@ public final class ModelFile {
      * it, or {@code fallback} for checkpoints written before they were.
      */
     public static Checkpoint readCheckpoint(Path file, LoopSettings fallback) throws IOException {
-        Contents c = readVerified(file);
+        ModelFileIntegrity.Contents c = ModelFileIntegrity.readVerified(file, Trust.CARD);
         TrainingState state = c.get(STATE, TrainingState.class);
         if (state == null) {
             throw new ModelFileException(file + " holds no training state (" + STATE + "); it is not a checkpoint");
@@ -254,54 +246,23 @@ public final class ModelFile {
                 c.get(LABELS, new TypeReference<List<String>>() { }));
     }
 
-    /**
-     * The zoo4j JSON entries of a model file, after refusing unsafe entries ({@link #checkEntries}) and checking the
-     * card's digest where there is a card.
-     */
-    private static Contents readVerified(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw new ModelFileException(file + ": no such file (a model file .zip or a run directory)");
-        }
-        Map<String, String> json = new LinkedHashMap<>();
-        ModelFileCard card = null;
-        try (ZipFile zip = new ZipFile(file.toFile())) {
-            checkEntries(file, zip);
-            String cardJson = readEntry(zip, CARD);
-            if (cardJson != null) {
-                card = Configs.fromJson(cardJson, ModelFileCard.class);
-                ModelFileCard.Digest actual = digest(zip, Map.of());
-                if (card.sha256() == null || !actual.equals(card.sha256())) {
-                    throw new ModelFileException(file + ": SHA-256 check failed: the card records "
-                            + (card.sha256() == null ? "no digest" : card.sha256().value() + " over " + card.sha256().covers())
-                            + " but the file's entries give " + actual.value() + " over " + actual.covers()
-                            + "; the file was changed after zoo4j wrote it, or is damaged. Do not use it: download "
-                            + "or train it again.");
-                }
-            }
-            for (String name : List.of(RECIPE, LABELS, PREPROCESSING, METRICS, STATE, LOOP, Normalization.MODEL_ENTRY)) {
-                String text = readEntry(zip, name);
-                if (text != null) {
-                    json.put(name, text);
-                }
-            }
-        } catch (ZipException e) {
-            throw new ModelFileException(file + ": not a model file (not a zip: " + e.getMessage() + ")");
-        }
-        return new Contents(json, card);
-    }
-
     /** The network of a model file: a ComputationGraph, or a MultiLayerNetwork where its configuration says so. */
     private static Model restore(Path file, boolean withUpdater) throws IOException {
         String configuration;
         try (ZipFile zip = new ZipFile(file.toFile())) {
-            configuration = readEntry(zip, "configuration.json");
+            configuration = ModelFileIntegrity.readEntry(zip, "configuration.json");
         }
         if (configuration == null) {
             throw new ModelFileException(file + ": not a model file (no configuration.json)");
         }
         JsonNode tree = Configs.json().readTree(configuration);
-        return tree.has("confs") ? ModelSerializer.restoreMultiLayerNetwork(file.toFile(), withUpdater)
-                : ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+        try {
+            return tree.has("confs") ? ModelSerializer.restoreMultiLayerNetwork(file.toFile(), withUpdater)
+                    : ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+        } catch (IOException | RuntimeException e) {
+            throw new ModelFileException(file + ": damaged: DL4J cannot read its network (" + e + "); download or "
+                    + "train it again", e);
+        }
     }
 
     /** The model file a path names: a zip as it is; a run directory's best model, or its last when there is no best. */

@@ -34,6 +34,7 @@ import org.zoo4j.zoo.ModelRegistry;
  * @param preprocessing how images are turned into input
  * @param dataset       the data section of the recipe the model was trained with
  * @param finetunedFrom the model file this one was fine-tuned from, as its recipe names it; null when trained from scratch
+ * @param finetunedFromSha256 the SHA-256 of that file (sha256sum), which names it wherever it is copied to
  * @param metrics       the final test metrics; null until the run has finished
  * @param sha256        digest of the entries that define the model's behaviour; see {@link Digest}
  */
@@ -41,6 +42,7 @@ import org.zoo4j.zoo.ModelRegistry;
 public record ModelFileCard(int format, String zoo4jVersion, String model, Map<String, Object> architecture,
                             InputShape input, List<String> labels, Normalization normalization,
                             ModelFile.Preprocessing preprocessing, DataConfig dataset, String finetunedFrom,
+                            String finetunedFromSha256,
                             Map<String, Object> metrics, Digest sha256) {
 
     /**
@@ -92,14 +94,23 @@ public record ModelFileCard(int format, String zoo4jVersion, String model, Map<S
         }
     }
 
+    /**
+     * The card of a network trained outside a recipe (a DL4J user's own, through the training loop): what it is
+     * ({@code model}, e.g. its class) and its labels; its digest is sealed when the file is written.
+     */
+    public static ModelFileCard of(String model, List<String> labels) {
+        return new ModelFileCard(1, currentVersion(), model, null, null, labels, null, null, null, null, null, null,
+                null);
+    }
+
     ModelFileCard withDigest(Digest d) {
         return new ModelFileCard(format, zoo4jVersion, model, architecture, input, labels, normalization, preprocessing,
-                dataset, finetunedFrom, metrics, d);
+                dataset, finetunedFrom, finetunedFromSha256, metrics, d);
     }
 
     ModelFileCard withMetrics(Map<String, Object> m) {
         return new ModelFileCard(format, zoo4jVersion, model, architecture, input, labels, normalization, preprocessing,
-                dataset, finetunedFrom, m, sha256);
+                dataset, finetunedFrom, finetunedFromSha256, m, sha256);
     }
 
     static String currentVersion() {

@@ -17,9 +17,14 @@ import org.zoo4j.base.ConfigException;
  * @param featureExtractor  freeze every layer except the new head (the same as freezeUntil = the layer before it)
  * @param headLearningRate  learning rate of the new head (the output layer); null = the updater's rate. The
  *                          learning-rate schedule scales it like the base rate
+ * @param sha256            the SHA-256 of the {@code from} file that this run started from: a resumed or repeated run
+ *                          refuses another file under that name. The {@code finetune} command records it; null = not
+ *                          pinned (the file's card is still checked)
+ * @param allowUnverified   start from a file that has no model card (its contents cannot be checked), at your word
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record FinetuneSettings(String from, String freezeUntil, boolean featureExtractor, Double headLearningRate) {
+public record FinetuneSettings(String from, String freezeUntil, boolean featureExtractor, Double headLearningRate,
+                               String sha256, boolean allowUnverified) {
 
     public FinetuneSettings {
         if (from == null || from.isBlank()) {
@@ -37,10 +42,23 @@ public record FinetuneSettings(String from, String freezeUntil, boolean featureE
         }
     }
 
+    /** From {@code from}, its card checked and its SHA-256 not pinned. */
+    public FinetuneSettings(String from, String freezeUntil, boolean featureExtractor, Double headLearningRate) {
+        this(from, freezeUntil, featureExtractor, headLearningRate, null, false);
+    }
+
     @JsonCreator
     static FinetuneSettings fromMap(@JsonProperty("from") String from, @JsonProperty("freezeUntil") String freezeUntil,
-                              @JsonProperty("featureExtractor") Boolean featureExtractor,
-                              @JsonProperty("headLearningRate") Double headLearningRate) {
-        return new FinetuneSettings(from, freezeUntil, featureExtractor != null && featureExtractor, headLearningRate);
+                                    @JsonProperty("featureExtractor") Boolean featureExtractor,
+                                    @JsonProperty("headLearningRate") Double headLearningRate,
+                                    @JsonProperty("sha256") String sha256,
+                                    @JsonProperty("allowUnverified") Boolean allowUnverified) {
+        return new FinetuneSettings(from, freezeUntil, featureExtractor != null && featureExtractor, headLearningRate,
+                sha256, allowUnverified != null && allowUnverified);
+    }
+
+    /** This fine-tuning, its source pinned to {@code digest}. */
+    public FinetuneSettings pinned(String digest) {
+        return new FinetuneSettings(from, freezeUntil, featureExtractor, headLearningRate, digest, allowUnverified);
     }
 }

@@ -106,13 +106,17 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (!Files.isRegularFile(file)) {
             throw new ConfigException(file + ": no such file (a training recipe, e.g. training/lenet5-fashion-mnist.yaml)");
         }
-        TrainingRecipe recipe = Configs.fromYaml(Files.readString(file), TrainingRecipe.class);
-        if (Dl4jNetworkFile.isNetworkFile(recipe.model) && !Path.of(recipe.model).isAbsolute()) {
-            Path network = file.toAbsolutePath().getParent().resolve(recipe.model).normalize();
-            recipe = recipe.withModel(network.toString(), recipe.overrides);
+        try {
+            TrainingRecipe recipe = Configs.fromYaml(Files.readString(file), TrainingRecipe.class);
+            if (Dl4jNetworkFile.isNetworkFile(recipe.model) && !Path.of(recipe.model).isAbsolute()) {
+                Path network = file.toAbsolutePath().getParent().resolve(recipe.model).normalize();
+                recipe = recipe.withModel(network.toString(), recipe.overrides);
+            }
+            recipe.modelConfig();
+            return recipe;
+        } catch (ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage(), e); // which file, when several are in play
         }
-        recipe.modelConfig();
-        return recipe;
     }
 
     public String toYaml() {

@@ -44,6 +44,8 @@ public final class Sweep {
     private final SweepStore store;
     private final Sampler sampler;
     private final Pruner pruner;
+    /** Set by {@link #stop}: no trial starts any more, and the running one stops with a checkpoint. */
+    private volatile boolean stopping;
 
     private Sweep(SweepSpec spec, Path dir, SweepStore store) {
         this.spec = spec;
@@ -179,10 +181,18 @@ public final class Sweep {
         }
     }
 
+    /**
+     * Asks {@link #work} to end soon: the running trial stops within a few seconds with a checkpoint (it stays queued,
+     * and a resumed sweep continues it), and no other trial starts.
+     */
+    public void stop() {
+        stopping = true;
+    }
+
     /** One worker: takes and runs trials until none is left or the deadline passed; returns how many it ran. */
     public int work(long deadline, PrintStream console) throws IOException {
         int ran = 0;
-        while (System.currentTimeMillis() < deadline) {
+        while (System.currentTimeMillis() < deadline && !stopping) {
             SweepStore.Claim claim = store.claim(spec.maxTrials(), this::propose);
             if (claim == null) {
                 break;
@@ -256,7 +266,7 @@ public final class Sweep {
                 } catch (IOException e) {
                     console.println("(heartbeat of trial " + n + " failed: " + e.getMessage() + ")");
                 }
-                if (System.currentTimeMillis() >= deadline) {
+                if (System.currentTimeMillis() >= deadline || stopping) {
                     running.requestStop();
                 }
             }, 5, 5, TimeUnit.SECONDS);
@@ -277,7 +287,8 @@ public final class Sweep {
                 }
                 default -> {
                     state = SweepStore.State.QUEUED;
-                    reason = "stopped by the time budget after epoch " + result.epochsDone() + " (checkpoint kept); "
+                    reason = "stopped by " + (stopping ? "the end of the sweep's process" : "the time budget")
+                            + " after epoch " + result.epochsDone() + " (checkpoint kept); "
                             + "--resume continues it";
                 }
             }

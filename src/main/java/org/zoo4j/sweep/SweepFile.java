@@ -26,7 +26,11 @@ final class SweepFile {
             throw new ConfigException(file + ": no such file (a sweep file, e.g. training/sweeps/lenet5-lr.yaml)");
         }
         String stem = file.getFileName().toString().replaceFirst("\\.ya?ml$", "");
-        return parse(Files.readString(file), stem, file.toAbsolutePath().getParent(), null);
+        try {
+            return parse(Files.readString(file), stem, file.toAbsolutePath().getParent(), null);
+        } catch (ConfigException e) {
+            throw e.getMessage().startsWith(file.toString()) ? e : new ConfigException(file + ": " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -8,12 +8,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.Configs;
+import org.zoo4j.base.FaultInjection;
 import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.modelfile.TrainingState;
@@ -29,6 +31,12 @@ import org.zoo4j.modelfile.TrainingState;
  *   *.png          loss, accuracy and confusion-matrix plots
  * </pre>
  * A recipe run adds its {@code recipe.yaml} ({@link Trainer}). Every file is replaced atomically.
+ *
+ * <p>An epoch's files change together ({@link #commit}): the checkpoint, the best model when the epoch improved on
+ * it, metrics.csv and the epoch's log line are first written into {@value #PENDING}/, then a commit record is written
+ * there, and only then are they moved into place. A kill before the commit record leaves the previous epoch's files,
+ * and the staged ones are discarded; a kill after it leaves a commit that {@link #recover} completes. So last.zip's
+ * state (which epoch is best) always describes the best.zip, metrics.csv and train.log beside it.
  */
 public final class RunDirectory {
     public static final String METRICS = "metrics.csv";
@@ -36,6 +44,9 @@ public final class RunDirectory {
     public static final String BEST = "best.zip";
     public static final String RESULTS = "results.json";
     public static final String LOG = "train.log";
+    /** Where an epoch's files wait until they are committed. */
+    static final String PENDING = ".pending";
+    private static final String COMMIT = "COMMIT";
 
     private final Path dir;
     private final PrintStream console;
@@ -67,21 +78,106 @@ public final class RunDirectory {
         return console;
     }
 
+    /**
+     * Puts the run directory in a consistent state after a kill: completes an epoch whose commit record was written,
+     * discards one whose record was not, and removes temporary files of interrupted atomic writes.
+     */
+    public void recover() throws IOException {
+        Path pending = dir.resolve(PENDING);
+        if (Files.isRegularFile(pending.resolve(COMMIT))) {
+            rollForward(Configs.fromJson(Files.readString(pending.resolve(COMMIT)), Commit.class));
+        }
+        AtomicFiles.deleteTree(pending);
+        if (Files.isDirectory(dir)) {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    String name = f.getFileName().toString();
+                    if (name.startsWith(".") && name.endsWith(".part") && Files.isRegularFile(f)) {
+                        Files.delete(f); // an atomic write that a kill interrupted: never renamed, never read
+                    }
+                }
+            }
+        }
+    }
+
+    /** Writes a model file into the place it is given. */
+    @FunctionalInterface
+    public interface ModelWriter {
+        void write(Path target) throws IOException;
+    }
+
+    /**
+     * What one commit changes. {@code best} is null when the epoch did not improve on the best; {@code logLine} is
+     * appended to the log once, when the files are in place.
+     */
+    record Commit(int epoch, List<String> files, String logLine) {
+    }
+
+    /**
+     * Writes one epoch's files as one change (see the class comment): the checkpoint by {@code last}, the best model
+     * by {@code best} (or null), the metrics of {@code history}, and {@code logLine}, which is also printed.
+     */
+    public void commit(int epoch, ModelWriter last, ModelWriter best, List<EpochMetrics> history, String logLine)
+            throws IOException {
+        Path pending = dir.resolve(PENDING);
+        AtomicFiles.deleteTree(pending);
+        Files.createDirectories(pending);
+        List<String> files = new ArrayList<>();
+        last.write(pending.resolve(LAST));
+        files.add(LAST);
+        FaultInjection.point("commit:staged-last");
+        if (best != null) {
+            best.write(pending.resolve(BEST));
+            files.add(BEST);
+            FaultInjection.point("commit:staged-best");
+        }
+        AtomicFiles.writeString(pending.resolve(METRICS), EpochMetrics.csv(history));
+        files.add(METRICS);
+        FaultInjection.point("commit:staged-metrics");
+        Commit commit = new Commit(epoch, files, stamped(logLine));
+        AtomicFiles.writeString(pending.resolve(COMMIT), Configs.toJson(commit));
+        FaultInjection.point("commit:written");
+        console.println(logLine);
+        rollForward(commit);
+        AtomicFiles.deleteTree(pending);
+    }
+
+    /** Moves a committed epoch's files into place and logs it; safe to repeat after a kill half-way. */
+    private void rollForward(Commit commit) throws IOException {
+        Path pending = dir.resolve(PENDING);
+        for (String file : commit.files()) {
+            if (Files.exists(pending.resolve(file))) {
+                AtomicFiles.move(pending.resolve(file), dir.resolve(file));
+                FaultInjection.point("commit:moved-" + file);
+            }
+        }
+        Path log = dir.resolve(LOG);
+        List<String> lines = Files.exists(log) ? Files.readAllLines(log, StandardCharsets.UTF_8) : List.of();
+        if (commit.logLine() != null && (lines.isEmpty() || !lines.get(lines.size() - 1).equals(commit.logLine()))) {
+            append(commit.logLine());
+        }
+        FaultInjection.point("commit:logged");
+        Files.deleteIfExists(pending.resolve(COMMIT));
+    }
+
     /** Prints {@code line} and appends it, time-stamped, to {@value #LOG}. */
     public void log(String line) {
         console.println(line);
-        String stamped = LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME) + " " + line + "\n";
         try {
-            Files.createDirectories(dir);
-            Files.writeString(dir.resolve(LOG), stamped, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND);
+            append(stamped(line));
         } catch (IOException e) {
             console.println("(could not write " + LOG + ": " + e.getMessage() + ")");
         }
     }
 
-    public void writeMetrics(List<EpochMetrics> history) throws IOException {
-        AtomicFiles.writeString(dir.resolve(METRICS), EpochMetrics.csv(history));
+    private static String stamped(String line) {
+        return LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME) + " " + line;
+    }
+
+    private void append(String stampedLine) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(LOG), stampedLine + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
     }
 
     public void writeResults(String json) throws IOException {
@@ -90,10 +186,11 @@ public final class RunDirectory {
 
     /**
      * Records how a run ended: results.json (status, epochs, best epoch, test metrics and confusion matrix where the
-     * best model was tested), the same metrics inside the best and last model files, the plots, and a log line, which
-     * it returns.
+     * best model was tested, and the {@code details} its caller adds), the same metrics inside the best and last model
+     * files, the plots, and a log line, which it returns.
      */
-    public String finish(TrainingLoop.Status status, TrainingState state, EvaluationReport tested) throws IOException {
+    public String finish(TrainingLoop.Status status, TrainingState state, EvaluationReport tested,
+                         Map<String, Object> details) throws IOException {
         Path best = bestOrLast();
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("status", status.name().toLowerCase(Locale.ROOT));
@@ -108,14 +205,18 @@ public final class RunDirectory {
             metrics.put("testLoss", tested.loss());
         }
         metrics.put("trainSeconds", state.history().stream().mapToDouble(EpochMetrics::seconds).sum());
+        metrics.putAll(details);
         if (tested != null) {
             metrics.put("confusion", tested.confusion());
         }
         String json = Configs.toJson(metrics);
+        // results.json last: it says the run is over, and a run killed before it finishes again on --resume.
         ModelFile.putEntries(best, Map.of(ModelFile.METRICS, json));
+        FaultInjection.point("finish:best-metrics");
         if (!best.equals(last())) {
             ModelFile.putEntries(last(), Map.of(ModelFile.METRICS, json));
         }
+        FaultInjection.point("finish:last-metrics");
         writeResults(json);
         drawPlots(state.history(), tested);
         String message = tested == null

@@ -2,10 +2,14 @@ package org.zoo4j.training;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -14,6 +18,7 @@ import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.data.DataPipeline;
 import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.modelfile.ModelFileException;
 import org.zoo4j.modelfile.TrainingState;
 import org.zoo4j.recipe.Device;
 import org.zoo4j.recipe.TrainingRecipe;
@@ -49,14 +54,20 @@ public final class Trainer implements AutoCloseable {
     public static Trainer start(TrainingRecipe recipe, Path runDir, PrintStream console, TrainingHooks hooks)
             throws IOException {
         if (Files.exists(runDir.resolve(RECIPE_FILE))) {
-            throw new ConfigException(runDir + " already holds a run; resume it with --resume " + runDir
-                    + " or choose another --out");
+            throw new ConfigException(runDir + " already holds a run; continue it with ./zoo4j train --resume "
+                    + runDir + ", or choose another --out");
         }
+        return begin(recipe, runDir, console, hooks);
+    }
+
+    /** The recipe's network and data, fresh, in {@code runDir}; nothing is written before both are there. */
+    private static Trainer begin(TrainingRecipe recipe, Path runDir, PrintStream console, TrainingHooks hooks)
+            throws IOException {
         checkDevice(recipe);
         DataPipeline data = DataPipeline.open(recipe.data(), recipe.modelConfig().input());
         try {
             ComputationGraph net = RecipeNetworks.build(recipe, data.labels().size());
-            Files.createDirectories(runDir); // only once data and network are there: a bad command leaves nothing
+            createRunDirectory(runDir); // only once data and network are there: a bad command leaves nothing
             if (Dl4jNetworkFile.isNetworkFile(recipe.model())) {
                 // The run keeps its own copy, so that its recipe.yaml runs again as it is wherever the run goes.
                 Path copy = runDir.resolve(Dl4jNetworkFile.RUN_FILE);
@@ -76,9 +87,25 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
+    /** The run directory, or an error that says why it cannot be one (a file, a folder that cannot be written). */
+    private static void createRunDirectory(Path runDir) {
+        try {
+            Files.createDirectories(runDir);
+            if (!Files.isWritable(runDir)) {
+                throw new AccessDeniedException(runDir.toString());
+            }
+        } catch (FileAlreadyExistsException e) {
+            throw new ConfigException("--out: " + runDir + " is a file, not a folder; give a folder for the run");
+        } catch (IOException e) {
+            throw new ConfigException("--out: cannot create or write the run directory " + runDir + " ("
+                    + e.getClass().getSimpleName() + ": " + e.getMessage() + "); choose a folder you can write to");
+        }
+    }
+
     /**
      * Continues the run in {@code runDir} from its last checkpoint: same epoch, batch, optimiser state and schedule
-     * position. {@code settings} may change the recipe (more epochs, for instance) before it continues.
+     * position; a run stopped before its first checkpoint starts again from its beginning. {@code settings} may change
+     * the recipe (more epochs, a lower learning rate) before it continues.
      */
     public static Trainer resume(Path runDir, Map<String, String> settings, PrintStream console) throws IOException {
         return resume(runDir, settings, console, TrainingHooks.NONE);
@@ -87,19 +114,22 @@ public final class Trainer implements AutoCloseable {
     /** As {@link #resume(Path, Map, PrintStream)}, with a listener or batch filter attached. */
     public static Trainer resume(Path runDir, Map<String, String> settings, PrintStream console,
                                  TrainingHooks hooks) throws IOException {
-        Path checkpoint = runDir.resolve(RunDirectory.LAST);
         if (!Files.isRegularFile(runDir.resolve(RECIPE_FILE))) {
-            throw new ConfigException(runDir + " is not a run directory (no " + RECIPE_FILE + ")");
+            throw new ConfigException(runDir + " is not a run directory (no " + RECIPE_FILE + "); start a run with "
+                    + "./zoo4j train RECIPE --out " + runDir);
         }
-        if (!Files.isRegularFile(checkpoint)) {
-            throw new ConfigException(runDir + " has no checkpoint yet (no " + RunDirectory.LAST + "): the run stopped "
-                    + "during its first epoch; start it again with ./zoo4j train " + runDir.resolve(RECIPE_FILE));
-        }
+        RunDirectory run = new RunDirectory(runDir, console);
+        run.recover();
         TrainingRecipe recipe = TrainingRecipe.read(runDir.resolve(RECIPE_FILE)).with(settings);
+        if (!Files.isRegularFile(run.last())) {
+            run.log("no checkpoint yet (the run stopped in its first epoch): starting again from the beginning");
+            saveRecipe(runDir, recipe);
+            return begin(recipe, runDir, console, hooks);
+        }
         checkDevice(recipe);
-        ModelFile.Loaded loaded = ModelFile.load(checkpoint, true);
+        ModelFile.Loaded loaded = ModelFile.load(run.last(), true);
         if (loaded.state() == null) {
-            throw new ConfigException(checkpoint + " holds no training state; it is not a checkpoint");
+            throw new ModelFileException(run.last() + " holds no training state; it is not a checkpoint");
         }
         if (!settings.isEmpty()) {
             saveRecipe(runDir, recipe);
@@ -122,7 +152,19 @@ public final class Trainer implements AutoCloseable {
         return TrainingLoop.builder(net, data.train()).validation(data.validationSize() > 0 ? data.validation() : null)
                 .test(data.test()).labels(data.labels()).settings(recipe.loop()).runDirectory(runDir)
                 .console(console).hooks(hooks).state(state).resumeAdvice("./zoo4j train --resume " + runDir)
-                .modelEntries(ModelFile.entries(recipe, data.labels(), data.normalizer(), data.shape())).build();
+                .modelEntries(ModelFile.entries(recipe, data.labels(), data.normalizer(), data.shape()))
+                .resultDetails(() -> skipped(data)).build();
+    }
+
+    /** The images the data could not read, for results.json: their count, and the files when there are few. */
+    private static Map<String, Object> skipped(DataPipeline data) {
+        List<Path> files = data.skippedFiles();
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("skippedImages", files.size());
+        if (!files.isEmpty()) {
+            details.put("skippedFiles", files.stream().limit(100).map(Path::toString).toList());
+        }
+        return details;
     }
 
     /** The run's recipe.yaml; a network file is named as the run's own copy, relative to the run directory. */

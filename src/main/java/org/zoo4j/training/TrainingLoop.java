@@ -10,14 +10,17 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
+import org.zoo4j.base.FaultInjection;
 import org.zoo4j.data.SeededEpochs;
 import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.modelfile.ModelFileCard;
 import org.zoo4j.modelfile.TrainingState;
 import org.zoo4j.recipe.LoopSettings;
 import org.zoo4j.recipe.Monitor;
@@ -63,6 +66,7 @@ public final class TrainingLoop {
     private final Map<String, String> modelEntries;
     private final TrainingHooks hooks;
     private final String resumeAdvice;
+    private final Supplier<Map<String, Object>> resultDetails;
     private TrainingState state;
     private double appliedFactor = Double.NaN;
     private volatile boolean stopRequested;
@@ -78,7 +82,10 @@ public final class TrainingLoop {
         this.run = new RunDirectory(b.runDir, b.console);
         this.modelEntries = new LinkedHashMap<>(b.modelEntries);
         this.modelEntries.putIfAbsent(ModelFile.LABELS, Configs.toJson(labels));
+        this.modelEntries.putIfAbsent(ModelFile.CARD, Configs.toJson(ModelFileCard.of(
+                b.network.getClass().getSimpleName(), labels)));
         this.hooks = b.hooks;
+        this.resultDetails = b.resultDetails;
         this.resumeAdvice = b.resumeAdvice != null ? b.resumeAdvice
                 : "TrainingLoop.resume(Path.of(\"" + b.runDir + "\"), ...)";
         TrainingState s = b.state != null ? b.state : TrainingState.start(network.learningRates());
@@ -97,6 +104,7 @@ public final class TrainingLoop {
      * training data; give its validation and test data again.
      */
     public static TrainingLoopBuilder resume(Path runDir, DataSetIterator train) throws IOException {
+        new RunDirectory(runDir, System.out).recover();
         Path last = runDir.resolve(RunDirectory.LAST);
         if (!Files.isRegularFile(last)) {
             throw new ConfigException(runDir + " has no checkpoint (" + RunDirectory.LAST + ") to continue from");
@@ -132,6 +140,7 @@ public final class TrainingLoop {
     /** Trains until the last epoch, early stopping, a bad loss, pruning or a stop request. */
     public Result run() throws IOException {
         try {
+            run.recover();
             return train();
         } finally {
             finished.countDown();
@@ -140,6 +149,9 @@ public final class TrainingLoop {
 
     private Result train() throws IOException {
         int epochs = settings.epochs();
+        if (settings.earlyStopping() > 0 && state.epochsDone() > 0 && state.sinceBest() >= settings.earlyStopping()) {
+            return finish(Status.EARLY_STOPPED); // stopped early before a kill: finish what the kill interrupted
+        }
         Progress progress = new Progress(run.console(), Progress.stdoutIsTerminal());
         while (state.epochsDone() < epochs) {
             int epoch = state.epochsDone();
@@ -179,16 +191,14 @@ public final class TrainingLoop {
             state = new TrainingState(epoch + 1, 0, improved ? epoch + 1 : state.bestEpoch(),
                     improved ? metric : state.bestMetric(), improved ? 0 : state.sinceBest() + 1, history,
                     state.learningRates());
-            // The checkpoint first: metrics.csv is rewritten from it, so the two never disagree after a kill.
-            checkpoint(run.last(), true);
-            if (improved) {
-                checkpoint(run.best(), false);
-            }
-            run.writeMetrics(history);
-            run.log(String.format(Locale.ROOT, "epoch %d/%d: lr %.3g, train loss %.4f, validation loss %.4f, validation "
-                            + "accuracy %.2f%%, %.0f img/s, %s%s", epoch + 1, epochs, m.learningRate(), m.trainLoss(),
-                    m.validationLoss(), 100 * m.validationAccuracy(), m.imagesPerSecond(), Progress.duration(seconds),
-                    improved ? " (best)" : ""));
+            // The checkpoint, the best model, metrics.csv and the log line change together: one commit.
+            run.commit(epoch + 1, target -> checkpoint(target, true), improved ? target -> checkpoint(target, false)
+                    : null, history, String.format(Locale.ROOT, "epoch %d/%d: lr %.3g, train loss %.4f, validation loss "
+                            + "%.4f, validation accuracy %.2f%%, %.0f img/s, %s%s", epoch + 1, epochs,
+                    m.learningRate(), m.trainLoss(), m.validationLoss(), 100 * m.validationAccuracy(),
+                    m.imagesPerSecond(), Progress.duration(seconds), improved ? " (best)" : "")
+                    + (train instanceof SeededEpochs seeded && seeded.skippedInEpoch() > 0
+                    ? ", " + seeded.skippedInEpoch() + " unreadable images skipped" : ""));
             String pruned = hooks.onEpoch().afterEpoch(m, state);
             if (pruned != null) {
                 run.log("pruned after epoch " + (epoch + 1) + ": " + pruned);
@@ -231,6 +241,7 @@ public final class TrainingLoop {
         while (train.hasNext()) {
             DataSet ds = hooks.batchFilter().apply(train.next());
             network.fit(ds);
+            FaultInjection.point("batch");
             Status stop = epochRun.trained(network.score(), ds.numExamples());
             if (stop != null) {
                 return stop;
@@ -242,10 +253,10 @@ public final class TrainingLoop {
     private Result diverged(EpochRun epochRun) {
         boolean kept = state.epochsDone() > 0 || state.batchesDone() > 0;
         String message = String.format(Locale.ROOT, "loss became %s at epoch %d, batch %d; stopped; %s. Lower the "
-                        + "learning rate or clip gradients, then %s", epochRun.badLoss, epochRun.epoch + 1,
-                epochRun.batch, kept ? "the last good checkpoint " + run.last() + " (after epoch " + state.epochsDone()
-                        + ") is kept" : "no checkpoint had been written yet",
-                kept ? "continue with " + resumeAdvice : "start the run again");
+                        + "learning rate or clip gradients, then continue with %s%s", epochRun.badLoss,
+                epochRun.epoch + 1, epochRun.batch, kept ? "the last good checkpoint " + run.last() + " (after epoch "
+                        + state.epochsDone() + ") is kept" : "no checkpoint had been written yet", resumeAdvice,
+                kept ? "" : ", which starts the run again from its beginning");
         run.log(message);
         return new Result(Status.DIVERGED, run.path(), state.epochsDone(), null, message);
     }
@@ -255,9 +266,10 @@ public final class TrainingLoop {
         String message;
         if (train instanceof SeededEpochs) {
             state = state.withBatchesDone(epochRun.batch);
-            checkpoint(run.last(), true);
             message = "interrupted at epoch " + (epoch + 1) + ", batch " + epochRun.batch + "; checkpoint written; "
                     + "continue with " + resumeAdvice;
+            run.commit(epoch, target -> checkpoint(target, true), null, state.history(), message);
+            return new Result(Status.INTERRUPTED, run.path(), epoch, null, message);
         } else {
             // Only this data's own order could say which batches are done: continue from the epoch's start.
             message = "interrupted in epoch " + (epoch + 1) + (state.epochsDone() > 0 ? "; the checkpoint after epoch "
@@ -314,7 +326,7 @@ public final class TrainingLoop {
     private Result finish(Status status) throws IOException {
         EvaluationReport tested = test == null ? null
                 : EvaluationReport.of(ModelFile.readNetwork(run.bestOrLast()), test, labels, null);
-        String message = run.finish(status, state, tested);
+        String message = run.finish(status, state, tested, resultDetails.get());
         return new Result(status, run.path(), state.epochsDone(), tested, message);
     }
 

@@ -4,6 +4,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.deeplearning4j.nn.api.Model;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.zoo4j.modelfile.TrainingState;
@@ -25,6 +26,7 @@ public final class TrainingLoopBuilder {
     Map<String, String> modelEntries = Map.of();
     TrainingHooks hooks = TrainingHooks.NONE;
     String resumeAdvice;
+    Supplier<Map<String, Object>> resultDetails = Map::of;
     TrainingState state;
 
     TrainingLoopBuilder(Model network, DataSetIterator train) {
@@ -86,6 +88,12 @@ public final class TrainingLoopBuilder {
     /** zoo4j entries written into every model file of the run besides its state (a recipe run's card, recipe). */
     TrainingLoopBuilder modelEntries(Map<String, String> entries) {
         this.modelEntries = entries;
+        return this;
+    }
+
+    /** More facts for results.json when the run ends (a recipe run: images its data could not read). */
+    TrainingLoopBuilder resultDetails(Supplier<Map<String, Object>> details) {
+        this.resultDetails = details;
         return this;
     }
 

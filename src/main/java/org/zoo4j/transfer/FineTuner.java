@@ -50,7 +50,8 @@ public final class FineTuner {
         Path from = Path.of(settings.from());
         ModelFile.Loaded trained;
         try {
-            trained = ModelFile.load(ModelFile.resolve(from), false);
+            trained = ModelFile.load(ModelFile.resolve(from), false,
+                    new ModelFile.Trust(settings.allowUnverified(), settings.sha256()));
         } catch (IOException e) {
             throw new UncheckedIOException("finetune.from: cannot read " + from + ": " + e.getMessage(), e);
         }

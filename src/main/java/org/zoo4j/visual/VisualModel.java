@@ -34,10 +34,15 @@ public record VisualModel(ComputationGraph net, InputShape input, Normalization 
      * file, a registered model with fresh random weights.
      */
     public static VisualModel load(String model) throws IOException {
+        return load(model, ModelFile.Trust.CARD);
+    }
+
+    /** As {@link #load(String)}, a model file verified as {@code trust} says. */
+    public static VisualModel load(String model, ModelFile.Trust trust) throws IOException {
         Path path = Path.of(model);
         if (Files.exists(path)) {
             Path file = ModelFile.resolve(path);
-            ModelFile.Loaded loaded = ModelFile.load(file, false);
+            ModelFile.Loaded loaded = ModelFile.load(file, false, trust);
             return new VisualModel(loaded.net(), loaded.preprocessing().input(), loaded.normalization(), false,
                     file.toString());
         }

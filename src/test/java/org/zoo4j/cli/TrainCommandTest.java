@@ -74,4 +74,26 @@ class TrainCommandTest {
             assertEquals(0, Main.run(command, "--help"), command);
         }
     }
+
+    @Test
+    void anOutThatIsNoFolderIsAOneLineError() throws Exception {
+        Path file = Files.writeString(dir.resolve("file"), "x");
+        assertEquals(2, run("train", "--subset", "100", "--epochs", "1", "--offline", "--out", file.toString()));
+        assertOneLine("is a file, not a folder");
+        assertEquals(2, run("train", "--subset", "100", "--epochs", "1", "--offline", "--out",
+                file.resolve("run").toString()));
+        assertOneLine("--out: cannot create or write the run directory");
+        assertEquals("x", Files.readString(file), "nothing lost");
+    }
+
+    @Test
+    void aRecipeErrorNamesTheFileAndTheSettingNotAJavaType() throws Exception {
+        Path recipe = Files.writeString(dir.resolve("ten.yaml"), "model: lenet5\nepochs: \"ten\"\n");
+        assertEquals(2, run("train", recipe.toString()));
+        assertOneLine(recipe + ": epochs: expected a whole number, got 'ten'");
+        assertFalse(err.contains("java.lang") || err.contains("Integer"), err);
+        Path broken = Files.writeString(dir.resolve("broken.yaml"), "model: lenet5\n\tepochs: 3\n");
+        assertEquals(2, run("train", broken.toString()));
+        assertOneLine(broken + ": not valid YAML or JSON at line");
+    }
 }

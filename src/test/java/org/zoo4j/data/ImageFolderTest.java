@@ -81,7 +81,7 @@ class ImageFolderTest {
         assertThrows(DataException.class, () -> ImageFiles.read(dir.resolve("cat").resolve("missing.png"),
                 InputShape.of(3, 16, 16)));
         Path text = Files.writeString(dir.resolve("not-an-image.png"), "text");
-        IOException e = assertThrows(IOException.class, () -> ImageFiles.read(text, InputShape.of(3, 16, 16)));
+        DataException e = assertThrows(DataException.class, () -> ImageFiles.read(text, InputShape.of(3, 16, 16)));
         assertTrue(e.getMessage().contains("not a decodable image"), e.getMessage());
     }
 

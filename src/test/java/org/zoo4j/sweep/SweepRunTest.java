@@ -12,7 +12,9 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.zoo4j.cli.Main;
@@ -186,5 +188,60 @@ class SweepRunTest {
                 bestTrial))), TrainingRecipe.read(sweepDir.resolve("best-recipe.yaml")),
                 "the best recipe is the best trial's");
         assertEquals(2, Main.run("sweep", file.toString(), "--dir", root.toString()), "the name is taken");
+    }
+
+    /**
+     * The parent of a {@code --parallel} sweep killed with SIGKILL: its worker processes notice (their standard input
+     * ends), stop their trials with a checkpoint and exit, instead of running on as orphans until the budget ends.
+     */
+    @Test
+    void theWorkersOfAKilledParallelSweepEndWithIt() throws Exception {
+        Path file = dir.resolve("orphans.yaml");
+        Files.writeString(file, """
+                name: orphans
+                recipe: training/lenet5-fashion-mnist.yaml
+                set: {data.subset: 3000, epochs: 30, data.batchSize: 16, data.download: false}
+                space:
+                  overrides.updater.learningRate: {choice: [0.001, 0.002]}
+                budget: {maxTrials: 2}
+                strategy: {type: grid}
+                """);
+        Path root = dir.resolve("sweeps");
+        Process parent = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "sweep",
+                file.toString(), "--dir", root.toString(), "--parallel", "2").redirectErrorStream(true)
+                .redirectOutput(dir.resolve("parent.log").toFile()).start();
+        Path sweepDir = root.resolve("orphans");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+        List<ProcessHandle> workers = List.of();
+        boolean training = false;
+        while (!training && parent.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            workers = parent.children().toList();
+            training = workers.size() == 2 && SweepStore.exists(sweepDir) && SweepStore.open(sweepDir).trials()
+                    .stream().filter(t -> t.state() == SweepStore.State.RUNNING).count() == 2;
+        }
+        assertTrue(training, "two workers never ran trials: " + Files.readString(dir.resolve("parent.log")));
+        Thread.sleep(3000); // into their first epochs
+        parent.destroyForcibly(); // SIGKILL: no shutdown hook of the parent runs
+        assertTrue(parent.waitFor(30, TimeUnit.SECONDS));
+        for (ProcessHandle worker : workers) {
+            CompletableFuture<ProcessHandle> exit = worker.onExit();
+            assertTrue(waitFor(exit, 90), "worker " + worker.pid() + " still runs after its parent died");
+        }
+        for (SweepStore.Trial t : SweepStore.open(sweepDir).trials()) {
+            assertEquals(SweepStore.State.QUEUED, t.state(), "stopped with a checkpoint, to continue: " + t);
+            assertTrue(Files.isRegularFile(sweepDir.resolve(String.format("trials/%04d/last.zip", t.number()))),
+                    "trial " + t.number() + " left its checkpoint");
+        }
+    }
+
+    private static boolean waitFor(CompletableFuture<ProcessHandle> exit, int seconds) throws Exception {
+        try {
+            exit.get(seconds, TimeUnit.SECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        }
     }
 }

@@ -2,6 +2,7 @@ package org.zoo4j.training;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,6 +17,7 @@ import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Enumeration;
 import java.util.List;
 import java.util.Map;
@@ -30,10 +32,12 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.Zoo;
+import org.zoo4j.base.Checksums;
 import org.zoo4j.base.InputShape;
 import org.zoo4j.data.Normalization;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.modelfile.ModelFileCard;
+import org.zoo4j.modelfile.ModelFileException;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.runtime.Backend;
 
@@ -102,14 +106,15 @@ class ModelArtifactTest {
         assertEquals(0.3, card.normalization().mean()[0]);
         assertEquals("fashion-mnist", card.dataset().dataset());
         assertEquals(List.of("configuration.json", "coefficients.bin", ModelFile.LABELS, Normalization.MODEL_ENTRY,
-                ModelFile.PREPROCESSING), card.sha256().covers());
+                ModelFile.PREPROCESSING, ModelFile.RECIPE), card.sha256().covers(), "every entry but the card");
         assertEquals(64, card.sha256().value().length());
 
-        // Metrics written after the run go into the card too, and the file still verifies.
+        // Metrics written after the run go into the card too, are sealed with the rest, and the file still verifies.
         ModelFile.putEntries(file, Map.of(ModelFile.METRICS, "{\"testAccuracy\": 0.5}"));
         ModelFileCard updated = Zoo.load(file).card();
         assertEquals(0.5, ((Number) updated.metrics().get("testAccuracy")).doubleValue());
-        assertEquals(card.sha256(), updated.sha256(), "metrics are not part of the digest");
+        assertTrue(updated.sha256().covers().contains(ModelFile.METRICS), updated.sha256().covers().toString());
+        assertNotEquals(card.sha256().value(), updated.sha256().value());
     }
 
     @Test
@@ -133,9 +138,44 @@ class ModelArtifactTest {
                 Map.of());
         assertThrows(IllegalArgumentException.class, () -> Zoo.load(dropped));
 
-        // A file from before cards still loads (nothing to verify it with).
-        Path legacy = rewrite(file, "legacy.zip", (name, bytes) -> name.equals(ModelFile.CARD) ? null : bytes, Map.of());
-        assertNull(Zoo.load(legacy).card());
+        // The recipe is covered too: another dataset written into it is caught.
+        Path recipe = rewrite(file, "recipe.zip", (name, bytes) -> name.equals(ModelFile.RECIPE) ? new String(bytes,
+                StandardCharsets.UTF_8).replace("fashion-mnist", "mnist").getBytes(StandardCharsets.UTF_8) : bytes,
+                Map.of());
+        assertTrue(assertThrows(ModelFileException.class, () -> Zoo.load(recipe)).getMessage()
+                .contains("SHA-256 check failed"));
+    }
+
+    @Test
+    void aFileWithoutACardIsRefusedUnlessTrustedOrPinned() throws Exception {
+        Path file = model(lenet());
+        Path uncarded = rewrite(file, "uncarded.zip", (name, bytes) -> name.equals(ModelFile.CARD) ? null : bytes,
+                Map.of());
+        String refused = assertThrows(ModelFileException.class, () -> Zoo.load(uncarded)).getMessage();
+        assertTrue(refused.contains("no model card") && refused.contains("--allow-unverified")
+                && refused.contains("--sha256"), refused);
+        assertNull(Zoo.load(uncarded, new ModelFile.Trust(true, null)).card(), "loads at the user's word");
+        assertNull(Zoo.load(uncarded, ModelFile.Trust.pinned(Checksums.sha256(uncarded))).card(), "or pinned");
+        String pinned = assertThrows(ModelFileException.class, () -> Zoo.load(file,
+                ModelFile.Trust.pinned(Checksums.sha256(uncarded)))).getMessage();
+        assertTrue(pinned.contains("not the pinned"), pinned);
+
+        // Damaged weights in a trusted file: a clear error, not an EOFException from DL4J.
+        Path truncated = rewrite(uncarded, "truncated.zip", (name, bytes) -> name.equals("coefficients.bin")
+                ? Arrays.copyOf(bytes, bytes.length / 2) : bytes, Map.of());
+        String damaged = assertThrows(ModelFileException.class, () -> Zoo.load(truncated,
+                new ModelFile.Trust(true, null))).getMessage();
+        assertTrue(damaged.contains("damaged"), damaged);
+    }
+
+    @Test
+    void entriesTheCardDoesNotCoverAreRefused() throws Exception {
+        Path file = model(lenet());
+        Path added = rewrite(file, "added.zip", (name, bytes) -> bytes,
+                Map.of("zoo4j/extra.json", "{}".getBytes(StandardCharsets.UTF_8)));
+        String e = assertThrows(ModelFileException.class, () -> Zoo.load(added)).getMessage();
+        assertTrue(e.contains("zoo4j/extra.json") && e.contains("not covered"), e);
+        Zoo.load(added, new ModelFile.Trust(true, null)); // the covered entries still verify
     }
 
     /** Sets a flag when Java deserialisation reads it: the test fails if anything deserialises it. */

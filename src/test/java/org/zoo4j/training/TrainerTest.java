@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -15,7 +16,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import javax.imageio.ImageIO;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Assertions;
@@ -122,6 +125,20 @@ class TrainerTest {
         assertTrue(lines[1].trim().endsWith(top), "top label " + top + " first: " + printed);
         assertEquals(100 * expected.getDouble(0, expected.argMax(1).getInt(0)),
                 Double.parseDouble(lines[1].trim().split("%")[0]), 0.02, printed.toString());
+
+        // An unreadable image among them: the others still get their predictions, and the exit code says it.
+        Path broken = Files.writeString(dir.resolve("broken.png"), "not an image");
+        printed.reset();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            code = Main.run("predict", run.toString(), broken.toString(), image.toString(), "--top", "1");
+        } finally {
+            System.setOut(stdout);
+        }
+        assertEquals(2, code);
+        assertTrue(printed.toString(StandardCharsets.UTF_8).contains(image + ":"), "the readable image after it: "
+                + printed);
+        assertEquals(0, Configs.json().readTree(run.resolve("results.json").toFile()).get("skippedImages").asInt());
     }
 
     @Test
@@ -151,6 +168,66 @@ class TrainerTest {
         assertFalse(checkpoint.net().params().isNaN().any(), "the checkpoint holds the good weights");
         assertEquals(2, Files.readAllLines(run.resolve("metrics.csv")).size());
         assertFalse(Files.exists(run.resolve("results.json")), "a diverged run reports no results");
+    }
+
+    @Test
+    void aBadLossInTheFirstEpochAdvisesAResumeThatStartsAgain() throws Exception {
+        Path run = dir.resolve("early-nan");
+        TrainingHooks nanAtBatchThree = TrainingHooks.NONE.withBatchFilter(new UnaryOperator<>() {
+            int seen;
+
+            @Override
+            public DataSet apply(DataSet batch) {
+                if (++seen == 3) {
+                    INDArray f = batch.getFeatures().dup();
+                    f.putScalar(0, Double.NaN);
+                    return new DataSet(f, batch.getLabels());
+                }
+                return batch;
+            }
+        });
+        TrainingLoop.Result diverged;
+        try (Trainer trainer = Trainer.start(small(400, 1), run, out, nanAtBatchThree)) {
+            diverged = trainer.run();
+        }
+        assertEquals(TrainingLoop.Status.DIVERGED, diverged.status());
+        assertTrue(diverged.message().contains("no checkpoint had been written yet") && diverged.message()
+                .contains("continue with ./zoo4j train --resume " + run + ", which starts the run again"),
+                diverged.message());
+        try (Trainer again = Trainer.resume(run, Map.of("overrides.updater.learningRate", "0.0005"), out)) {
+            TrainingLoop.Result result = again.run();
+            assertEquals(TrainingLoop.Status.COMPLETED, result.status(), result.message());
+        }
+        assertEquals(0.0005, TrainingRecipe.read(run.resolve("recipe.yaml")).modelConfig().updater().learningRate(),
+                "the setting given with --resume is the run's now");
+    }
+
+    @Test
+    void unreadableImagesAreCountedInTheResults() throws Exception {
+        Path images = dir.resolve("images");
+        Random random = new Random(5);
+        for (String c : List.of("dark", "light")) {
+            Files.createDirectories(images.resolve(c));
+            for (int i = 0; i < 12; i++) {
+                BufferedImage image = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+                for (int y = 0; y < 28; y++) {
+                    for (int x = 0; x < 28; x++) {
+                        image.getRaster().setSample(x, y, 0, (c.equals("dark") ? 30 : 200) + random.nextInt(40));
+                    }
+                }
+                ImageIO.write(image, "png", images.resolve(c).resolve(i + ".png").toFile());
+            }
+        }
+        Path broken = Files.writeString(images.resolve("light").resolve("broken.png"), "not an image");
+        TrainingRecipe recipe = small(100, 1).with(Map.of("data.dataset", "folder:" + images,
+                "data.validationFraction", "0.2", "data.testFraction", "0.2", "data.batchSize", "8"));
+        Path run = dir.resolve("skipping");
+        try (Trainer trainer = Trainer.start(recipe, run, out)) {
+            assertEquals(TrainingLoop.Status.COMPLETED, trainer.run().status(), console.toString());
+        }
+        JsonNode results = Configs.json().readTree(run.resolve("results.json").toFile());
+        assertEquals(1, results.get("skippedImages").asInt(), results.toString());
+        assertEquals(broken.toString(), results.get("skippedFiles").get(0).asText());
     }
 
     @Test
