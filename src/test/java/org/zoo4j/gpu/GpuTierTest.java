@@ -177,7 +177,7 @@ class GpuTierTest {
         for (GpuInfo.Device d : gpu.devices()) {
             assertTrue(out.contains(d.name()) && out.contains("compute capability " + d.computeCapability()), out);
         }
-        assertTrue(out.contains("GPU 0 memory") && out.matches("(?s).*GPU 0 memory\\s+\\d+\\.\\d+ GB total.*"), out);
+        assertTrue(out.contains("GPU 0 memory") && out.matches("(?s).*GPU 0 memory\\s+\\d+[.,]\\d+ GB total.*"), out);
         assertTrue(Pattern.compile("cuDNN\\s+\\d+\\.\\d+\\.\\d+").matcher(out).find(),
                 "./zoo4j info names cuDNN's version (the -cudnn build runs): " + out);
         assertTrue(out.contains("NVIDIA driver") && !out.matches("(?s).*NVIDIA driver\\s+none.*"), out);
