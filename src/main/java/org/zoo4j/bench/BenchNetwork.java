@@ -3,6 +3,7 @@ package org.zoo4j.bench;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.zoo.ArchitectureConfig;
@@ -36,10 +37,19 @@ public record BenchNetwork(String name, String model, Map<String, Object> overri
             new BenchNetwork("resnet18-224", "resnet18", Map.of("input", "3,224,224", "updater", ADAM), List.of(8), 8,
                     false));
 
+    /**
+     * Measured only when named (too slow for the default run on a CPU): ResNet-50 at 224, random images, at the
+     * batch sizes of a GPU run (training/benchmarks/gpu-check.sh).
+     */
+    public static final List<BenchNetwork> EXTRA = List.of(
+            new BenchNetwork("resnet50-224", "resnet50", Map.of("input", "3,224,224", "updater", ADAM), List.of(64),
+                    64, false));
+
     public static BenchNetwork named(String name) {
-        return ALL.stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow(
-                () -> new ConfigException("unknown benchmark network '" + name + "'; one of "
-                        + ALL.stream().map(BenchNetwork::name).toList()));
+        return Stream.concat(ALL.stream(), EXTRA.stream()).filter(n -> n.name().equals(name))
+                .findFirst().orElseThrow(() -> new ConfigException("unknown benchmark network '" + name + "'; one of "
+                        + Stream.concat(ALL.stream(), EXTRA.stream()).map(BenchNetwork::name)
+                        .toList()));
     }
 
     /** The model's settings with 10 classes, as the benchmark builds it. */

@@ -41,6 +41,7 @@ public final class Measurements {
             for (int i = 0; i < plan.iterations(); i++) {
                 net.fit(batches.next());
             }
+            Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
             ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
         }
         return result(network, BenchMode.FIT.toString(), batch, ips);
@@ -57,6 +58,7 @@ public final class Measurements {
             for (int i = 0; i < plan.iterations(); i++) {
                 net.output(batches.next().getFeatures())[0].close();
             }
+            Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
             ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
         }
         return result(network, BenchMode.INFER.toString(), batch, ips);

@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
                 + "each network's own peak."})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--network", split = ",", description = "networks to measure (default: all): "
-            + "lenet5, alexnet-small, vgg16-bn, resnet20, resnet18-224")
+            + "lenet5, alexnet-small, vgg16-bn, resnet20, resnet18-224; resnet50-224 only when named")
     List<String> networks = new ArrayList<>();
 
     @Option(names = "--mode", split = ",", defaultValue = "fit,loop,infer", converter = ModeConverter.class,

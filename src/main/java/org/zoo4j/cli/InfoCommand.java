@@ -5,11 +5,13 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.Table;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
+import org.zoo4j.runtime.GpuInfo;
 import picocli.CommandLine.Command;
 
 /** {@code zoo4j info}: what the backend is and what it may use. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Show the backend (CPU/CUDA), devices, BLAS/oneDNN, threads and memory limits.")
+        description = "Show the backend (CPU/CUDA), the GPUs with their memory, driver and cuDNN, BLAS/oneDNN, threads and "
+                + "memory limits.")
 final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -18,6 +20,21 @@ final class InfoCommand implements Callable<Integer> {
         table.row("backend", info.backend());
         table.row("native build", info.nativeBuild().isEmpty() ? "(default)" : info.nativeBuild().substring(1));
         table.row("devices", Nd4j.getAffinityManager().getNumberOfDevices());
+        GpuInfo gpu = info.gpu();
+        if (gpu.devices().isEmpty()) {
+            table.row("GPU", gpu.cuda() ? "none visible to the CUDA backend" : "no GPU (CPU backend)");
+        }
+        for (GpuInfo.Device d : gpu.devices()) {
+            table.row("GPU " + d.index(), d.name() + ", compute capability " + d.computeCapability());
+            table.row("GPU " + d.index() + " memory", Table.si(d.totalBytes()) + "B total, "
+                    + Table.si(d.freeBytes()) + "B free");
+        }
+        table.row("NVIDIA driver", gpu.driver() == null ? "none" : gpu.driver()
+                + (gpu.cuda() ? "" : " (not used: CPU build; -Pcuda for the GPU)"));
+        table.row("cuDNN", gpu.cudnn());
+        if (!gpu.note().isEmpty()) {
+            table.row("note", gpu.note());
+        }
         table.row("BLAS", info.blasVendor());
         table.row("oneDNN", info.oneDnn() ? "on" : "off");
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");

@@ -29,7 +29,10 @@ import org.zoo4j.base.ConfigException;
  *   <li>runs OpenBLAS's matrix products on the calling thread ({@value #BLAS_THREADS}; see
  *       {@link #configureBlasThreads});</li>
  *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the
- *       plain oneDNN build otherwise ({@value #PLATFORM_EXTENSION}).</li>
+ *       plain oneDNN build otherwise ({@value #PLATFORM_EXTENSION});</li>
+ *   <li>on the CUDA build ({@code -Pcuda}) asks for nd4j-cuda's {@code -cudnn} build where cuDNN 8 can be found and
+ *       says so where it cannot ({@link #chooseCudaBuild}); {@link BackendInfo#nativeBuild()} is the build that
+ *       loaded.</li>
  * </ul>
  * A property the user set on the command line ({@code -D...}) is left as it is.
  */
@@ -49,6 +52,8 @@ public final class Backend {
     private static volatile BackendInfo info;
     private static volatile String malloc = "not configured";
     private static volatile String blasThreads = "not configured";
+    /** Why the CUDA build was chosen as it was, where that needs saying; else empty. */
+    private static volatile String buildNote = "";
 
     private Backend() {
     }
@@ -71,9 +76,25 @@ public final class Backend {
                         System.setProperty(PLATFORM_EXTENSION, extension);
                     }
                 }
-                blasThreads = configureBlasThreads(System.getProperty(BLAS_THREADS));
-                info = describe();
+                try {
+                    blasThreads = configureBlasThreads(System.getProperty(BLAS_THREADS));
+                    info = describe();
+                } catch (LinkageError | RuntimeException e) {
+                    if (cudaBuildPresent("") || cudaBuildPresent("-cudnn")) {
+                        throw new IllegalStateException("ND4J's CUDA backend did not start (" + e + "): "
+                                + CudaLibraries.diagnosis(), e);
+                    }
+                    throw e;
+                }
                 log.info("{}; native malloc {}; BLAS threads {}", info.summary(), malloc, blasThreads);
+                for (GpuInfo.Device d : info.gpu().devices()) {
+                    if (d.major() > 8 || d.major() < 3 || (d.major() == 3 && d.minor() < 7)) {
+                        log.warn("GPU {} ({}) has compute capability {}: nd4j-cuda-11.6 1.0.0-M2.1 holds kernels for "
+                                + "3.7 to 8.6 only (and no PTX), so its operations will fail on it with 'no kernel "
+                                + "image is available for execution on the device'", d.index(), d.name(),
+                                d.computeCapability());
+                    }
+                }
                 if (!info.helpersEnabled()) {
                     log.warn("DL4J layer helpers are off ({}={}): convolutions run DL4J's slow built-in code",
                             HELPERS_DISABLE, System.getProperty(HELPERS_DISABLE));
@@ -129,6 +150,16 @@ public final class Backend {
 
     /** The native build to load, or null to let JavaCPP decide (non-x86 platforms, or none of ours on the classpath). */
     static String chooseNativeBuild() {
+        boolean cudnnBuild = cudaBuildPresent("-cudnn");
+        if (cudnnBuild || cudaBuildPresent("")) {
+            CudaChoice choice = chooseCudaBuild(cudnnBuild, cudaBuildPresent(""),
+                    CudaLibraries.locate("libcudnn.so.8").map(CudaLibraries.Found::where).orElse(null));
+            buildNote = choice.note();
+            if (!choice.note().isEmpty()) {
+                log.warn(choice.note());
+            }
+            return choice.extension();
+        }
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         if (!arch.equals("amd64") && !arch.equals("x86_64")) {
             return null;
@@ -149,6 +180,58 @@ public final class Backend {
         return null;
     }
 
+    /** A choice of nd4j-cuda build: the platform extension (null: the plain build) and what the user should know. */
+    record CudaChoice(String extension, String note) {
+    }
+
+    /**
+     * nd4j-cuda's build. Left to itself JavaCPP tries the {@code -cudnn} build and then the plain one (Nd4jCuda's
+     * platform extensions are {@code [-cudnn, ""]}), silently. The {@code -cudnn} build's libnd4jcuda.so links
+     * libcudnn.so.8 and cannot load without it; where cuDNN is missing and the plain build is there, that one runs
+     * (libnd4j's own convolution, pooling and batch-norm kernels), and this says so before anything loads.
+     *
+     * @param cudnnBuild whether the {@code -cudnn} build is on the class path
+     * @param plainBuild whether the plain build is
+     * @param cudnnFound where libcudnn.so.8 was found, or null
+     */
+    static CudaChoice chooseCudaBuild(boolean cudnnBuild, boolean plainBuild, String cudnnFound) {
+        if (!cudnnBuild) {
+            return new CudaChoice(null, "");
+        }
+        if (cudnnFound != null || !plainBuild) {
+            return new CudaChoice("-cudnn", cudnnFound != null ? "" : "cuDNN 8 (libcudnn.so.8) was not found on the "
+                    + "class path or the library path; the -cudnn build will fail to load. Install cuDNN 8.3+ for CUDA "
+                    + "11 or build with -Pcuda,cuda-redist");
+        }
+        return new CudaChoice(null, "cuDNN 8 (libcudnn.so.8) was not found on the class path or the library path: "
+                + "running nd4j-cuda's build without cuDNN (libnd4j's own convolution kernels). Install cuDNN 8.3+ "
+                + "for CUDA 11, or build with -Pcuda,cuda-redist, for the cuDNN build");
+    }
+
+    /**
+     * The nd4j-cuda build that JavaCPP loaded, from the paths of the loaded libraries ({@code
+     * .../bindings/linux-x86_64-cudnn/libjnind4jcuda.so}): its platform extension, "" for the plain build, or
+     * "unknown".
+     */
+    static String loadedCudaBuild(java.util.Collection<String> loadedPaths) {
+        String platform = Loader.getPlatform();
+        for (String path : loadedPaths) {
+            java.nio.file.Path p = java.nio.file.Path.of(path);
+            if (p.getFileName() != null && p.getFileName().toString().equals(System.mapLibraryName("jnind4jcuda"))
+                    && p.getParent() != null) {
+                String dir = p.getParent().getFileName().toString();
+                return dir.startsWith(platform) ? dir.substring(platform.length()) : "unknown";
+            }
+        }
+        return "unknown";
+    }
+
+    private static boolean cudaBuildPresent(String extension) {
+        String resource = "org/nd4j/linalg/jcublas/bindings/" + Loader.getPlatform() + extension + "/"
+                + System.mapLibraryName("jnind4jcuda");
+        return Backend.class.getClassLoader().getResource(resource) != null;
+    }
+
     private static boolean nativeBuildPresent(String extension) {
         String platform = Loader.getPlatform();
         String resource = "org/nd4j/linalg/cpu/nativecpu/bindings/" + platform + extension + "/"
@@ -162,10 +245,14 @@ public final class Backend {
         boolean oneDnn = "CPU".equalsIgnoreCase(backend)
                 && Nd4jCpu.Environment.getInstance().isUseMKLDNN();
         boolean helpers = !Boolean.parseBoolean(System.getProperty(HELPERS_DISABLE, "true"));
-        return new BackendInfo(backend, System.getProperty(PLATFORM_EXTENSION, ""),
-                String.valueOf(env.getOrDefault("blas.vendor", "unknown")), oneDnn, helpers,
-                Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxMasterThreads(),
-                Runtime.getRuntime().maxMemory(), Pointer.maxBytes(), env);
+        String build = System.getProperty(PLATFORM_EXTENSION, "");
+        if ("CUDA".equalsIgnoreCase(backend)) {
+            String loaded = loadedCudaBuild(Loader.getLoadedLibraries().values());
+            build = loaded.equals("unknown") ? build : loaded;
+        }
+        return new BackendInfo(backend, build, String.valueOf(env.getOrDefault("blas.vendor", "unknown")), oneDnn,
+                helpers, Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxMasterThreads(),
+                Runtime.getRuntime().maxMemory(), Pointer.maxBytes(), GpuInfo.describe(env, build, buildNote), env);
     }
 
     /** CPU feature flags as the OS reports them (Linux /proc/cpuinfo); empty where unknown. */
