@@ -38,8 +38,31 @@ class LayerHelpersTest {
         Backend.init(); // what every zoo4j entry point does first; without it DL4J attaches no oneDNN helper
     }
 
+    /** Runs {@code body} with {@value LayerHelpers#CONVOLUTION} set to {@code path}, then restores it. */
+    static void withConvolution(String path, ThrowingRunnable body) throws Exception {
+        String before = System.getProperty(LayerHelpers.CONVOLUTION);
+        System.setProperty(LayerHelpers.CONVOLUTION, path);
+        try {
+            body.run();
+        } finally {
+            if (before == null) {
+                System.clearProperty(LayerHelpers.CONVOLUTION);
+            } else {
+                System.setProperty(LayerHelpers.CONVOLUTION, before);
+            }
+        }
+    }
+
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
     @Test
-    void resnetGradientsMatchDl4jsHelper() {
+    void resnetGradientsMatchDl4jsHelper() throws Exception {
+        withConvolution("direct", LayerHelpersTest::resnetGradientsMatchDl4jsHelperOnTheDirectRoute);
+    }
+
+    private static void resnetGradientsMatchDl4jsHelperOnTheDirectRoute() {
         ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
         ComputationGraph tuned = reference.clone();
         int installed = LayerHelpers.install(tuned);
@@ -63,7 +86,11 @@ class LayerHelpersTest {
     }
 
     @Test
-    void reluConvolutionsWithBiasInBothPaddingModesMatch() {
+    void reluConvolutionsWithBiasInBothPaddingModesMatch() throws Exception {
+        withConvolution("direct", LayerHelpersTest::reluConvolutionsWithBiasInBothPaddingModesMatchOnTheDirectRoute);
+    }
+
+    private static void reluConvolutionsWithBiasInBothPaddingModesMatchOnTheDirectRoute() {
         long direct = DirectConvolutionHelper.WINOGRAD_CPU ? 1 : 0;
         for (ConvolutionMode mode : new ConvolutionMode[] {ConvolutionMode.Same, ConvolutionMode.Truncate}) {
             int[] pad1 = mode == ConvolutionMode.Same ? new int[] {0, 0} : new int[] {1, 1};
@@ -122,7 +149,13 @@ class LayerHelpersTest {
     }
 
     @Test
-    void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCall() {
+    void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCall() throws Exception {
+        for (String path : new String[] {"direct", "onednn"}) {
+            withConvolution(path, LayerHelpersTest::anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCallOnce);
+        }
+    }
+
+    private static void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCallOnce() {
         MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(5)
                 .dataType(DataType.FLOAT).trainingWorkspaceMode(WorkspaceMode.NONE)
                 .inferenceWorkspaceMode(WorkspaceMode.NONE).list()
@@ -140,7 +173,9 @@ class LayerHelpersTest {
         INDArray expected = reference.output(x);
         INDArray actual = tuned.output(x);
         assertTrue(expected.equalsWithEps(actual, 1e-5), "the second output is computed from the new values");
-        assertEquals(0, helpers(tuned.getLayers()).get(0).forwardReuses());
+        Object helper = LayerHelpers.helperOf(tuned.getLayer(0));
+        assertEquals(0, helper instanceof OneDnnConvolutionHelper oneDnn ? oneDnn.forwardReuses()
+                : ((DirectConvolutionHelper) helper).forwardReuses());
     }
 
     @Test
@@ -271,7 +306,8 @@ class LayerHelpersTest {
                 .noneMatch(l -> l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class),
                 "no ReLU layer of DL4J's is left in it");
         assertInstanceOf(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));
-        assertInstanceOf(DirectConvolutionHelper.class, LayerHelpers.helperOf(graph.getLayer("conv1")));
+        Class<?> convolutionHelper = OneDnn.available() ? OneDnnConvolutionHelper.class : DirectConvolutionHelper.class;
+        assertEquals(convolutionHelper, LayerHelpers.helperOf(graph.getLayer("conv1")).getClass());
         assertNull(LayerHelpers.helperOf(graph.getLayer("fc")), "dense layers have no helper to swap");
     }
 
