@@ -272,7 +272,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
 
     /** Whether an output of this helper is still live in the workspace (and workspace generation) it was made in. */
     private static boolean sameStep(INDArray output) {
-        return output != null && output.isAttached() && !output.wasClosed() && output.isInScope();
+        return DirectConvolutionHelper.liveInItsWorkspace(output);
     }
 
     private static boolean isPlain(INDArray a) {

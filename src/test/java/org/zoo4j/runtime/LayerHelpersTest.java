@@ -178,6 +178,44 @@ class LayerHelpersTest {
                 : ((DirectConvolutionHelper) helper).forwardReuses());
     }
 
+    /**
+     * With workspaces, an output from an earlier call stays attached to a workspace whose scope is open again in the
+     * next call; only the workspace's generation tells it is stale. Inference twice on the same input array with the
+     * parameters changed in between, and a training step on the same batch twice.
+     */
+    @Test
+    void anOutputFromAnEarlierWorkspaceCycleIsNeverReused() throws Exception {
+        for (String path : new String[] {"direct", "onednn"}) {
+            withConvolution(path, () -> {
+                MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(6)
+                        .dataType(DataType.FLOAT).updater(new Adam(1e-2)).list()
+                        .layer(new ConvolutionLayer.Builder(3, 3).nOut(8).convolutionMode(ConvolutionMode.Same)
+                                .activation(Activation.RELU).build())
+                        .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).convolutionMode(ConvolutionMode.Same)
+                                .activation(Activation.IDENTITY).build())
+                        .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                                .activation(Activation.SOFTMAX).build())
+                        .setInputType(InputType.convolutional(8, 8, 2)).build());
+                reference.init();
+                MultiLayerNetwork tuned = reference.clone();
+                assertEquals(2, LayerHelpers.install(tuned));
+                INDArray x = Nd4j.rand(DataType.FLOAT, 2, 2, 8, 8);
+                tuned.output(x);
+                INDArray changed = reference.params().mul(1.5);
+                reference.setParams(changed);
+                tuned.setParams(changed);
+                assertTrue(reference.output(x).equalsWithEps(tuned.output(x), 1e-5),
+                        path + ": the second output is computed with the new parameters");
+                DataSet batch = batch(2, 2, 8, 8, 3, 4);
+                for (int step = 0; step < 3; step++) {
+                    reference.fit(batch);
+                    tuned.fit(batch);
+                    assertEquals(reference.score(), tuned.score(), 1e-5 * reference.score(), path + ", step " + step);
+                }
+            });
+        }
+    }
+
     @Test
     void batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread() {
         MultiLayerNetwork reference = batchNormThenConvolution(7, DataType.FLOAT);
