@@ -161,8 +161,8 @@ public final class LayerHelpers {
 
     /**
      * Which convolution path plain 2D convolution layers take once {@link #install} has run, and why: for example
-     * "oneDNN 2.5.2 direct (zoo4j)", "DL4J's (zoo4j.convolution=dl4j)" or "zoo4j's direct route through libnd4j (dnnl
-     * natives did not load: ...)".
+     * "oneDNN 2.5.2 called directly (zoo4j; ...)", "DL4J's (zoo4j.convolution=dl4j)" or "zoo4j's direct route through
+     * libnd4j's oneDNN (dnnl natives did not load: ...)".
      */
     public static String convolutionPath() {
         BackendInfo info = Backend.init();
@@ -177,15 +177,21 @@ public final class LayerHelpers {
                     + System.getProperty(Backend.HELPERS_DISABLE) + ", libnd4j oneDNN " + (info.oneDnn() ? "on" : "off")
                     + ")";
         }
-        String setting = convolutionSetting();
+        return describeConvolutionPath(convolutionSetting(), OneDnn.available() ? OneDnn.version() : null,
+                OneDnn.failure(), OneDnn.available() ? OneDnn.openMpRuntimes() : 0);
+    }
+
+    /** The description for a {@value #CONVOLUTION} setting and the dnnl natives' state (version null: not loaded). */
+    static String describeConvolutionPath(String setting, String oneDnnVersion, String loadFailure,
+                                          long openMpRuntimes) {
         String direct = "zoo4j's direct route through libnd4j's oneDNN";
         return switch (setting) {
             case "dl4j" -> "DL4J's (" + CONVOLUTION + "=dl4j)";
             case "direct" -> direct + " (" + CONVOLUTION + "=direct)";
-            default -> OneDnn.available()
-                    ? "oneDNN " + OneDnn.version() + " direct (zoo4j; " + OneDnn.openMpRuntimes()
-                    + " OpenMP runtime" + (OneDnn.openMpRuntimes() == 1 ? ", shared with libnd4j)" : "s)")
-                    : direct + " (dnnl natives did not load: " + OneDnn.failure() + ")";
+            default -> oneDnnVersion != null
+                    ? "oneDNN " + oneDnnVersion + " called directly (zoo4j; Winograd or direct per shape; "
+                    + openMpRuntimes + " OpenMP runtime" + (openMpRuntimes == 1 ? ", shared with libnd4j)" : "s)")
+                    : direct + " (dnnl natives did not load: " + loadFailure + ")";
         };
     }
 

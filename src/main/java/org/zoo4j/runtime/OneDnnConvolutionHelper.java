@@ -43,7 +43,7 @@ import org.nd4j.linalg.api.shape.Shape;
  *       batch of an epoch is smaller). libnd4j creates its primitive descriptors on every call.</li>
  *   <li><b>No unused work.</b> Backward data and backward weights (with the bias gradient, fused) are one primitive
  *       each; nothing else is computed. Layers without bias get primitives without bias. The input gradient is the
- *       direct algorithm's (see {@link #backwardDataAlgorithm}), never a forward convolution run on the side.</li>
+ *       direct algorithm's (see {@link Variant}), never a forward convolution run on the side.</li>
  *   <li><b>Layouts.</b> oneDNN chooses each tensor's layout ({@code format_tag::any}, blocked on AVX-512 and AVX2
  *       CPUs); the helper reorders from and to the NCHW arrays only where the chosen layout differs. The ND4J arrays
  *       themselves are handed to oneDNN by address where they are plain NCHW, with no copy; the blocked copies and
@@ -66,6 +66,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final DirectConvolutionHelper fallback;
     private final boolean reuseForwardOutput;
     private final boolean hasBias;
+    private final Variant variant;
     private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Key, Plan> eldest) {
@@ -96,9 +97,14 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
      *                           pre-activation in backprop (identity or ReLU)
      */
     OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput) {
+        this(dataType, hasBias, reuseForwardOutput, Variant.DEFAULT);
+    }
+
+    OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, Variant variant) {
         this.fallback = new DirectConvolutionHelper(dataType, reuseForwardOutput);
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
+        this.variant = variant;
     }
 
     /** Forward passes computed by oneDNN here (not counting outputs handed back to backprop). */
@@ -223,9 +229,11 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 || delta.size(1) != k.oc || delta.size(2) != k.oh || delta.size(3) != k.ow
                 || !plan.backwardAvailable()) {
             fallbackCalls++;
-            return fallback.backpropGradient(input, weights, bias, delta, kernel, strides, pad, biasGradView,
-                    weightGradView, afn, mode, bwdFilterAlgo, bwdDataAlgo, convolutionMode, dilation, format,
-                    workspaceMgr);
+            // DL4J hands a helper of its own oneDNN kind no bias-gradient array for a layer without bias (and that
+            // helper takes a non-null one to mean a bias); this helper is given a dummy one, kept from the fallback.
+            return fallback.backpropGradient(input, weights, bias, delta, kernel, strides, pad,
+                    hasBias ? biasGradView : null, weightGradView, afn, mode, bwdFilterAlgo, bwdDataAlgo,
+                    convolutionMode, dilation, format, workspaceMgr);
         }
         INDArray x = plain(input, ArrayType.BP_WORKING_MEM, workspaceMgr);
         INDArray dy = plain(delta, ArrayType.BP_WORKING_MEM, workspaceMgr);
@@ -299,7 +307,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         Plan plan = plans.get(key);
         if (plan == null) {
-            plan = Plan.create(key);
+            plan = Plan.create(key, variant);
             plans.put(key, plan);
         }
         return plan.usable() ? plan : null;
@@ -382,17 +390,62 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
     }
 
-    /** oneDNN's algorithm for a pass: direct, or Winograd where measured faster (see the benchmarks README). */
-    static dnnl.algorithm forwardAlgorithm(Key k) {
-        return dnnl.algorithm.convolution_direct;
-    }
+    /**
+     * How the primitives are asked for: the activations' layout ({@code any}: oneDNN's choice, or a fixed tag such as
+     * {@code nhwc} or {@code nchw}) and which passes may use Winograd (where oneDNN refuses it, direct). The default
+     * is what was measured fastest (training/benchmarks/README.md); the others are kept for that measurement.
+     */
+    record Variant(String name, memory.format_tag activations, boolean winogradForward, boolean winogradData,
+                   boolean winogradWeights, boolean winogradByRule) {
+        /**
+         * oneDNN's choice of layout; Winograd for all three passes of 3x3 stride-1 convolutions with at least
+         * {@value #WINOGRAD_MIN_CHANNELS} input and output channels and an output of at least {@value
+         * #WINOGRAD_MIN_SIDE}x{@value #WINOGRAD_MIN_SIDE}, direct otherwise. Measured per shape on a 2-core AVX-512
+         * CPU: Winograd took 0.5x to 0.7x the direct time on VGG16-BN's 64- to 512-channel layers from 32x32 down to
+         * 4x4 and on ResNet-20's 32- and 64-channel ones, but 1.9x at 2x2 (its 4x4 output tiles are mostly padding
+         * there) and 1.2x to 4x with 1 or 16 input channels (its transforms outweigh the saved products).
+         */
+        static final Variant DEFAULT = new Variant("onednn", memory.format_tag.any, true, true, true, true);
 
-    static dnnl.algorithm backwardDataAlgorithm(Key k) {
-        return dnnl.algorithm.convolution_direct;
-    }
+        /**
+         * The variants the benchmark knows by name: onednn (the default), onednn-direct (never Winograd), onednn-wino
+         * (Winograd wherever oneDNN takes it), onednn-wino-data (there, for backward data only), onednn-nhwc and
+         * onednn-nchw (activations in that layout instead of oneDNN's choice, direct).
+         */
+        static Variant named(String name) {
+            return switch (name) {
+                case "onednn" -> DEFAULT;
+                case "onednn-direct" -> new Variant(name, memory.format_tag.any, false, false, false, false);
+                case "onednn-wino" -> new Variant(name, memory.format_tag.any, true, true, true, false);
+                case "onednn-wino-data" -> new Variant(name, memory.format_tag.any, false, true, false, false);
+                case "onednn-nhwc" -> new Variant(name, memory.format_tag.nhwc, false, false, false, false);
+                case "onednn-nchw" -> new Variant(name, memory.format_tag.nchw, false, false, false, false);
+                default -> throw new IllegalArgumentException("no oneDNN variant " + name);
+            };
+        }
 
-    static dnnl.algorithm backwardWeightsAlgorithm(Key k) {
-        return dnnl.algorithm.convolution_direct;
+        static final long WINOGRAD_MIN_CHANNELS = 32;
+        static final long WINOGRAD_MIN_SIDE = 4;
+
+        dnnl.algorithm forward(Key k) {
+            return algorithm(winogradForward, k);
+        }
+
+        dnnl.algorithm backwardData(Key k) {
+            return algorithm(winogradData, k);
+        }
+
+        dnnl.algorithm backwardWeights(Key k) {
+            return algorithm(winogradWeights, k);
+        }
+
+        private dnnl.algorithm algorithm(boolean winograd, Key k) {
+            // 3x3 stride 1: the only shapes oneDNN's CPU Winograd takes
+            boolean shape = k.kh == 3 && k.kw == 3 && k.sh == 1 && k.sw == 1;
+            boolean rule = !winogradByRule || (k.ic >= WINOGRAD_MIN_CHANNELS && k.oc >= WINOGRAD_MIN_CHANNELS
+                    && k.oh >= WINOGRAD_MIN_SIDE && k.ow >= WINOGRAD_MIN_SIDE);
+            return winograd && shape && rule ? dnnl.algorithm.convolution_winograd : dnnl.algorithm.convolution_direct;
+        }
     }
 
     /**
@@ -443,6 +496,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     /** The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). */
     static final class Plan {
         final Key key;
+        private final Variant variant;
         private final String failure;
         private final convolution_forward.primitive_desc fwdPd;
         private final primitive fwd;
@@ -458,8 +512,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         private Backward bwd;
         private String bwdFailure;
 
-        private Plan(Key key, String failure, convolution_forward.primitive_desc fwdPd) {
+        private Plan(Key key, Variant variant, String failure, convolution_forward.primitive_desc fwdPd) {
             this.key = key;
+            this.variant = variant;
             this.failure = failure;
             this.fwdPd = fwdPd;
             if (fwdPd == null) {
@@ -492,18 +547,18 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
             }
         }
 
-        static Plan create(Key key) {
+        static Plan create(Key key, Variant variant) {
             try {
-                return new Plan(key, null, forwardDesc(key, forwardAlgorithm(key)));
+                return new Plan(key, variant, null, forwardDesc(key, variant, variant.forward(key)));
             } catch (RuntimeException e) {
-                return new Plan(key, e.getMessage(), null);
+                return new Plan(key, variant, e.getMessage(), null);
             }
         }
 
-        private static convolution_forward.primitive_desc forwardDesc(Key k, dnnl.algorithm algorithm) {
-            memory.desc srcAny = anyDesc(k.src());
+        private static convolution_forward.primitive_desc forwardDesc(Key k, Variant v, dnnl.algorithm algorithm) {
+            memory.desc srcAny = activationDesc(k.src(), v);
             memory.desc wAny = anyDesc(k.weights());
-            memory.desc dstAny = anyDesc(k.dst());
+            memory.desc dstAny = activationDesc(k.dst(), v);
             convolution_forward.desc d = k.bias
                     ? new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny,
                     plainDesc(new long[] {k.oc}, memory.format_tag.x), dstAny, k.strides(), k.padL(), k.padR())
@@ -515,7 +570,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 if (algorithm == dnnl.algorithm.convolution_direct) {
                     throw e;
                 }
-                return forwardDesc(k, dnnl.algorithm.convolution_direct);
+                return forwardDesc(k, v, dnnl.algorithm.convolution_direct);
             }
         }
 
@@ -658,8 +713,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
 
             Backward(Plan p) {
                 Key k = p.key;
-                dataPd = dataDesc(k, p.fwdPd, backwardDataAlgorithm(k));
-                weightsPd = weightsDesc(k, p.fwdPd, backwardWeightsAlgorithm(k));
+                dataPd = dataDesc(k, p.variant, p.fwdPd, p.variant.backwardData(k));
+                weightsPd = weightsDesc(k, p.variant, p.fwdPd, p.variant.backwardWeights(k));
                 dataPrimitive = new convolution_backward_data(dataPd);
                 weightsPrimitive = new convolution_backward_weights(weightsPd);
                 memory.desc srcPlain = plainDesc(k.src(), memory.format_tag.nchw);
@@ -696,27 +751,28 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
             }
 
             private static convolution_backward_data.primitive_desc dataDesc(
-                    Key k, convolution_forward.primitive_desc hint, dnnl.algorithm algorithm) {
-                var d = new convolution_backward_data.desc(algorithm, anyDesc(k.src()), anyDesc(k.weights()),
-                        anyDesc(k.dst()), k.strides(), k.padL(), k.padR());
+                    Key k, Variant v, convolution_forward.primitive_desc hint, dnnl.algorithm algorithm) {
+                var d = new convolution_backward_data.desc(algorithm, activationDesc(k.src(), v),
+                        anyDesc(k.weights()), activationDesc(k.dst(), v), k.strides(), k.padL(), k.padR());
                 try {
                     return new convolution_backward_data.primitive_desc(d, userScratchpad(), OneDnn.engine(), hint);
                 } catch (RuntimeException e) {
                     if (algorithm == dnnl.algorithm.convolution_direct) {
                         throw e;
                     }
-                    return dataDesc(k, hint, dnnl.algorithm.convolution_direct);
+                    return dataDesc(k, v, hint, dnnl.algorithm.convolution_direct);
                 }
             }
 
             private static convolution_backward_weights.primitive_desc weightsDesc(
-                    Key k, convolution_forward.primitive_desc hint, dnnl.algorithm algorithm) {
+                    Key k, Variant v, convolution_forward.primitive_desc hint, dnnl.algorithm algorithm) {
+                memory.desc src = activationDesc(k.src(), v);
+                memory.desc dst = activationDesc(k.dst(), v);
                 var d = k.bias
-                        ? new convolution_backward_weights.desc(algorithm, anyDesc(k.src()), anyDesc(k.weights()),
-                        plainDesc(new long[] {k.oc}, memory.format_tag.x), anyDesc(k.dst()), k.strides(), k.padL(),
-                        k.padR())
-                        : new convolution_backward_weights.desc(algorithm, anyDesc(k.src()), anyDesc(k.weights()),
-                        anyDesc(k.dst()), k.strides(), k.padL(), k.padR());
+                        ? new convolution_backward_weights.desc(algorithm, src, anyDesc(k.weights()),
+                        plainDesc(new long[] {k.oc}, memory.format_tag.x), dst, k.strides(), k.padL(), k.padR())
+                        : new convolution_backward_weights.desc(algorithm, src, anyDesc(k.weights()), dst,
+                        k.strides(), k.padL(), k.padR());
                 try {
                     return new convolution_backward_weights.primitive_desc(d, userScratchpad(), OneDnn.engine(),
                             hint);
@@ -724,10 +780,14 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                     if (algorithm == dnnl.algorithm.convolution_direct) {
                         throw e;
                     }
-                    return weightsDesc(k, hint, dnnl.algorithm.convolution_direct);
+                    return weightsDesc(k, v, hint, dnnl.algorithm.convolution_direct);
                 }
             }
         }
+    }
+
+    private static memory.desc activationDesc(long[] dims, Variant v) {
+        return new memory.desc(dims, memory.data_type.f32, v.activations());
     }
 
     private static memory.desc anyDesc(long[] dims) {
