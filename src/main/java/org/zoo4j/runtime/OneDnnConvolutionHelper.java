@@ -42,8 +42,12 @@ import org.nd4j.linalg.api.shape.Shape;
  *       reorders around them) are created on the first call with a shape and kept (a few shapes per layer: the last
  *       batch of an epoch is smaller). libnd4j creates its primitive descriptors on every call.</li>
  *   <li><b>No unused work.</b> Backward data and backward weights (with the bias gradient, fused) are one primitive
- *       each; nothing else is computed. Layers without bias get primitives without bias. The input gradient is the
- *       direct algorithm's (see {@link Variant}), never a forward convolution run on the side.</li>
+ *       each; nothing else is computed (libnd4j's {@code deconv2d_bp}, which the direct route uses for the weight
+ *       gradient, also computes a forward convolution nobody reads). Layers without bias get primitives without
+ *       bias.</li>
+ *   <li><b>The algorithm per shape</b> ({@link Variant#DEFAULT}): Winograd for all three passes of 3x3 stride-1
+ *       convolutions with at least 32 channels in and out and an output of at least 4x4, direct otherwise. libnd4j
+ *       asks for "auto", which gives Winograd for backward data only and also where it is slow (few channels).</li>
  *   <li><b>Layouts.</b> oneDNN chooses each tensor's layout ({@code format_tag::any}, blocked on AVX-512 and AVX2
  *       CPUs); the helper reorders from and to the NCHW arrays only where the chosen layout differs. The ND4J arrays
  *       themselves are handed to oneDNN by address where they are plain NCHW, with no copy; the blocked copies and
@@ -449,6 +453,31 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     /**
+     * Time spent per kind of primitive, in nanoseconds, when {@link #PROFILE} is on (for the benchmarks only; off, it
+     * costs a field read per primitive): activation reorders, weight reorders, and the convolution passes.
+     */
+    static final class Profile {
+        static volatile boolean on;
+        static final long[] NANOS = new long[Part.values().length];
+
+        enum Part { ACTIVATION_REORDERS, WEIGHT_REORDERS, FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+
+        static long start() {
+            return on ? System.nanoTime() : 0;
+        }
+
+        static void add(Part part, long start) {
+            if (on) {
+                NANOS[part.ordinal()] += System.nanoTime() - start;
+            }
+        }
+
+        static void reset() {
+            java.util.Arrays.fill(NANOS, 0);
+        }
+    }
+
+    /**
      * One tensor argument of a primitive: the user's plain array and, where the primitive's layout differs, a copy in
      * that layout in a per-thread scratch buffer, with the reorders between them.
      */
@@ -480,7 +509,10 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
             if (inner != user) {
                 inner.set_data_handle(address.at(scratch.buffer(slot, innerBytes)));
                 if (toInner != null) {
+                    long t = Profile.start();
                     toInner.execute(s, user, inner);
+                    Profile.add(slot == OneDnn.Slot.WEIGHTS ? Profile.Part.WEIGHT_REORDERS
+                            : Profile.Part.ACTIVATION_REORDERS, t);
                 }
             }
         }
@@ -488,7 +520,10 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         /** Reorders the result back into the user's array, if it is written in another layout. */
         void writeBack(stream s) {
             if (toUser != null) {
+                long t = Profile.start();
                 toUser.execute(s, inner, user);
+                Profile.add(slot == OneDnn.Slot.DIFF_WEIGHTS ? Profile.Part.WEIGHT_REORDERS
+                        : Profile.Part.ACTIVATION_REORDERS, t);
             }
         }
     }
@@ -633,7 +668,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
             if (w != null) {
                 weightsUser.set_data_handle(address.at(OneDnn.address(w)));
                 if (weightsToFwd != null) {
+                    long t = Profile.start();
                     weightsToFwd.execute(s, weightsUser, weightsFwd);
+                    Profile.add(Profile.Part.WEIGHT_REORDERS, t);
                     lastForwardReordered = true;
                 }
             }
@@ -645,7 +682,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 fwdScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
                         fwdScratch.get_desc().get_size())));
             }
+            long t = Profile.start();
             fwd.execute(s, fwdArgs);
+            Profile.add(Profile.Part.FORWARD, t);
             dst.writeBack(s);
             s._wait();
         }
@@ -673,7 +712,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 b.weightsScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
                         b.weightsScratch.get_desc().get_size())));
             }
+            long t = Profile.start();
             b.weightsPrimitive.execute(s, b.weightsArgs);
+            Profile.add(Profile.Part.BACKWARD_WEIGHTS, t);
             b.diffWeights.writeBack(s);
             // then the input gradient
             if (w != null) {
@@ -687,7 +728,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 b.dataScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
                         b.dataScratch.get_desc().get_size())));
             }
+            t = Profile.start();
             b.dataPrimitive.execute(s, b.dataArgs);
+            Profile.add(Profile.Part.BACKWARD_DATA, t);
             b.diffSrc.writeBack(s);
             s._wait();
         }
