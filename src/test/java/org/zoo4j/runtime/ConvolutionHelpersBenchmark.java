@@ -185,9 +185,12 @@ public final class ConvolutionHelpersBenchmark {
         INDArray dw = w.ulike();
         INDArray dbDummy = Nd4j.zeros(DataType.FLOAT, 1, s.outChannels());
         int k = names.size();
+        boolean profile = Boolean.getBoolean("zoo4j.bench.profile") && names.get(0).startsWith("onednn");
         ConvolutionHelper[] helpers = names.stream().map(ConvolutionHelpersBenchmark::helper)
                 .toArray(ConvolutionHelper[]::new);
         LayerWorkspaceMgr mgr = LayerWorkspaceMgr.builder().defaultWorkspace(WORKSPACE, WORKSPACE_CONFIG).build();
+        List<long[]> parts = new ArrayList<>();
+        OneDnnConvolutionHelper.Profile.reset();
         List<double[]> fwd = new ArrayList<>();
         List<double[]> bwd = new ArrayList<>();
         INDArray[] outs = new INDArray[k];
@@ -202,6 +205,7 @@ public final class ConvolutionHelpersBenchmark {
             double[] b = new double[k];
             for (int j = 0; j < k; j++) {
                 int h = (j + Math.floorMod(round, k)) % k;
+                OneDnnConvolutionHelper.Profile.on = profile && h == 0 && round >= 0;
                 try (MemoryWorkspace ignored = open()) {
                     long t0 = System.nanoTime();
                     INDArray o = helpers[h].preOutput(x, w, dummyBias, s.kernel(), s.stride(), pad, null, null,
@@ -228,10 +232,30 @@ public final class ConvolutionHelpersBenchmark {
                     dws[h] = dw.dup();
                 }
             }
+            OneDnnConvolutionHelper.Profile.on = false;
             if (round >= 0) {
                 fwd.add(f);
                 bwd.add(b);
+                if (profile) {
+                    parts.add(OneDnnConvolutionHelper.Profile.NANOS.clone());
+                    OneDnnConvolutionHelper.Profile.reset();
+                }
             }
+        }
+        if (profile) {
+            StringBuilder p = new StringBuilder("  " + names.get(0) + " per forward+backward, median ms:");
+            double[] medians = new double[OneDnnConvolutionHelper.Profile.Part.values().length];
+            for (var part : OneDnnConvolutionHelper.Profile.Part.values()) {
+                medians[part.ordinal()] = parts.stream().mapToDouble(n -> n[part.ordinal()] / 1e6).sorted()
+                        .toArray()[parts.size() / 2];
+            }
+            double sum = java.util.Arrays.stream(medians).sum();
+            for (var part : OneDnnConvolutionHelper.Profile.Part.values()) {
+                double ms = medians[part.ordinal()];
+                p.append(String.format(Locale.ROOT, " %s %.2f (%.0f%%)", part.name().toLowerCase(Locale.ROOT), ms,
+                        100 * ms / sum));
+            }
+            System.out.println(p);
         }
         for (int h = 1; h < k; h++) {
             check(outs[0], outs[h], s + " output");
