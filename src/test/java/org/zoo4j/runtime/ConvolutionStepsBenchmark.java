@@ -79,8 +79,10 @@ public final class ConvolutionStepsBenchmark {
                 }
             }
         }
-        System.out.println(String.format(Locale.ROOT, "%s batch %d, %d steps each after %d warm-up, paths in turn: %s",
-                name, batch, steps, warmup, LayerHelpers.convolutionPath()));
+        System.out.println(String.format(Locale.ROOT, "%s batch %d, %d steps each after %d warm-up, threads %d, "
+                        + "paths in turn: %s (dnnl natives: %s)", name, batch, steps, warmup,
+                Nd4j.getEnvironment().maxMasterThreads(), paths,
+                OneDnn.available() ? "oneDNN " + OneDnn.version() : "not loaded, " + OneDnn.failure()));
         for (int h = 0; h < k; h++) {
             double[] sorted = ms[h].clone();
             Arrays.sort(sorted);
@@ -97,6 +99,28 @@ public final class ConvolutionStepsBenchmark {
             System.out.println(String.format(Locale.ROOT, "  %-8s median %8.1f ms/step (quartiles %.1f..%.1f), "
                             + "%6.1f images/s%s", paths.get(h), sorted[steps / 2], sorted[steps / 4],
                     sorted[3 * steps / 4], 1000.0 * batch / sorted[steps / 2], ratio));
+        }
+        long kept = 0;
+        for (ComputationGraph net : nets) {
+            for (var layer : net.getLayers()) {
+                if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper helper) {
+                    kept += helper.helperMemoryUse().values().stream().mapToLong(Long::longValue).sum();
+                }
+            }
+        }
+        System.out.println(String.format(Locale.ROOT, "  memory: the oneDNN helpers' scratch buffers (this thread) "
+                        + "%.1f MB, their kept forward-layout weights %.1f MB; process resident %s, peak %s",
+                OneDnn.available() ? OneDnn.scratch().bytesHeld() / 1048576.0 : 0, kept / 1048576.0,
+                status("VmRSS"), status("VmHWM")));
+    }
+
+    private static String status(String field) {
+        try {
+            return java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith(field + ":")).map(l -> l.substring(field.length() + 1).trim())
+                    .findFirst().orElse("?");
+        } catch (java.io.IOException e) {
+            return "?";
         }
     }
 }
