@@ -38,6 +38,7 @@ final class InfoCommand implements Callable<Integer> {
         table.row("BLAS", info.blasVendor());
         table.row("oneDNN", info.oneDnn() ? "on" : "off");
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
+        table.row("convolution", org.zoo4j.runtime.LayerHelpers.convolutionPath());
         table.row("native malloc", Backend.mallocSettings());
         table.row("BLAS threads", Backend.blasThreadSettings());
         table.row("cores", info.cores());

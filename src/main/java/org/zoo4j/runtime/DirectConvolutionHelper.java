@@ -17,6 +17,7 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.api.ops.OpContext;
@@ -84,8 +85,8 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
             INDArray previous = lastOutput.get();
             // Only an output still live in the workspace it was made in: that is the same training step. A detached
             // array could be from an earlier call whose input the caller has since overwritten in place.
-            if (previous != null && lastInput.get() == input && lastWeights.get() == weights && previous.isAttached()
-                    && !previous.wasClosed() && previous.isInScope()) {
+            if (previous != null && lastInput.get() == input && lastWeights.get() == weights
+                    && liveInItsWorkspace(previous)) {
                 forwardReuses++;
                 return previous;
             }
@@ -129,6 +130,20 @@ final class DirectConvolutionHelper extends MKLDNNConvHelper {
         }
         gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGradView, 'c');
         return new Pair<>(gradient, epsilon);
+    }
+
+    /**
+     * Whether an array made in a workspace is still live there: attached, the workspace's scope open, and the
+     * workspace not closed and reopened since (its generation unchanged). {@code isInScope()} and {@code wasClosed()}
+     * alone do not tell: an array from the previous step or call is "in scope" again once the workspace reopens.
+     */
+    static boolean liveInItsWorkspace(INDArray array) {
+        if (array == null || !array.isAttached() || array.wasClosed()) {
+            return false;
+        }
+        MemoryWorkspace workspace = array.data().getParentWorkspace();
+        return workspace != null && workspace.isScopeActive()
+                && workspace.getGenerationId() == array.data().getGenerationId();
     }
 
     /** Drops the forward output kept for backprop (it belongs to a workspace this helper does not manage). */

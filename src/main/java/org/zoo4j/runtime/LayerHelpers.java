@@ -9,6 +9,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
 import org.deeplearning4j.nn.layers.ActivationLayer;
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
@@ -23,8 +25,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
- * ({@link DirectConvolutionHelper}, {@link ChannelPassBatchNormHelper}), and DL4J's plain-ReLU activation layers for
- * {@link ReluActivationLayer}, on a network about to be trained.
+ * ({@link OneDnnConvolutionHelper}, or {@link DirectConvolutionHelper} where the dnnl natives are missing or
+ * {@value #CONVOLUTION}{@code =direct}; {@link ChannelPassBatchNormHelper}), and DL4J's plain-ReLU activation layers
+ * for {@link ReluActivationLayer}, on a network about to be trained. Convolution layers inside DL4J's frozen-layer
+ * wrappers (transfer learning) get the convolution helper too: a frozen layer runs its forward pass only.
  *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
  * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
@@ -37,6 +41,19 @@ import org.slf4j.LoggerFactory;
 public final class LayerHelpers {
     /** Set to {@code false} ({@code -Dzoo4j.layerHelpers=false}) to train with DL4J's own helpers throughout. */
     public static final String SWITCH = "zoo4j.layerHelpers";
+    /**
+     * Which convolution helper plain 2D convolution layers get (when {@value #SWITCH} is not false):
+     * <ul>
+     *   <li>{@code onednn} (default): {@link OneDnnConvolutionHelper}, zoo4j's own calls to oneDNN through the JavaCPP
+     *       presets, with primitives made once per shape; the {@code direct} route where the dnnl natives do not
+     *       load, and for any layer or shape it does not take (NHWC, dilation, other data types);</li>
+     *   <li>{@code direct}: {@link DirectConvolutionHelper}, DL4J's oneDNN helper through libnd4j with its backward
+     *       pass taken directly where oneDNN's Winograd is slow (zoo4j's route before the oneDNN helper);</li>
+     *   <li>{@code dl4j}: DL4J's own oneDNN helper, as it comes.</li>
+     * </ul>
+     * {@link #convolutionPath()} says which is active and why ({@code ./zoo4j info} shows it).
+     */
+    public static final String CONVOLUTION = "zoo4j.convolution";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
@@ -53,16 +70,28 @@ public final class LayerHelpers {
             return 0;
         }
         int installed = replaceReluLayers(model, layers);
-        for (Layer layer : layers) {
+        String convolution = convolutionSetting();
+        for (Layer outer : layers) {
+            // A frozen layer wraps the layer it freezes; its convolution runs forward (and, with backprop, backward)
+            Layer layer = outer instanceof FrozenLayer frozen ? frozen.getInsideLayer()
+                    : outer instanceof FrozenLayerWithBackprop frozen ? frozen.getInsideLayer() : outer;
             try {
                 // Exact classes: 1D, transposed, depthwise and separable convolutions keep DL4J's path.
                 if (layer.getClass() == ConvolutionLayer.class && CONVOLUTION_HELPER != null
                         && CONVOLUTION_HELPER.get(layer) != null
                         && CONVOLUTION_HELPER.get(layer).getClass() == MKLDNNConvHelper.class) {
+                    if (convolution.equals("dl4j")) {
+                        continue;
+                    }
                     var conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
-                    CONVOLUTION_HELPER.set(layer, new DirectConvolutionHelper(layer.getParam("W").dataType(),
-                            forwardOutputServesBackprop(conf.getActivationFn())));
+                    DataType dataType = layer.getParam("W").dataType();
+                    boolean reuse = forwardOutputServesBackprop(conf.getActivationFn());
+                    CONVOLUTION_HELPER.set(layer, convolution.equals("onednn") && OneDnn.available()
+                            ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
+                            : new DirectConvolutionHelper(dataType, reuse));
                     installed++;
+                } else if (layer != outer) {
+                    continue; // only convolutions are unwrapped
                 } else if (layer.getClass() == BatchNormalization.class && BATCH_NORM_HELPER != null
                         && BATCH_NORM_HELPER.get(layer) != null
                         && BATCH_NORM_HELPER.get(layer).getClass() == MKLDNNBatchNormHelper.class) {
@@ -120,8 +149,59 @@ public final class LayerHelpers {
         return !"false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim());
     }
 
+    /** {@value #CONVOLUTION}: onednn (default), direct or dl4j; anything else is refused. */
+    static String convolutionSetting() {
+        String value = System.getProperty(CONVOLUTION, "onednn").trim().toLowerCase(java.util.Locale.ROOT);
+        if (!value.equals("onednn") && !value.equals("direct") && !value.equals("dl4j")) {
+            throw new IllegalArgumentException(CONVOLUTION + "=" + System.getProperty(CONVOLUTION)
+                    + " is not a convolution path: give onednn, direct or dl4j");
+        }
+        return value;
+    }
+
+    /**
+     * Which convolution path plain 2D convolution layers take once {@link #install} has run, and why: for example
+     * "oneDNN 2.5.2 called directly (zoo4j; ...)", "DL4J's (zoo4j.convolution=dl4j)" or "zoo4j's direct route through
+     * libnd4j's oneDNN (dnnl natives did not load: ...)".
+     */
+    public static String convolutionPath() {
+        BackendInfo info = Backend.init();
+        if (!enabled()) {
+            return "DL4J's (" + SWITCH + "=false)";
+        }
+        if (!"CPU".equalsIgnoreCase(info.backend())) {
+            return "DL4J's (" + info.backend() + " backend: zoo4j's helpers replace only DL4J's oneDNN ones)";
+        }
+        if (!info.helpersEnabled() || !info.oneDnn()) {
+            return "DL4J's built-in (DL4J's oneDNN helpers are off: " + Backend.HELPERS_DISABLE + "="
+                    + System.getProperty(Backend.HELPERS_DISABLE) + ", libnd4j oneDNN " + (info.oneDnn() ? "on" : "off")
+                    + ")";
+        }
+        return describeConvolutionPath(convolutionSetting(), OneDnn.available() ? OneDnn.version() : null,
+                OneDnn.failure(), OneDnn.available() ? OneDnn.openMpRuntimes() : 0);
+    }
+
+    /** The description for a {@value #CONVOLUTION} setting and the dnnl natives' state (version null: not loaded). */
+    static String describeConvolutionPath(String setting, String oneDnnVersion, String loadFailure,
+                                          long openMpRuntimes) {
+        String direct = "zoo4j's direct route through libnd4j's oneDNN";
+        return switch (setting) {
+            case "dl4j" -> "DL4J's (" + CONVOLUTION + "=dl4j)";
+            case "direct" -> direct + " (" + CONVOLUTION + "=direct)";
+            default -> oneDnnVersion != null
+                    ? "oneDNN " + oneDnnVersion + " called directly (zoo4j; Winograd or direct per shape; "
+                    + openMpRuntimes + " OpenMP runtime" + (openMpRuntimes == 1 ? ", shared with libnd4j)" : "s)")
+                    : direct + " (dnnl natives did not load: " + loadFailure + ")";
+        };
+    }
+
     /** The layer's helper, whichever it is, or null. */
     static Object helperOf(Layer layer) {
+        if (layer instanceof FrozenLayer frozen) {
+            layer = frozen.getInsideLayer();
+        } else if (layer instanceof FrozenLayerWithBackprop frozen) {
+            layer = frozen.getInsideLayer();
+        }
         try {
             if (layer instanceof ConvolutionLayer && CONVOLUTION_HELPER != null) {
                 return CONVOLUTION_HELPER.get(layer);
@@ -133,6 +213,11 @@ public final class LayerHelpers {
             return null;
         }
         return null;
+    }
+
+    /** Takes a convolution layer's helper away: DL4J's built-in path (im2col and matrix products). For tests. */
+    static void removeConvolutionHelper(Layer layer) throws IllegalAccessException {
+        CONVOLUTION_HELPER.set(layer, null);
     }
 
     /** Whether backprop may differentiate the activation at its output instead of at its input. */

@@ -43,8 +43,31 @@ class LayerHelpersTest {
         Backend.init(); // what every zoo4j entry point does first; without it DL4J attaches no oneDNN helper
     }
 
+    /** Runs {@code body} with {@value LayerHelpers#CONVOLUTION} set to {@code path}, then restores it. */
+    static void withConvolution(String path, ThrowingRunnable body) throws Exception {
+        String before = System.getProperty(LayerHelpers.CONVOLUTION);
+        System.setProperty(LayerHelpers.CONVOLUTION, path);
+        try {
+            body.run();
+        } finally {
+            if (before == null) {
+                System.clearProperty(LayerHelpers.CONVOLUTION);
+            } else {
+                System.setProperty(LayerHelpers.CONVOLUTION, before);
+            }
+        }
+    }
+
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
     @Test
-    void resnetGradientsMatchDl4jsHelper() {
+    void resnetGradientsMatchDl4jsHelper() throws Exception {
+        withConvolution("direct", LayerHelpersTest::resnetGradientsMatchDl4jsHelperOnTheDirectRoute);
+    }
+
+    private static void resnetGradientsMatchDl4jsHelperOnTheDirectRoute() {
         ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
         ComputationGraph tuned = reference.clone();
         int installed = LayerHelpers.install(tuned);
@@ -68,7 +91,11 @@ class LayerHelpersTest {
     }
 
     @Test
-    void reluConvolutionsWithBiasInBothPaddingModesMatch() {
+    void reluConvolutionsWithBiasInBothPaddingModesMatch() throws Exception {
+        withConvolution("direct", LayerHelpersTest::reluConvolutionsWithBiasInBothPaddingModesMatchOnTheDirectRoute);
+    }
+
+    private static void reluConvolutionsWithBiasInBothPaddingModesMatchOnTheDirectRoute() {
         long direct = DirectConvolutionHelper.WINOGRAD_CPU ? 1 : 0;
         for (ConvolutionMode mode : new ConvolutionMode[] {ConvolutionMode.Same, ConvolutionMode.Truncate}) {
             int[] pad1 = mode == ConvolutionMode.Same ? new int[] {0, 0} : new int[] {1, 1};
@@ -127,7 +154,13 @@ class LayerHelpersTest {
     }
 
     @Test
-    void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCall() {
+    void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCall() throws Exception {
+        for (String path : new String[] {"direct", "onednn"}) {
+            withConvolution(path, LayerHelpersTest::anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCallOnce);
+        }
+    }
+
+    private static void anInputOverwrittenInPlaceIsNeverAnsweredFromAnEarlierCallOnce() {
         MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(5)
                 .dataType(DataType.FLOAT).trainingWorkspaceMode(WorkspaceMode.NONE)
                 .inferenceWorkspaceMode(WorkspaceMode.NONE).list()
@@ -145,7 +178,47 @@ class LayerHelpersTest {
         INDArray expected = reference.output(x);
         INDArray actual = tuned.output(x);
         assertTrue(expected.equalsWithEps(actual, 1e-5), "the second output is computed from the new values");
-        assertEquals(0, helpers(tuned.getLayers()).get(0).forwardReuses());
+        Object helper = LayerHelpers.helperOf(tuned.getLayer(0));
+        assertEquals(0, helper instanceof OneDnnConvolutionHelper oneDnn ? oneDnn.forwardReuses()
+                : ((DirectConvolutionHelper) helper).forwardReuses());
+    }
+
+    /**
+     * With workspaces, an output from an earlier call stays attached to a workspace whose scope is open again in the
+     * next call; only the workspace's generation tells it is stale. Inference twice on the same input array with the
+     * parameters changed in between, and a training step on the same batch twice.
+     */
+    @Test
+    void anOutputFromAnEarlierWorkspaceCycleIsNeverReused() throws Exception {
+        for (String path : new String[] {"direct", "onednn"}) {
+            withConvolution(path, () -> {
+                MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(6)
+                        .dataType(DataType.FLOAT).updater(new Adam(1e-2)).list()
+                        .layer(new ConvolutionLayer.Builder(3, 3).nOut(8).convolutionMode(ConvolutionMode.Same)
+                                .activation(Activation.RELU).build())
+                        .layer(new ConvolutionLayer.Builder(3, 3).nOut(4).convolutionMode(ConvolutionMode.Same)
+                                .activation(Activation.IDENTITY).build())
+                        .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                                .activation(Activation.SOFTMAX).build())
+                        .setInputType(InputType.convolutional(8, 8, 2)).build());
+                reference.init();
+                MultiLayerNetwork tuned = reference.clone();
+                assertEquals(2, LayerHelpers.install(tuned));
+                INDArray x = Nd4j.rand(DataType.FLOAT, 2, 2, 8, 8);
+                tuned.output(x);
+                INDArray changed = reference.params().mul(1.5);
+                reference.setParams(changed);
+                tuned.setParams(changed);
+                assertTrue(reference.output(x).equalsWithEps(tuned.output(x), 1e-5),
+                        path + ": the second output is computed with the new parameters");
+                DataSet batch = batch(2, 2, 8, 8, 3, 4);
+                for (int step = 0; step < 3; step++) {
+                    reference.fit(batch);
+                    tuned.fit(batch);
+                    assertEquals(reference.score(), tuned.score(), 1e-5 * reference.score(), path + ", step " + step);
+                }
+            });
+        }
     }
 
     @Test
@@ -276,7 +349,8 @@ class LayerHelpersTest {
                 .noneMatch(l -> l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class),
                 "no ReLU layer of DL4J's is left in it");
         assertInstanceOf(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));
-        assertInstanceOf(DirectConvolutionHelper.class, LayerHelpers.helperOf(graph.getLayer("conv1")));
+        Class<?> convolutionHelper = OneDnn.available() ? OneDnnConvolutionHelper.class : DirectConvolutionHelper.class;
+        assertEquals(convolutionHelper, LayerHelpers.helperOf(graph.getLayer("conv1")).getClass());
         assertNull(LayerHelpers.helperOf(graph.getLayer("fc")), "dense layers have no helper to swap");
     }
 

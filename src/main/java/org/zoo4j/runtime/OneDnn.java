@@ -1,0 +1,147 @@
+package org.zoo4j.runtime;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.bytedeco.dnnl.dnnl_version_t;
+import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * oneDNN through its JavaCPP presets ({@code org.bytedeco:dnnl}): whether the natives loaded, the CPU engine, a stream
+ * and reusable scratch memory per thread. Used by {@link OneDnnConvolutionHelper}.
+ *
+ * <p>This is a second copy of oneDNN beside the one linked into libnd4j (which is not exported, so the two do not
+ * clash). The preset's library is built with OpenMP and asks for {@code libgomp.so.1}; ND4J has loaded its own
+ * {@code libgomp.so.1} by then ({@link Backend#init()} runs first), so both run on that one OpenMP runtime and the same
+ * thread team: there is no second pool of spinning threads. {@link #openMpRuntimes()} checks this at run time.
+ */
+final class OneDnn {
+    private static final Loaded LOADED = load();
+
+    private OneDnn() {
+    }
+
+    private record Loaded(engine engine, String version, String failure) {
+    }
+
+    private static Loaded load() {
+        try {
+            Backend.init(); // ND4J's natives (and its libgomp) first
+            dnnl_version_t v = org.bytedeco.dnnl.global.dnnl.dnnl_version();
+            String version = v.major() + "." + v.minor() + "." + v.patch();
+            return new Loaded(new engine(engine.kind.cpu, 0), version, null);
+        } catch (Throwable t) { // UnsatisfiedLinkError, NoClassDefFoundError, ExceptionInInitializerError, dnnl errors
+            String message = t.getMessage() == null ? t.getClass().getSimpleName()
+                    : t.getClass().getSimpleName() + ": " + t.getMessage();
+            return new Loaded(null, null, message.length() > 200 ? message.substring(0, 200) + "..." : message);
+        }
+    }
+
+    /** Whether the dnnl natives loaded and a CPU engine was made. */
+    static boolean available() {
+        return LOADED.failure == null;
+    }
+
+    /** Why the natives are not available, or null. */
+    static String failure() {
+        return LOADED.failure;
+    }
+
+    /** "2.5.2", or null when not loaded. */
+    static String version() {
+        return LOADED.version;
+    }
+
+    static engine engine() {
+        return LOADED.engine;
+    }
+
+    private static final ThreadLocal<stream> STREAMS = ThreadLocal.withInitial(() -> new stream(LOADED.engine));
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** This thread's stream on the CPU engine (in order; execution on the CPU engine is synchronous). */
+    static stream stream() {
+        return STREAMS.get();
+    }
+
+    /** This thread's scratch memory: transient buffers reused by every call on the thread. */
+    static Scratch scratch() {
+        return SCRATCH.get();
+    }
+
+    /** How many distinct {@code libgomp} files this process has mapped (1: one OpenMP runtime for both libraries). */
+    static long openMpRuntimes() {
+        try {
+            List<String> maps = Files.readAllLines(Path.of("/proc/self/maps"));
+            return maps.stream().filter(l -> l.contains("libgomp")).map(l -> l.substring(l.lastIndexOf(' ') + 1))
+                    .distinct().count();
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** The native address of an array's first element. */
+    static long address(INDArray a) {
+        return a.data().address() + a.offset() * a.data().getElementSize();
+    }
+
+    /** A pointer to a fixed native address, for {@link memory#set_data_handle}; not owning. */
+    static final class Address extends Pointer {
+        Address() {
+        }
+
+        Address at(long nativeAddress) {
+            this.address = nativeAddress;
+            return this;
+        }
+    }
+
+    /** An empty memory object of the given layout, its buffer set per call. */
+    static memory unbound(memory.desc desc) {
+        return new memory(desc, LOADED.engine, new Pointer());
+    }
+
+    /**
+     * Transient native buffers, one per role, grown to the largest size asked and reused by every helper on the thread
+     * (a call's blocked copies and scratchpad are dead when it returns). 64-byte aligned.
+     */
+    static final class Scratch {
+        private final BytePointer[] buffers = new BytePointer[Slot.values().length];
+        private final long[] aligned = new long[Slot.values().length];
+        private final long[] capacity = new long[Slot.values().length];
+
+        /** The aligned address of at least {@code bytes} bytes for {@code slot}. */
+        long buffer(Slot slot, long bytes) {
+            int i = slot.ordinal();
+            if (capacity[i] < bytes) {
+                if (buffers[i] != null) {
+                    buffers[i].close();
+                }
+                long size = Math.max(bytes, capacity[i] + capacity[i] / 4);
+                buffers[i] = new BytePointer(size + 64);
+                aligned[i] = (buffers[i].address() + 63) & ~63L;
+                capacity[i] = size;
+            }
+            return aligned[i];
+        }
+
+        long bytesHeld() {
+            long total = 0;
+            for (long c : capacity) {
+                total += c;
+            }
+            return total;
+        }
+    }
+
+    /** The roles of transient buffers in one call. */
+    enum Slot {
+        SRC, DST, DIFF_DST, DIFF_DST_WEIGHTS, DIFF_SRC, WEIGHTS, DIFF_WEIGHTS, SCRATCHPAD
+    }
+}
