@@ -17,9 +17,9 @@ public enum BenchMode {
     /** Where a training step's time goes, per native operation (ND4J's op profiler). */
     OPS,
     /** The two backward passes of the 3x3 convolutions that zoo4j's convolution helper chooses between. */
-    ROUTES;
-
-
+    ROUTES,
+    /** The network's parameter count only: to check that a peer (the PyTorch one) builds the same network. */
+    PARAMS;
 
     @Override
     public String toString() {

@@ -45,6 +45,8 @@ public final class BenchRunner {
 
         /** The convolution routes timed, or (empty) {@code why} there were none to time. */
         void routes(BenchNetwork network, List<ConvolutionRoutes.Route> routes, String why);
+
+        void params(BenchNetwork network, long count);
     }
 
     /** Measures everything {@code options} asks for; returns the speed figures (for a CSV). */
@@ -58,6 +60,10 @@ public final class BenchRunner {
             for (BenchNetwork network : options.networks()) {
                 for (BenchMode mode : options.modes()) {
                     if (mode == BenchMode.LOOP && !network.realData()) {
+                        continue;
+                    }
+                    if (mode == BenchMode.PARAMS) {
+                        report.params(network, network.build().numParams());
                         continue;
                     }
                     for (int batch : batchSizes(options, network, mode)) {

@@ -2,7 +2,9 @@ package org.zoo4j.bench;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.bytedeco.javacpp.Pointer;
@@ -13,6 +15,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.profiler.OpProfiler;
 import org.zoo4j.base.InputShape;
+import org.zoo4j.runtime.ConvolutionProfile;
 import org.zoo4j.runtime.ConvolutionRoutes;
 import org.zoo4j.runtime.LayerHelpers;
 
@@ -163,7 +166,8 @@ public final class Measurements {
     /**
      * Where a training step's time goes: ND4J's op profiler over {@code steps} steps of the bare fit, after warm-up
      * and after as many unprofiled steps timed alone. The profiler keeps only calls longer than {@code thresholdMs},
-     * so the many small ones (per-channel vectors, scalars) are missing from {@code ops}.
+     * so the many small ones (per-channel vectors, scalars) are missing from {@code ops}. zoo4j's oneDNN convolution
+     * runs outside ND4J's ops; its primitives are rows named "onednn PART" ({@link ConvolutionProfile}).
      */
     public record OpProfile(String network, int batch, int steps, double plainMsPerStep, double profiledMsPerStep,
                             double thresholdMs, List<OpTime> ops) {
@@ -186,6 +190,8 @@ public final class Measurements {
         executioner.setProfilingMode(OpExecutioner.ProfilingMode.OPERATIONS);
         double profiled;
         String timings;
+        ConvolutionProfile.Total[] convolution;
+        ConvolutionProfile.start();
         try {
             start = System.nanoTime();
             for (int i = 0; i < plan.iterations(); i++) {
@@ -195,9 +201,16 @@ public final class Measurements {
             timings = profiler.getLongAggergator().asString();
         } finally {
             executioner.setProfilingMode(before);
+            convolution = ConvolutionProfile.stop();
         }
+        List<OpTime> ops = new ArrayList<>(parseOpTimes(timings, plan.iterations()));
+        for (ConvolutionProfile.Total t : convolution) { // zoo4j's oneDNN convolution: outside ND4J's profiler
+            ops.add(new OpTime("onednn " + t.part().name().toLowerCase(Locale.ROOT), (double) t.calls()
+                    / plan.iterations(), t.nanos() / 1e6 / plan.iterations()));
+        }
+        ops.sort(Comparator.comparingDouble(OpTime::msPerStep).reversed());
         return new OpProfile(network.name(), batch, plan.iterations(), plain, profiled, profiler.getTHRESHOLD() / 1e6,
-                parseOpTimes(timings, plan.iterations()));
+                ops);
     }
 
     /** ND4J's per-op lines ("CustomOp conv2d (id)  >>>  420 calls; Min: ... Average: 5553078 ns; ..."), by time. */

@@ -44,7 +44,7 @@ final class BenchCommand implements Callable<Integer> {
                     + "DL4J's, the same network in one process, step by step in turn; steps: the bare fit timed step "
                     + "by step, with the spread of step times; ops: where a training step's time goes, per native "
                     + "operation (ND4J's op profiler); routes: the two backward passes of the 3x3 convolutions that "
-                    + "zoo4j's convolution helper chooses between, timed on this machine")
+                    + "zoo4j's convolution helper chooses between, timed on this machine; params: the parameter count only")
     List<BenchMode> modes;
 
     @Option(names = "--batch", split = ",", description = "training batch sizes (default: each network's own)")
@@ -154,6 +154,11 @@ final class BenchCommand implements Callable<Integer> {
                 out.println(String.format(Locale.ROOT, "%-14s   %-22s %8.1f calls %9.1f ms %6.1f%%", "", op.op(),
                         op.callsPerStep(), op.msPerStep(), 100 * op.msPerStep() / total));
             }
+        }
+
+        @Override
+        public void params(BenchNetwork network, long count) {
+            out.println(String.format(Locale.ROOT, "%-14s parameters %,d", network.name(), count));
         }
 
         @Override

@@ -6,6 +6,7 @@ import org.zoo4j.base.Table;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
 import org.zoo4j.runtime.GpuInfo;
+import org.zoo4j.runtime.LayerHelpers;
 import picocli.CommandLine.Command;
 
 /** {@code zoo4j info}: what the backend is and what it may use. */
@@ -38,7 +39,7 @@ final class InfoCommand implements Callable<Integer> {
         table.row("BLAS", info.blasVendor());
         table.row("oneDNN", info.oneDnn() ? "on" : "off");
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
-        table.row("convolution", org.zoo4j.runtime.LayerHelpers.convolutionPath());
+        table.row("convolution", LayerHelpers.convolutionPath());
         table.row("native malloc", Backend.mallocSettings());
         table.row("BLAS threads", Backend.blasThreadSettings());
         table.row("cores", info.cores());

@@ -3,6 +3,7 @@ package org.zoo4j.runtime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -213,10 +214,10 @@ public final class Backend {
      * .../bindings/linux-x86_64-cudnn/libjnind4jcuda.so}): its platform extension, "" for the plain build, or
      * "unknown".
      */
-    static String loadedCudaBuild(java.util.Collection<String> loadedPaths) {
+    static String loadedCudaBuild(Collection<String> loadedPaths) {
         String platform = Loader.getPlatform();
         for (String path : loadedPaths) {
-            java.nio.file.Path p = java.nio.file.Path.of(path);
+            Path p = Path.of(path);
             if (p.getFileName() != null && p.getFileName().toString().equals(System.mapLibraryName("jnind4jcuda"))
                     && p.getParent() != null) {
                 String dir = p.getParent().getFileName().toString();

@@ -1,5 +1,6 @@
 package org.zoo4j.runtime;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,7 +79,7 @@ public final class CudaLibraries {
 
     private static void split(String path, Set<String> into) {
         if (path != null) {
-            for (String p : path.split(Pattern.quote(java.io.File.pathSeparator))) {
+            for (String p : path.split(Pattern.quote(File.pathSeparator))) {
                 into.add(p.trim());
             }
         }

@@ -2,6 +2,7 @@ package org.zoo4j.runtime;
 
 import java.lang.reflect.Field;
 import java.util.IdentityHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
@@ -22,6 +23,7 @@ import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zoo4j.base.ConfigException;
 
 /**
  * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
@@ -151,9 +153,9 @@ public final class LayerHelpers {
 
     /** {@value #CONVOLUTION}: onednn (default), direct or dl4j; anything else is refused. */
     static String convolutionSetting() {
-        String value = System.getProperty(CONVOLUTION, "onednn").trim().toLowerCase(java.util.Locale.ROOT);
+        String value = System.getProperty(CONVOLUTION, "onednn").trim().toLowerCase(Locale.ROOT);
         if (!value.equals("onednn") && !value.equals("direct") && !value.equals("dl4j")) {
-            throw new IllegalArgumentException(CONVOLUTION + "=" + System.getProperty(CONVOLUTION)
+            throw new ConfigException(CONVOLUTION + "=" + System.getProperty(CONVOLUTION)
                     + " is not a convolution path: give onednn, direct or dl4j");
         }
         return value;

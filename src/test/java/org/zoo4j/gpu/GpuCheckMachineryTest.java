@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -73,8 +75,8 @@ class GpuCheckMachineryTest {
 
     @Test
     void everyCaseIsAValidModel() {
-        assertEquals(java.util.Set.of("lenet", "alexnet", "vgg", "resnet"), GpuCheck.CASES.stream()
-                .map(c -> Zoo.get(c.model()).family().name()).collect(java.util.stream.Collectors.toSet()),
+        assertEquals(Set.of("lenet", "alexnet", "vgg", "resnet"), GpuCheck.CASES.stream()
+                .map(c -> Zoo.get(c.model()).family().name()).collect(Collectors.toSet()),
                 "a network of every family");
         for (GpuCheck.Case c : GpuCheck.CASES) {
             assertNotNull(Zoo.get(c.model()).config(c.settings()), c.name());

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
@@ -125,7 +126,7 @@ class GpuTierTest {
     @Test
     @Order(3)
     void twoWorkersWhereTwoGpus() throws Exception {
-        int devices = org.nd4j.linalg.factory.Nd4j.getAffinityManager().getNumberOfDevices();
+        int devices = Nd4j.getAffinityManager().getNumberOfDevices();
         if (devices >= 2 || GpuCheck.DRY_RUN) {
             leNetRun(2);
             return;

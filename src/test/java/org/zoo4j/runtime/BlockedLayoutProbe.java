@@ -3,17 +3,18 @@ package org.zoo4j.runtime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.batch_normalization_backward;
 import org.bytedeco.dnnl.batch_normalization_forward;
 import org.bytedeco.dnnl.convolution_backward_data;
 import org.bytedeco.dnnl.convolution_backward_weights;
 import org.bytedeco.dnnl.convolution_forward;
+import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
-import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.javacpp.FloatPointer;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -254,9 +255,9 @@ public final class BlockedLayoutProbe {
             long[] pad = {1, 1};
             memory.desc any = new memory.desc(shape, memory.data_type.f32, memory.format_tag.any);
             memory.desc wAny = new memory.desc(wDims, memory.data_type.f32, memory.format_tag.any);
-            OneDnnConvolutionHelper.Key key = new OneDnnConvolutionHelper.Key(shape[0], c, shape[2], shape[3], c,
+            ConvolutionShape key = new ConvolutionShape(shape[0], c, shape[2], shape[3], c,
                     shape[2], shape[3], 3, 3, 1, 1, 1, 1, 1, 1, false);
-            var variant = OneDnnConvolutionHelper.Variant.DEFAULT;
+            var variant = ConvolutionVariant.DEFAULT;
             var fwdPd = new convolution_forward.primitive_desc(new convolution_forward.desc(
                     dnnl.prop_kind.forward_training, variant.forward(key), any, wAny, any, st, pad, pad), eng);
             var dataPd = new convolution_backward_data.primitive_desc(new convolution_backward_data.desc(
@@ -329,7 +330,7 @@ public final class BlockedLayoutProbe {
             memory m = new memory(desc, OneDnn.engine());
             long count = desc.get_size() / 4;
             FloatPointer p = new FloatPointer(m.get_data_handle()).capacity(count);
-            java.util.Random r = new java.util.Random(count);
+            Random r = new Random(count);
             for (long i = 0; i < count; i++) {
                 p.put(i, (float) (r.nextGaussian() * 0.3 + 0.5));
             }

@@ -24,8 +24,8 @@ import org.nd4j.linalg.api.memory.enums.MirroringPolicy;
 import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.zoo4j.bench.ModelBenchmark;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
+import org.zoo4j.bench.BenchNetwork;
 
 /**
  * Per-call times of the convolution helpers on a zoo network's convolution shapes: zoo4j's oneDNN helper
@@ -67,7 +67,7 @@ public final class ConvolutionHelpersBenchmark {
     public static void main(String[] args) {
         Backend.init();
         String name = args.length > 0 ? args[0] : "resnet20";
-        ModelBenchmark.Network network = ModelBenchmark.network(name);
+        BenchNetwork network = BenchNetwork.named(name);
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : network.trainBatch().get(0);
         double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 6;
         List<String> names = List.of((args.length > 3 ? args[3] : "onednn,direct,dl4j").split(","));
@@ -133,13 +133,13 @@ public final class ConvolutionHelpersBenchmark {
             case "dl4j" -> new MKLDNNConvHelper(DataType.FLOAT);
             case "direct" -> new DirectConvolutionHelper(DataType.FLOAT, false);
             default -> new OneDnnConvolutionHelper(DataType.FLOAT, false, false,
-                    OneDnnConvolutionHelper.Variant.named(name));
+                    ConvolutionVariant.named(name));
         };
     }
 
     /** The network's plain 2D convolutions at this batch size, one entry per distinct shape. */
-    static List<Shape> shapes(ModelBenchmark.Network network, int batch) {
-        ComputationGraph net = Zoo.create(network.model(), network.overrides());
+    static List<Shape> shapes(BenchNetwork network, int batch) {
+        ComputationGraph net = Zoo.create(network.model(), network.settings());
         var in = network.config().input();
         Map<String, INDArray> acts = net.feedForward(new INDArray[] {Nd4j.rand(DataType.FLOAT, 2, in.channels(),
                 in.height(), in.width())}, false, false);
@@ -190,7 +190,7 @@ public final class ConvolutionHelpersBenchmark {
                 .toArray(ConvolutionHelper[]::new);
         LayerWorkspaceMgr mgr = LayerWorkspaceMgr.builder().defaultWorkspace(WORKSPACE, WORKSPACE_CONFIG).build();
         List<long[]> parts = new ArrayList<>();
-        OneDnnConvolutionHelper.Profile.reset();
+        ConvolutionProfile.reset();
         List<double[]> fwd = new ArrayList<>();
         List<double[]> bwd = new ArrayList<>();
         INDArray[] outs = new INDArray[k];
@@ -205,7 +205,7 @@ public final class ConvolutionHelpersBenchmark {
             double[] b = new double[k];
             for (int j = 0; j < k; j++) {
                 int h = (j + Math.floorMod(round, k)) % k;
-                OneDnnConvolutionHelper.Profile.on = profile && h == 0 && round >= 0;
+                ConvolutionProfile.on = profile && h == 0 && round >= 0;
                 try (MemoryWorkspace ignored = open()) {
                     long t0 = System.nanoTime();
                     INDArray o = helpers[h].preOutput(x, w, dummyBias, s.kernel(), s.stride(), pad, null, null,
@@ -232,25 +232,25 @@ public final class ConvolutionHelpersBenchmark {
                     dws[h] = dw.dup();
                 }
             }
-            OneDnnConvolutionHelper.Profile.on = false;
+            ConvolutionProfile.on = false;
             if (round >= 0) {
                 fwd.add(f);
                 bwd.add(b);
                 if (profile) {
-                    parts.add(OneDnnConvolutionHelper.Profile.NANOS.clone());
-                    OneDnnConvolutionHelper.Profile.reset();
+                    parts.add(ConvolutionProfile.NANOS.clone());
+                    ConvolutionProfile.reset();
                 }
             }
         }
         if (profile) {
             StringBuilder p = new StringBuilder("  " + names.get(0) + " per forward+backward, median ms:");
-            double[] medians = new double[OneDnnConvolutionHelper.Profile.Part.values().length];
-            for (var part : OneDnnConvolutionHelper.Profile.Part.values()) {
+            double[] medians = new double[ConvolutionProfile.Part.values().length];
+            for (var part : ConvolutionProfile.Part.values()) {
                 medians[part.ordinal()] = parts.stream().mapToDouble(n -> n[part.ordinal()] / 1e6).sorted()
                         .toArray()[parts.size() / 2];
             }
-            double sum = java.util.Arrays.stream(medians).sum();
-            for (var part : OneDnnConvolutionHelper.Profile.Part.values()) {
+            double sum = Arrays.stream(medians).sum();
+            for (var part : ConvolutionProfile.Part.values()) {
                 double ms = medians[part.ordinal()];
                 p.append(String.format(Locale.ROOT, " %s %.2f (%.0f%%)", part.name().toLowerCase(Locale.ROOT), ms,
                         100 * ms / sum));

@@ -1,5 +1,8 @@
 package org.zoo4j.runtime;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -9,8 +12,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.zoo4j.bench.ModelBenchmark;
-import org.zoo4j.zoo.Zoo;
+import org.zoo4j.Zoo;
+import org.zoo4j.bench.BenchNetwork;
 
 /**
  * Training steps of one zoo network with each convolution path ({@value LayerHelpers#CONVOLUTION}: onednn, direct,
@@ -31,11 +34,11 @@ public final class ConvolutionStepsBenchmark {
     public static void main(String[] args) {
         Backend.init();
         String name = args.length > 0 ? args[0] : "resnet20";
-        ModelBenchmark.Network network = ModelBenchmark.network(name);
+        BenchNetwork network = BenchNetwork.named(name);
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : network.trainBatch().get(0);
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 40;
         List<String> paths = List.of((args.length > 3 ? args[3] : "onednn,direct,dl4j").split(","));
-        ComputationGraph base = Zoo.create(network.model(), network.overrides());
+        ComputationGraph base = Zoo.create(network.model(), network.settings());
         List<ComputationGraph> nets = new ArrayList<>();
         for (String path : paths) {
             ComputationGraph net = base.clone();
@@ -116,10 +119,10 @@ public final class ConvolutionStepsBenchmark {
 
     private static String status(String field) {
         try {
-            return java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status")).stream()
+            return Files.readAllLines(Path.of("/proc/self/status")).stream()
                     .filter(l -> l.startsWith(field + ":")).map(l -> l.substring(field.length() + 1).trim())
                     .findFirst().orElse("?");
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return "?";
         }
     }

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import org.bytedeco.javacpp.Loader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.zoo4j.cli.Main;
@@ -82,7 +83,7 @@ class GpuInfoTest {
 
         // Which build loaded, read from JavaCPP's loaded libraries.
         String cache = "/root/.javacpp/cache/nd4j-cuda-11.6-1.0.0-M2.1-linux-x86_64%s.jar/org/nd4j/linalg/jcublas/"
-                + "bindings/" + org.bytedeco.javacpp.Loader.getPlatform() + "%s/libjnind4jcuda.so";
+                + "bindings/" + Loader.getPlatform() + "%s/libjnind4jcuda.so";
         assertEquals("-cudnn", Backend.loadedCudaBuild(List.of("/x/libjnijavacpp.so",
                 String.format(cache, "-cudnn", "-cudnn"))));
         assertEquals("", Backend.loadedCudaBuild(List.of(String.format(cache, "", ""))));

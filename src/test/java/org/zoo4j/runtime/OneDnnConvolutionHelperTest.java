@@ -6,13 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -24,6 +28,7 @@ import org.deeplearning4j.nn.graph.vertex.VertexIndices;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.transferlearning.FineTuneConfiguration;
 import org.deeplearning4j.nn.transferlearning.TransferLearning;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -37,6 +42,8 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
@@ -132,7 +139,7 @@ class OneDnnConvolutionHelperTest {
                 INDArray v = variables.get(name);
                 INDArray grad = analytic.get(name).reshape(v.length());
                 INDArray flat = v.reshape(v.length()); // a view: writes reach the layer's own arrays
-                java.util.Random pick = new java.util.Random(5);
+                Random pick = new Random(5);
                 for (int t = 0; t < 12; t++) {
                     long i = t == 0 ? 0 : t == 1 ? v.length() - 1 : (long) (pick.nextDouble() * v.length());
                     float original = flat.getFloat(i);
@@ -202,10 +209,10 @@ class OneDnnConvolutionHelperTest {
             expected[step] = reference.score();
             actual[step] = tuned.score();
         }
-        System.out.println("loss, double precision:     " + java.util.Arrays.toString(truth));
-        System.out.println("loss, built-in convolution: " + java.util.Arrays.toString(expected));
-        System.out.println("loss, oneDNN helper:        " + java.util.Arrays.toString(actual));
-        assertTrue(expected[9] < 0.5 * expected[0], "the network learns: " + java.util.Arrays.toString(expected));
+        System.out.println("loss, double precision:     " + Arrays.toString(truth));
+        System.out.println("loss, built-in convolution: " + Arrays.toString(expected));
+        System.out.println("loss, oneDNN helper:        " + Arrays.toString(actual));
+        assertTrue(expected[9] < 0.5 * expected[0], "the network learns: " + Arrays.toString(expected));
         for (int step = 0; step < 10; step++) {
             double noise = Math.abs(expected[step] - truth[step]);
             double error = Math.abs(actual[step] - truth[step]);
@@ -248,13 +255,13 @@ class OneDnnConvolutionHelperTest {
     /** conv 3x3 (ReLU), conv 3x3 stride 2, batch norm, ReLU layer, conv 3x3 32 to 32 (Winograd), conv 1x1, output. */
     private static MultiLayerNetwork convNet(long seed, DataType dataType) {
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed)
-                .dataType(dataType).updater(new org.nd4j.linalg.learning.config.Nesterovs(0.02, 0.9))
+                .dataType(dataType).updater(new Nesterovs(0.02, 0.9))
                 .weightInit(WeightInit.RELU).list()
                 .layer(new ConvolutionLayer.Builder(3, 3).nOut(16).padding(1, 1).activation(Activation.RELU).build())
                 .layer(new ConvolutionLayer.Builder(3, 3).nOut(32).stride(2, 2).padding(1, 1).hasBias(false)
                         .activation(Activation.IDENTITY).build())
                 .layer(new BatchNormalization.Builder().build())
-                .layer(new org.deeplearning4j.nn.conf.layers.ActivationLayer.Builder().activation(Activation.RELU)
+                .layer(new ActivationLayer.Builder().activation(Activation.RELU)
                         .build())
                 .layer(new ConvolutionLayer.Builder(3, 3).nOut(32).convolutionMode(ConvolutionMode.Same)
                         .activation(Activation.RELU).build())
@@ -401,8 +408,8 @@ class OneDnnConvolutionHelperTest {
 
     private static MultiLayerNetwork frozenBelow(MultiLayerNetwork net, int layer) {
         return new TransferLearning.Builder(net)
-                .fineTuneConfiguration(new org.deeplearning4j.nn.transferlearning.FineTuneConfiguration.Builder()
-                        .updater(new org.nd4j.linalg.learning.config.Sgd(0.05)).build())
+                .fineTuneConfiguration(new FineTuneConfiguration.Builder()
+                        .updater(new Sgd(0.05)).build())
                 .setFeatureExtractor(layer).build();
     }
 
@@ -454,7 +461,7 @@ class OneDnnConvolutionHelperTest {
                 .assign(1.0 / (a.length() / a.size(1)));
         GraphVertex[] vertices = graph.getVertices();
         int[] order = graph.topologicalSortOrder();
-        Map<Integer, INDArray> errors = new java.util.HashMap<>();
+        Map<Integer, INDArray> errors = new HashMap<>();
         errors.put(graph.getVertex(layer).getVertexIndex(), error);
         for (int i = order.length - 1; i >= 0; i--) {
             GraphVertex v = vertices[order[i]];
@@ -572,7 +579,7 @@ class OneDnnConvolutionHelperTest {
     }
 
     private static double diff(INDArray expected, INDArray actual) {
-        assertEquals(java.util.Arrays.toString(expected.shape()), java.util.Arrays.toString(actual.shape()));
+        assertEquals(Arrays.toString(expected.shape()), Arrays.toString(actual.shape()));
         double scale = Math.max(expected.amaxNumber().doubleValue(), 1e-30);
         return expected.castTo(DataType.DOUBLE).sub(actual.castTo(DataType.DOUBLE)).amaxNumber().doubleValue()
                 / scale;

@@ -1,0 +1,336 @@
+package org.zoo4j.runtime;
+
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.convolution_backward_data;
+import org.bytedeco.dnnl.convolution_backward_weights;
+import org.bytedeco.dnnl.convolution_forward;
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.dnnl.stream;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). */
+final class ConvolutionPlan {
+    final ConvolutionShape key;
+    private final ConvolutionVariant variant;
+    private final String failure;
+    private final convolution_forward.primitive_desc fwdPd;
+    private final primitive fwd;
+    private final PrimitiveArgument src;
+    private final PrimitiveArgument dst;
+    private final memory weightsUser;
+    private final memory weightsFwd; // owned, in the forward layout; == weightsUser when that is plain
+    private final reorder weightsToFwd;
+    private final memory biasUser;
+    private final memory fwdScratch;
+    private final IntMemoryMap fwdArgs = new IntMemoryMap();
+    private boolean lastForwardReordered;
+    private Backward bwd;
+    private String bwdFailure;
+
+    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, String failure, convolution_forward.primitive_desc fwdPd) {
+        this.key = key;
+        this.variant = variant;
+        this.failure = failure;
+        this.fwdPd = fwdPd;
+        if (fwdPd == null) {
+            fwd = null;
+            src = dst = null;
+            weightsUser = weightsFwd = biasUser = fwdScratch = null;
+            weightsToFwd = null;
+            return;
+        }
+        fwd = new convolution_forward(fwdPd);
+        src = new PrimitiveArgument(plainDesc(key.src(), memory.format_tag.nchw), fwdPd.src_desc(), OneDnn.Slot.SRC, true,
+                false);
+        dst = new PrimitiveArgument(plainDesc(key.dst(), memory.format_tag.nchw), fwdPd.dst_desc(), OneDnn.Slot.DST, false,
+                true);
+        memory.desc wPlain = plainDesc(key.weights(), memory.format_tag.oihw);
+        weightsUser = OneDnn.unbound(wPlain);
+        boolean sameWeights = fwdPd.weights_desc().equals(wPlain);
+        weightsFwd = sameWeights ? weightsUser : new memory(fwdPd.weights_desc(), OneDnn.engine());
+        weightsToFwd = sameWeights ? null : new reorder(weightsUser, weightsFwd);
+        biasUser = key.bias() ? OneDnn.unbound(plainDesc(new long[] {key.oc()}, memory.format_tag.x)) : null;
+        fwdScratch = scratchpad(fwdPd.scratchpad_desc());
+        fwdArgs.put(dnnl.DNNL_ARG_SRC, src.inner);
+        fwdArgs.put(dnnl.DNNL_ARG_WEIGHTS, weightsFwd);
+        if (key.bias()) {
+            fwdArgs.put(dnnl.DNNL_ARG_BIAS, biasUser);
+        }
+        fwdArgs.put(dnnl.DNNL_ARG_DST, dst.inner);
+        if (fwdScratch != null) {
+            fwdArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, fwdScratch);
+        }
+    }
+
+    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant) {
+        try {
+            return new ConvolutionPlan(key, variant, null, forwardDesc(key, variant, variant.forward(key)));
+        } catch (RuntimeException e) {
+            return new ConvolutionPlan(key, variant, e.getMessage(), null);
+        }
+    }
+
+    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v, dnnl.algorithm algorithm) {
+        memory.desc srcAny = activationDesc(k.src(), v);
+        memory.desc wAny = anyDesc(k.weights());
+        memory.desc dstAny = activationDesc(k.dst(), v);
+        convolution_forward.desc d = k.bias()
+                ? new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny,
+                plainDesc(new long[] {k.oc()}, memory.format_tag.x), dstAny, k.strides(), k.padL(), k.padR())
+                : new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny, dstAny,
+                k.strides(), k.padL(), k.padR());
+        try {
+            return new convolution_forward.primitive_desc(d, userScratchpad(), OneDnn.engine());
+        } catch (RuntimeException e) {
+            if (algorithm == dnnl.algorithm.convolution_direct) {
+                throw e;
+            }
+            return forwardDesc(k, v, dnnl.algorithm.convolution_direct);
+        }
+    }
+
+    boolean usable() {
+        return failure == null;
+    }
+
+    boolean backwardAvailable() {
+        if (bwd == null && bwdFailure == null) {
+            try {
+                bwd = new Backward(this);
+            } catch (RuntimeException e) {
+                bwdFailure = e.getMessage() == null ? e.toString() : e.getMessage();
+            }
+        }
+        return bwd != null;
+    }
+
+    boolean forwardWeightsReordered() {
+        return lastForwardReordered;
+    }
+
+    boolean backwardDataSharesForwardWeights() {
+        return backwardAvailable() && bwd.weightsFromForward;
+    }
+
+    boolean backwardWeightsReordered() {
+        return bwd != null && bwd.weights.reordered();
+    }
+
+    long ownedBytes() {
+        return weightsFwd != null && weightsFwd != weightsUser ? fwdPd.weights_desc().get_size() : 0;
+    }
+
+    String describe() {
+        if (failure != null) {
+            return "not supported by oneDNN here: " + failure;
+        }
+        String s = "forward " + fwdPd.impl_info_str().getString() + (src.reordered() ? " (src reordered)" : "")
+                + (dst.reordered() ? " (dst reordered)" : "");
+        if (bwd != null) {
+            s += "; backward data " + bwd.dataPd.impl_info_str().getString() + ", backward weights "
+                    + bwd.weightsPd.impl_info_str().getString()
+                    + (bwd.weightsFromForward ? "; weights layout shared with forward" : "");
+        } else if (bwdFailure != null) {
+            s += "; backward not supported: " + bwdFailure;
+        }
+        return s;
+    }
+
+    /**
+     * dst = conv(x, w) + b. A null {@code w} means the forward-layout weights from earlier in this step are
+     * current.
+     */
+    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address) {
+        stream s = OneDnn.stream();
+        OneDnn.Scratch scratch = OneDnn.scratch();
+        src.bind(OneDnn.address(x), address, scratch, s);
+        lastForwardReordered = false;
+        if (w != null) {
+            weightsUser.set_data_handle(address.at(OneDnn.address(w)));
+            if (weightsToFwd != null) {
+                long t = ConvolutionProfile.begin();
+                weightsToFwd.execute(s, weightsUser, weightsFwd);
+                ConvolutionProfile.add(ConvolutionProfile.Part.WEIGHT_REORDERS, t);
+                lastForwardReordered = true;
+            }
+        }
+        if (b != null) {
+            biasUser.set_data_handle(address.at(OneDnn.address(b)));
+        }
+        dst.bind(OneDnn.address(out), address, scratch, s);
+        if (fwdScratch != null) {
+            fwdScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
+                    fwdScratch.get_desc().get_size())));
+        }
+        long t = ConvolutionProfile.begin();
+        fwd.execute(s, fwdArgs);
+        ConvolutionProfile.add(ConvolutionProfile.Part.FORWARD, t);
+        dst.writeBack(s);
+        s._wait();
+    }
+
+    /**
+     * dx, dw and db (null without bias) from x, w and dy. A null {@code w} means the forward-layout weights from
+     * earlier in this step are current and the backward-data primitive takes that layout.
+     */
+    void backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
+                  OneDnn.Address address) {
+        Backward b = bwd;
+        stream s = OneDnn.stream();
+        OneDnn.Scratch scratch = OneDnn.scratch();
+        // weights gradient (and bias gradient) first
+        b.diffDstData.bind(OneDnn.address(dy), address, scratch, s);
+        if (b.diffDstWeights != null) {
+            b.diffDstWeights.bind(OneDnn.address(dy), address, scratch, s);
+        }
+        b.srcWeights.bind(OneDnn.address(x), address, scratch, s);
+        b.diffWeights.bind(OneDnn.address(dw), address, scratch, s);
+        if (db != null) {
+            b.diffBias.set_data_handle(address.at(OneDnn.address(db)));
+        }
+        if (b.weightsScratch != null) {
+            b.weightsScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
+                    b.weightsScratch.get_desc().get_size())));
+        }
+        long t = ConvolutionProfile.begin();
+        b.weightsPrimitive.execute(s, b.weightsArgs);
+        ConvolutionProfile.add(ConvolutionProfile.Part.BACKWARD_WEIGHTS, t);
+        b.diffWeights.writeBack(s);
+        // then the input gradient
+        if (w != null) {
+            b.weights.bind(OneDnn.address(w), address, scratch, s);
+            b.dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, b.weights.inner);
+        } else {
+            b.dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, weightsFwd);
+        }
+        b.diffSrc.bind(OneDnn.address(dx), address, scratch, s);
+        if (b.dataScratch != null) {
+            b.dataScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
+                    b.dataScratch.get_desc().get_size())));
+        }
+        t = ConvolutionProfile.begin();
+        b.dataPrimitive.execute(s, b.dataArgs);
+        ConvolutionProfile.add(ConvolutionProfile.Part.BACKWARD_DATA, t);
+        b.diffSrc.writeBack(s);
+        s._wait();
+    }
+
+    /** The backward-data and backward-weights primitives of a plan, made on its first backward pass. */
+    private static final class Backward {
+        final convolution_backward_data.primitive_desc dataPd;
+        final convolution_backward_weights.primitive_desc weightsPd;
+        final primitive dataPrimitive;
+        final primitive weightsPrimitive;
+        final PrimitiveArgument diffDstData;
+        final PrimitiveArgument diffDstWeights; // null where backward weights takes the same layout as backward data
+        final PrimitiveArgument srcWeights;
+        final PrimitiveArgument weights;
+        final PrimitiveArgument diffSrc;
+        final PrimitiveArgument diffWeights;
+        final memory diffBias;
+        final memory dataScratch;
+        final memory weightsScratch;
+        final boolean weightsFromForward;
+        final IntMemoryMap dataArgs = new IntMemoryMap();
+        final IntMemoryMap weightsArgs = new IntMemoryMap();
+
+        Backward(ConvolutionPlan p) {
+            ConvolutionShape k = p.key;
+            dataPd = dataDesc(k, p.variant, p.fwdPd, p.variant.backwardData(k));
+            weightsPd = weightsDesc(k, p.variant, p.fwdPd, p.variant.backwardWeights(k));
+            dataPrimitive = new convolution_backward_data(dataPd);
+            weightsPrimitive = new convolution_backward_weights(weightsPd);
+            memory.desc srcPlain = plainDesc(k.src(), memory.format_tag.nchw);
+            memory.desc dstPlain = plainDesc(k.dst(), memory.format_tag.nchw);
+            memory.desc wPlain = plainDesc(k.weights(), memory.format_tag.oihw);
+            diffDstData = new PrimitiveArgument(dstPlain, dataPd.diff_dst_desc(), OneDnn.Slot.DIFF_DST, true, false);
+            diffDstWeights = weightsPd.diff_dst_desc().equals(dataPd.diff_dst_desc()) ? null
+                    : new PrimitiveArgument(dstPlain, weightsPd.diff_dst_desc(), OneDnn.Slot.DIFF_DST_WEIGHTS, true, false);
+            srcWeights = new PrimitiveArgument(srcPlain, weightsPd.src_desc(), OneDnn.Slot.SRC, true, false);
+            weights = new PrimitiveArgument(wPlain, dataPd.weights_desc(), OneDnn.Slot.WEIGHTS, true, false);
+            diffSrc = new PrimitiveArgument(srcPlain, dataPd.diff_src_desc(), OneDnn.Slot.DIFF_SRC, false, true);
+            diffWeights = new PrimitiveArgument(wPlain, weightsPd.diff_weights_desc(), OneDnn.Slot.DIFF_WEIGHTS, false, true);
+            diffBias = k.bias() ? OneDnn.unbound(plainDesc(new long[] {k.oc()}, memory.format_tag.x)) : null;
+            dataScratch = scratchpad(dataPd.scratchpad_desc());
+            weightsScratch = scratchpad(weightsPd.scratchpad_desc());
+            weightsFromForward = p.weightsFwd != p.weightsUser && dataPd.weights_desc().equals(p.fwdPd.weights_desc());
+
+            dataArgs.put(dnnl.DNNL_ARG_DIFF_DST, diffDstData.inner);
+            dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, weights.inner);
+            dataArgs.put(dnnl.DNNL_ARG_DIFF_SRC, diffSrc.inner);
+            if (dataScratch != null) {
+                dataArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, dataScratch);
+            }
+            weightsArgs.put(dnnl.DNNL_ARG_SRC, srcWeights.inner);
+            weightsArgs.put(dnnl.DNNL_ARG_DIFF_DST, diffDstWeights == null ? diffDstData.inner
+                    : diffDstWeights.inner);
+            weightsArgs.put(dnnl.DNNL_ARG_DIFF_WEIGHTS, diffWeights.inner);
+            if (k.bias()) {
+                weightsArgs.put(dnnl.DNNL_ARG_DIFF_BIAS, diffBias);
+            }
+            if (weightsScratch != null) {
+                weightsArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, weightsScratch);
+            }
+        }
+
+        private static convolution_backward_data.primitive_desc dataDesc(
+                ConvolutionShape k, ConvolutionVariant v, convolution_forward.primitive_desc hint, dnnl.algorithm algorithm) {
+            var d = new convolution_backward_data.desc(algorithm, activationDesc(k.src(), v),
+                    anyDesc(k.weights()), activationDesc(k.dst(), v), k.strides(), k.padL(), k.padR());
+            try {
+                return new convolution_backward_data.primitive_desc(d, userScratchpad(), OneDnn.engine(), hint);
+            } catch (RuntimeException e) {
+                if (algorithm == dnnl.algorithm.convolution_direct) {
+                    throw e;
+                }
+                return dataDesc(k, v, hint, dnnl.algorithm.convolution_direct);
+            }
+        }
+
+        private static convolution_backward_weights.primitive_desc weightsDesc(
+                ConvolutionShape k, ConvolutionVariant v, convolution_forward.primitive_desc hint, dnnl.algorithm algorithm) {
+            memory.desc src = activationDesc(k.src(), v);
+            memory.desc dst = activationDesc(k.dst(), v);
+            var d = k.bias()
+                    ? new convolution_backward_weights.desc(algorithm, src, anyDesc(k.weights()),
+                    plainDesc(new long[] {k.oc()}, memory.format_tag.x), dst, k.strides(), k.padL(), k.padR())
+                    : new convolution_backward_weights.desc(algorithm, src, anyDesc(k.weights()), dst,
+                    k.strides(), k.padL(), k.padR());
+            try {
+                return new convolution_backward_weights.primitive_desc(d, userScratchpad(), OneDnn.engine(),
+                        hint);
+            } catch (RuntimeException e) {
+                if (algorithm == dnnl.algorithm.convolution_direct) {
+                    throw e;
+                }
+                return weightsDesc(k, v, hint, dnnl.algorithm.convolution_direct);
+            }
+        }
+    }
+
+    private static memory.desc activationDesc(long[] dims, ConvolutionVariant v) {
+        return new memory.desc(dims, memory.data_type.f32, v.activations());
+    }
+
+    private static memory.desc anyDesc(long[] dims) {
+        return new memory.desc(dims, memory.data_type.f32, memory.format_tag.any);
+    }
+
+    private static memory.desc plainDesc(long[] dims, memory.format_tag tag) {
+        return new memory.desc(dims, memory.data_type.f32, tag);
+    }
+
+    private static primitive_attr userScratchpad() {
+        primitive_attr attr = new primitive_attr();
+        attr.set_scratchpad_mode(dnnl.scratchpad_mode.user);
+        return attr;
+    }
+
+    private static memory scratchpad(memory.desc desc) {
+        return desc.get_size() == 0 ? null : OneDnn.unbound(desc);
+    }
+}

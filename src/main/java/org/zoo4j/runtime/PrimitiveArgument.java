@@ -1,0 +1,57 @@
+package org.zoo4j.runtime;
+
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.reorder;
+import org.bytedeco.dnnl.stream;
+
+/**
+ * One tensor argument of a primitive: the user's plain array and, where the primitive's layout differs, a copy in
+ * that layout in a per-thread scratch buffer, with the reorders between them.
+ */
+final class PrimitiveArgument {
+    final memory user;
+    final memory inner;
+    final reorder toInner;
+    final reorder toUser;
+    final OneDnn.Slot slot;
+    final long innerBytes;
+
+    PrimitiveArgument(memory.desc userDesc, memory.desc innerDesc, OneDnn.Slot slot, boolean read, boolean written) {
+        this.user = OneDnn.unbound(userDesc);
+        boolean same = innerDesc.equals(userDesc);
+        this.inner = same ? user : OneDnn.unbound(innerDesc);
+        this.toInner = same || !read ? null : new reorder(user, inner);
+        this.toUser = same || !written ? null : new reorder(inner, user);
+        this.slot = slot;
+        this.innerBytes = innerDesc.get_size();
+    }
+
+    boolean reordered() {
+        return inner != user;
+    }
+
+    /** Binds the user's array and the scratch buffer, and reorders the array in if it is read. */
+    void bind(long userAddress, OneDnn.Address address, OneDnn.Scratch scratch, stream s) {
+        user.set_data_handle(address.at(userAddress));
+        if (inner != user) {
+            inner.set_data_handle(address.at(scratch.buffer(slot, innerBytes)));
+            if (toInner != null) {
+                long t = ConvolutionProfile.begin();
+                toInner.execute(s, user, inner);
+                ConvolutionProfile.add(slot == OneDnn.Slot.WEIGHTS ? ConvolutionProfile.Part.WEIGHT_REORDERS
+                        : ConvolutionProfile.Part.ACTIVATION_REORDERS, t);
+            }
+        }
+    }
+
+    /** Reorders the result back into the user's array, if it is written in another layout. */
+    void writeBack(stream s) {
+        if (toUser != null) {
+            long t = ConvolutionProfile.begin();
+            toUser.execute(s, inner, user);
+            ConvolutionProfile.add(slot == OneDnn.Slot.DIFF_WEIGHTS ? ConvolutionProfile.Part.WEIGHT_REORDERS
+                    : ConvolutionProfile.Part.ACTIVATION_REORDERS, t);
+        }
+    }
+}
