@@ -122,6 +122,7 @@ public final class Trainer implements AutoCloseable {
         return TrainingLoop.builder(net, data.train()).validation(data.validationSize() > 0 ? data.validation() : null)
                 .test(data.test()).labels(data.labels()).settings(recipe.loop()).runDirectory(runDir)
                 .console(console).hooks(hooks).state(state).resumeAdvice("./zoo4j train --resume " + runDir)
+                .statsEvery(recipe.statsEvery())
                 .modelEntries(ModelFile.entries(recipe, data.labels(), data.normalizer(), data.shape())).build();
     }
 

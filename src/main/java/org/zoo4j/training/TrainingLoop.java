@@ -63,6 +63,8 @@ public final class TrainingLoop {
     private final Map<String, String> modelEntries;
     private final TrainingHooks hooks;
     private final String resumeAdvice;
+    /** Per-step statistics (stats.jsonl), or null: off. */
+    private final StatsRecorder stats;
     private TrainingState state;
     private double appliedFactor = Double.NaN;
     private volatile boolean stopRequested;
@@ -85,6 +87,8 @@ public final class TrainingLoop {
         this.state = s.learningRates() != null ? s
                 : new TrainingState(s.epochsDone(), s.batchesDone(), s.bestEpoch(), s.bestMetric(), s.sinceBest(),
                 s.history(), unscaledRates(network.learningRates(), s, b.settings));
+        this.stats = b.statsEvery == 0 ? null : new StatsRecorder(network.model(), run, b.statsEvery,
+                settings.workers(), () -> state.epochsDone() + 1);
     }
 
     /** A new run of {@code network} on {@code train}; set at least {@link TrainingLoopBuilder#runDirectory}. */
@@ -131,9 +135,15 @@ public final class TrainingLoop {
 
     /** Trains until the last epoch, early stopping, a bad loss, pruning or a stop request. */
     public Result run() throws IOException {
+        if (stats != null) {
+            stats.attach();
+        }
         try {
             return train();
         } finally {
+            if (stats != null) {
+                stats.detach();
+            }
             finished.countDown();
         }
     }
@@ -152,7 +162,7 @@ public final class TrainingLoop {
             EpochRun epochRun = new EpochRun(epoch, startEpoch(epoch), start, progress);
             Status stopped = settings.workers() > 1
                     ? ParallelFit.epoch(network.model(), settings.workers(), train, hooks.batchFilter(), epochRun,
-                    () -> stopRequested)
+                    () -> stopRequested, stats)
                     : fitSequential(epochRun);
             if (stopped == Status.DIVERGED) {
                 progress.endLine();
