@@ -34,14 +34,14 @@ import org.zoo4j.base.Configs;
  * appended to the run's {@value #FILE}:
  * <pre>
  * {"type":"step","step":40,"epoch":1,"time":1767225600000,"loss":0.71,"lr":0.002,"imagesPerSecond":3391.2,
- *  "heapBytes":...,"rssBytes":...,"offHeapBytes":...,
+ *  "heapBytes":...,"rssBytes":...,
  *  "layers":[{"name":"conv1","param":0.113,"update":2.1e-4,"log10Ratio":-2.73}, ...]}
  * </pre>
  * {@code step} counts trained batches over the whole run (it continues after a resume; a reader keeps the last line
  * written for a step, since a resumed run repeats the steps after its checkpoint), {@code loss} is the mean training
  * loss of the batches since the previous line, {@code lr} the first layer's learning rate, {@code imagesPerSecond} the
- * throughput since the previous line, the memory figures are the JVM heap in use, the process's resident set (as
- * JavaCPP reads it from the OS) and the native memory JavaCPP has allocated (ND4J's arrays). Per layer with trainable
+ * throughput since the previous line, the memory figures are the JVM heap in use and the process's resident set (as
+ * JavaCPP reads it from the OS: heap, ND4J's native arrays and everything else). Per layer with trainable
  * parameters (batch norm's running mean and variance left out): the mean absolute parameter, the mean
  * absolute update the step applied to it, and log10 of update over parameter (around -3 is the usual rule of thumb;
  * much higher is a rate too large, much lower one too small or a layer that does not learn). A first line of type
@@ -194,7 +194,6 @@ public final class StatsRecorder extends BaseTrainingListener {
         Runtime rt = Runtime.getRuntime();
         line.put("heapBytes", rt.totalMemory() - rt.freeMemory());
         line.put("rssBytes", Pointer.physicalBytes());
-        line.put("offHeapBytes", Pointer.totalBytes());
         List<Map<String, Object>> layers = new ArrayList<>();
         for (Layer layer : layers(main)) {
             Map<String, INDArray> params = trainable(layer, layer.paramTable());
