@@ -146,6 +146,7 @@ class StatsRecorderTest {
         assertTrue(last.get("loss").asDouble() > 0);
         assertTrue(last.get("imagesPerSecond").asDouble() > 0);
         assertTrue(last.get("heapBytes").asLong() > 0 && last.get("rssBytes").asLong() > 0);
+        assertTrue(last.get("statsMillis").asDouble() > 0, "the recorder's own time");
         JsonNode layers = last.get("layers");
         assertEquals(3, layers.size(), "conv, batch norm (gamma and beta) and output");
         for (JsonNode layer : layers) {
