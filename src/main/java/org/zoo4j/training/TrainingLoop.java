@@ -135,10 +135,10 @@ public final class TrainingLoop {
 
     /** Trains until the last epoch, early stopping, a bad loss, pruning or a stop request. */
     public Result run() throws IOException {
-        if (stats != null) {
-            stats.attach();
-        }
         try {
+            if (stats != null) {
+                stats.attach();
+            }
             return train();
         } finally {
             if (stats != null) {

@@ -53,9 +53,9 @@ function drawEpochs(d) {
     'the first layer\'s rate in each epoch (the schedule), and training images per second');
   Z.draw(rate, {
     legend: {},
-    grid: {left: 72, right: 72},
+    grid: {left: 72, right: 80},
     xAxis: valueAxis('epoch', {minInterval: 1, scale: false, min: 'dataMin', max: 'dataMax', nameGap: 26}),
-    yAxis: [valueAxis('learning rate', {nameGap: 56}), valueAxis('images/s', {position: 'right', nameGap: 46})],
+    yAxis: [valueAxis('learning rate', {nameGap: 56}), valueAxis('images/s', {position: 'right', nameGap: 54})],
     series: [
       series('learning rate', e.map(r => [r.epoch, r.learningRate]), {step: 'end'}),
       series('images/s', e.map(r => [r.epoch, r.imagesPerSecond]), {yAxisIndex: 1}),
@@ -147,7 +147,8 @@ function drawSteps(d) {
   });
 
   Z.draw(Z.chart('throughput', 'step-charts', 'Throughput', 'training images per second since the previous line'), {
-    xAxis: stepAxis, yAxis: valueAxis('images/s'),
+    grid: {left: 76},
+    xAxis: stepAxis, yAxis: valueAxis('images/s', {nameGap: 54}),
     series: [series('images/s', steps.map(s => [s.step, s.imagesPerSecond]))],
   });
 
