@@ -2,7 +2,8 @@
 """zoo4j's PyTorch peer: the five benchmark networks of `./zoo4j bench`, built and timed as zoo4j builds and times them.
 
 Networks (the names are zoo4j's, see src/main/java/org/zoo4j/bench/BenchNetwork.java; each prints its parameter count,
-which compare_torch.py checks against zoo4j's):
+which compare_torch.py checks against zoo4j's; counted as DL4J counts them, batch norm's running
+statistics included):
   lenet5        conv5x5x6 (pad 2) - maxpool2 - conv5x5x16 - maxpool2 - fc120 - fc84 - fc10, ReLU, on 1x28x28;
                 training batches 64 and 128, inference 256
   alexnet-small conv5x5x64 (pad 2) - maxpool3/2 - conv5x5x192 (pad 2) - maxpool3/2 - conv3x3 384, 256, 256 (pad 1) -
@@ -189,6 +190,12 @@ def blas():
         return "unknown"
 
 
+def parameter_count(net):
+    """Counted as DL4J counts them: batch norm's running mean and variance are parameters there, buffers here."""
+    return sum(p.numel() for p in net.parameters()) + sum(
+        b.numel() for name, b in net.named_buffers() if name.endswith(("running_mean", "running_var")))
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
@@ -237,7 +244,7 @@ def bench(name, args):
         for batch in ([args.batch] if args.batch else train_batches):
             torch.manual_seed(SEED)
             net = build()
-            params = sum(p.numel() for p in net.parameters())
+            params = parameter_count(net)
             net.train()
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
@@ -252,7 +259,7 @@ def bench(name, args):
     if "infer" in modes:
         torch.manual_seed(SEED)
         net = build().eval()
-        params = sum(p.numel() for p in net.parameters())
+        params = parameter_count(net)
         xs = [x for x, _ in batches(name, infer_batch, 10 if NETWORKS[name][4] else 6)]
 
         def forward(x):
@@ -330,8 +337,8 @@ def main():
         if args.flops:
             forward_flops(name)
         elif args.params:
-            print("RESULT " + json.dumps({"framework": "torch", "network": name, "params": sum(
-                p.numel() for p in NETWORKS[name][0]().parameters())}), flush=True)
+            print("RESULT " + json.dumps({"framework": "torch", "network": name,
+                                          "params": parameter_count(NETWORKS[name][0]())}), flush=True)
         else:
             bench(name, args)
 

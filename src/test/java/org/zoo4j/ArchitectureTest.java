@@ -1,5 +1,6 @@
 package org.zoo4j;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
@@ -29,6 +30,7 @@ class ArchitectureTest {
             List.of("transfer"),
             List.of("training"),
             List.of("sweep", "bench", "visual"),
+            List.of("dashboard"), // reads runs and sweeps; only the command line uses it (see below)
             List.of(""), // org.zoo4j itself: the front door (Zoo)
             List.of("cli"));
 
@@ -72,6 +74,13 @@ class ArchitectureTest {
     @Test
     void eachLayerUsesOnlyTheLayersBelowIt() {
         layers().check(classes);
+    }
+
+    /** The dashboard is a front end of the command line: nothing else, the front door included, depends on it. */
+    @Test
+    void onlyTheCommandLineUsesTheDashboard() {
+        noClasses().that().resideOutsideOfPackages("org.zoo4j.dashboard..", "org.zoo4j.cli..").should()
+                .dependOnClassesThat().resideInAPackage("org.zoo4j.dashboard..").check(classes);
     }
 
     @Test

@@ -53,6 +53,7 @@ public final class Measurements {
     /** Inference over batches in memory. */
     public static Result infer(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph net = network.build();
+        LayerHelpers.install(net); // a no-op for --raw-dl4j
         BatchCycle batches = BatchCycle.of(network, batch, Math.min(plan.iterations(), 10));
         warmUp(plan, () -> net.output(batches.next().getFeatures())[0].close());
         double[] ips = new double[plan.repeats()];
@@ -125,7 +126,7 @@ public final class Measurements {
         }
         ComputationGraph dl4j = network.build();
         ComputationGraph zoo4j = dl4j.clone();
-        if (LayerHelpers.install(zoo4j) == 0) {
+        if (LayerHelpers.installForTraining(zoo4j) == 0) {
             throw new IllegalStateException(network.name() + ": no layer took zoo4j's helpers (DL4J's oneDNN helpers "
                     + "are not attached: CPU backend with helpers on is needed)");
         }
@@ -239,7 +240,7 @@ public final class Measurements {
     /** The network as zoo4j trains it: its layer helpers installed, unless they are switched off. */
     private static ComputationGraph training(BenchNetwork network) {
         ComputationGraph net = network.build();
-        LayerHelpers.install(net);
+        LayerHelpers.installForTraining(net);
         return net;
     }
 

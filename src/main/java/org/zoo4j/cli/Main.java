@@ -11,11 +11,13 @@ import picocli.CommandLine.Command;
         description = "A model zoo for Java on Deeplearning4j: classic CNNs, data, training, sweeps and transfer.",
         subcommands = {ListCommand.class, DescribeCommand.class, DataCommand.class, TrainCommand.class,
                 FinetuneCommand.class, EvalCommand.class, PredictCommand.class, InfoCommand.class,
-                WeightsCommand.class, BenchCommand.class, SweepCommand.class, VisualizeCommand.class,
+                WeightsCommand.class, BenchCommand.class, SweepCommand.class, VisualizeCommand.class, UiCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
-    /** Sub-commands that only read configurations and cards: they start without loading the native backend. */
-    private static final Set<String> WITHOUT_BACKEND = Set.of("zoo4j", "list", "describe", "help");
+    /**
+     * Sub-commands that only read configurations, cards and run files: they start without loading the native backend.
+     */
+    private static final Set<String> WITHOUT_BACKEND = Set.of("zoo4j", "list", "describe", "help", "ui");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,11 +1,15 @@
 package org.zoo4j.cli;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.dashboard.Catalog;
+import org.zoo4j.dashboard.DashboardServer;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.Trainer;
 import org.zoo4j.training.TrainingLoop;
@@ -18,9 +22,11 @@ import picocli.CommandLine.Parameters;
         description = {"Train a model. Without arguments: LeNet-5 on Fashion-MNIST.",
                 "Examples:", "  ./zoo4j train", "  ./zoo4j train training/resnet20-fashion-mnist.yaml --set epochs=5",
                 "  ./zoo4j train --model resnet20 --dataset fashion-mnist --epochs 30",
-                "  ./zoo4j train --resume runs/lenet5-fashion-mnist-20260101-120000"},
+                "  ./zoo4j train --resume runs/lenet5-fashion-mnist-20260101-120000",
+                "  ./zoo4j train --ui --subset 6000 --epochs 3"},
         footer = {"Exit codes: 0 done, 2 bad input, 3 loss became NaN/infinite (last good checkpoint kept), "
-                + "130 interrupted (checkpoint written)."})
+                + "130 interrupted (checkpoint written). With --ui the dashboard stays up after training until "
+                + "Ctrl-C."})
 final class TrainCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "RECIPE", description = "training recipe YAML (see training/)")
     Path recipeFile;
@@ -45,6 +51,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", paramLabel = "RUN", description = "continue the run in this directory from its last checkpoint")
     Path resume;
 
+    @Option(names = "--ui", description = "serve this run's live dashboard on 127.0.0.1 (as ./zoo4j ui; see --port, "
+            + "--bind), recording per-step statistics every " + UI_STATS_EVERY + " iterations unless the recipe's "
+            + "statsEvery says otherwise; it stays up after training until Ctrl-C")
+    boolean ui;
+
+    @picocli.CommandLine.Mixin
+    DashboardOptions dashboard = new DashboardOptions();
+
+    /** The recipe's statsEvery that --ui sets where the recipe has none. */
+    static final int UI_STATS_EVERY = 10;
+
     @Override
     public Integer call() throws Exception {
         Map<String, String> all = new LinkedHashMap<>();
@@ -55,22 +72,53 @@ final class TrainCommand implements Callable<Integer> {
             all.put("workers", workers.toString());
         }
         all.putAll(options.settings());
+        if (!ui && dashboard.given()) {
+            throw new ConfigException("--port, --bind and --expose set up the dashboard: add --ui");
+        }
+        // The dashboard first: a port in use stops the command before any run directory is written.
+        DashboardServer server = ui ? dashboard.start(Catalog.empty()) : null;
         Trainer trainer;
+        try {
+            trainer = start(all);
+        } catch (RuntimeException | IOException e) {
+            if (server != null) {
+                server.close();
+            }
+            throw e;
+        }
+        if (server == null) {
+            return run(trainer);
+        }
+        String id = server.catalog().addRun(trainer.runDir());
+        System.out.println("dashboard: " + server.runPage(id) + " (all runs: " + server.address() + ")");
+        int code = run(trainer);
+        System.out.println("training ended (exit code " + code + "); the dashboard stays up at " + server.runPage(id)
+                + " until Ctrl-C");
+        new CountDownLatch(1).await(); // until Ctrl-C ends the JVM
+        return code;
+    }
+
+    private Trainer start(Map<String, String> all) throws IOException {
         if (resume != null) {
             if (recipeFile != null || model != null || out != null) {
                 throw new ConfigException("--resume takes the run's own recipe and directory; give no RECIPE, "
                         + "--model or --out with it (use --set to change settings)");
             }
-            trainer = Trainer.resume(resume, all, System.out);
-        } else {
-            TrainingRecipe recipe = recipeFile == null ? TrainingRecipe.defaults() : TrainingRecipe.read(recipeFile);
-            if (model != null) {
-                recipe = recipe.withModel(model, model.equals(recipe.model()) ? recipe.overrides() : Map.of());
+            if (ui && !all.containsKey("statsEvery") && Files.isRegularFile(resume.resolve(Trainer.RECIPE_FILE))
+                    && TrainingRecipe.read(resume.resolve(Trainer.RECIPE_FILE)).statsEvery() == 0) {
+                all.put("statsEvery", String.valueOf(UI_STATS_EVERY));
             }
-            recipe = recipe.with(all);
-            trainer = Trainer.start(recipe, out == null ? Trainer.defaultRunDir(recipe) : out, System.out);
+            return Trainer.resume(resume, all, System.out);
         }
-        return run(trainer);
+        TrainingRecipe recipe = recipeFile == null ? TrainingRecipe.defaults() : TrainingRecipe.read(recipeFile);
+        if (model != null) {
+            recipe = recipe.withModel(model, model.equals(recipe.model()) ? recipe.overrides() : Map.of());
+        }
+        recipe = recipe.with(all);
+        if (ui && recipe.statsEvery() == 0) {
+            recipe = recipe.with(Map.of("statsEvery", String.valueOf(UI_STATS_EVERY)));
+        }
+        return Trainer.start(recipe, out == null ? Trainer.defaultRunDir(recipe) : out, System.out);
     }
 
     /** Starts {@code recipe} in {@code runDir} and runs it to the end; returns the exit code. */

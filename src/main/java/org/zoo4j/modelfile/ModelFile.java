@@ -27,6 +27,7 @@ import org.zoo4j.data.Normalization;
 import org.zoo4j.recipe.FinetuneSettings;
 import org.zoo4j.recipe.LoopSettings;
 import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.runtime.LayerHelpers;
 import org.zoo4j.zoo.Dl4jNetworkFile;
 import org.zoo4j.zoo.ModelRegistry;
 
@@ -256,13 +257,16 @@ public final class ModelFile {
             throw new ModelFileException(file + ": not a model file (no configuration.json)");
         }
         JsonNode tree = Configs.json().readTree(configuration);
+        Model net;
         try {
-            return tree.has("confs") ? ModelSerializer.restoreMultiLayerNetwork(file.toFile(), withUpdater)
+            net = tree.has("confs") ? ModelSerializer.restoreMultiLayerNetwork(file.toFile(), withUpdater)
                     : ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
         } catch (IOException | RuntimeException e) {
             throw new ModelFileException(file + ": damaged: DL4J cannot read its network (" + e + "); download or "
                     + "train it again", e);
         }
+        LayerHelpers.install(net); // evaluation, prediction, visualisation and resumed training alike
+        return net;
     }
 
     /** The model file a path names: a zip as it is; a run directory's best model, or its last when there is no best. */

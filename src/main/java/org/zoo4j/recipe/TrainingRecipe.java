@@ -38,11 +38,16 @@ import org.zoo4j.zoo.ModelRegistry;
  * @param workers          replicas trained data-parallel (see {@link LoopSettings#workers()}; default 1); read from
  *                         {@code gpus} too, its name before CPU replicas were allowed
  * @param finetune         when set, training starts from a trained model (see {@link FinetuneSettings}); null = fresh weights
+ * @param statsEvery       record per-step statistics for the dashboard every this many training iterations into the
+ *                         run's {@code stats.jsonl} (loss, learning rate, images/s, memory, each layer's parameter and
+ *                         update magnitudes; see {@code org.zoo4j.training.StatsRecorder}); 0 = off, the default.
+ *                         {@code ./zoo4j train --ui} sets 10 where it is 0; watch a run with {@code ./zoo4j ui RUN}
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs,
                              LrSchedule schedule, double weightDecay, double clipGradientNorm, int earlyStopping,
-                             Monitor monitor, Device device, int workers, FinetuneSettings finetune) {
+                             Monitor monitor, Device device, int workers, FinetuneSettings finetune,
+                             @JsonInclude(JsonInclude.Include.NON_DEFAULT) int statsEvery) {
     /** The default recipe's model: what {@code ./zoo4j train} trains without arguments. */
     public static final String DEFAULT_MODEL = "lenet5";
 
@@ -60,6 +65,18 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
             throw new ConfigException("clipGradientNorm: must be >= 0 (0 = off), got " + clipGradientNorm);
         }
         new LoopSettings(epochs, schedule, monitor, earlyStopping, workers); // checks those settings
+        if (statsEvery < 0) {
+            throw new ConfigException("statsEvery: iterations between per-step statistics, >= 0 (0 = off), got "
+                    + statsEvery);
+        }
+    }
+
+    /** A recipe that records no per-step statistics (statsEvery 0). */
+    public TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs, LrSchedule schedule,
+                          double weightDecay, double clipGradientNorm, int earlyStopping, Monitor monitor,
+                          Device device, int workers, FinetuneSettings finetune) {
+        this(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping, monitor, device,
+                workers, finetune, 0);
     }
 
     /** The YAML/JSON form: every field may be left out and takes its default. */
@@ -73,7 +90,8 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
                                   @JsonProperty("earlyStopping") Integer earlyStopping,
                                   @JsonProperty("monitor") Monitor monitor, @JsonProperty("device") Device device,
                                   @JsonProperty("workers") Integer workers, @JsonProperty("gpus") Integer gpus,
-                                  @JsonProperty("finetune") FinetuneSettings finetune) {
+                                  @JsonProperty("finetune") FinetuneSettings finetune,
+                                  @JsonProperty("statsEvery") Integer statsEvery) {
         if (workers != null && gpus != null && !workers.equals(gpus)) {
             throw new ConfigException("workers: " + workers + " and gpus: " + gpus + " disagree; gpus is the old name "
                     + "of workers, give only workers");
@@ -81,7 +99,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         return new TrainingRecipe(model, overrides, data, epochs == null ? 10 : epochs, schedule,
                 weightDecay == null ? 0 : weightDecay, clipGradientNorm == null ? 0 : clipGradientNorm,
                 earlyStopping == null ? 0 : earlyStopping, monitor, device,
-                workers != null ? workers : gpus != null ? gpus : 1, finetune);
+                workers != null ? workers : gpus != null ? gpus : 1, finetune, statsEvery == null ? 0 : statsEvery);
     }
 
     /** The settings of the epoch loop. */
@@ -99,7 +117,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         updater.put("learningRate", 0.002);
         return fromMap(DEFAULT_MODEL, Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 8,
                 LrSchedule.fromMap(LrSchedule.Type.COSINE, null, null, null, null, 0.05), null, null, null, null, null, null, null,
-                null);
+                null, null);
     }
 
     public static TrainingRecipe read(Path file) throws IOException {
@@ -160,7 +178,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (!modelSettings.equals(overrides)) {
             updated = new TrainingRecipe(updated.model, modelSettings, updated.data, updated.epochs, updated.schedule,
                     updated.weightDecay, updated.clipGradientNorm, updated.earlyStopping, updated.monitor,
-                    updated.device, updated.workers, updated.finetune);
+                    updated.device, updated.workers, updated.finetune, updated.statsEvery);
         }
         updated.modelConfig();
         return updated;
@@ -250,21 +268,21 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
 
     public TrainingRecipe withEpochs(int e) {
         return new TrainingRecipe(model, overrides, data, e, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune);
+                monitor, device, workers, finetune, statsEvery);
     }
 
     public TrainingRecipe withData(DataConfig d) {
         return new TrainingRecipe(model, overrides, d, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune);
+                monitor, device, workers, finetune, statsEvery);
     }
 
     public TrainingRecipe withFinetune(FinetuneSettings f) {
         return new TrainingRecipe(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, f);
+                monitor, device, workers, f, statsEvery);
     }
 
     public TrainingRecipe withModel(String m, Map<String, Object> o) {
         return new TrainingRecipe(m, o, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune);
+                monitor, device, workers, finetune, statsEvery);
     }
 }

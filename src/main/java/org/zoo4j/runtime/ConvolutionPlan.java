@@ -174,8 +174,9 @@ final class ConvolutionPlan {
     }
 
     /**
-     * dx, dw and db (null without bias) from x, w and dy. A null {@code w} means the forward-layout weights from
-     * earlier in this step are current and the backward-data primitive takes that layout.
+     * dx, dw and db (null without bias) from x, w and dy. A null {@code dx}: no input gradient (no backward-data
+     * pass). A null {@code w} means the forward-layout weights from earlier in this step are current and the
+     * backward-data primitive takes that layout (or that there is no backward-data pass).
      */
     void backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
                   OneDnn.Address address) {
@@ -200,6 +201,10 @@ final class ConvolutionPlan {
         b.weightsPrimitive.execute(s, b.weightsArgs);
         ConvolutionProfile.add(ConvolutionProfile.Part.BACKWARD_WEIGHTS, t);
         b.diffWeights.writeBack(s);
+        if (dx == null) { // the input gradient is not wanted
+            s._wait();
+            return;
+        }
         // then the input gradient
         if (w != null) {
             b.weights.bind(OneDnn.address(w), address, scratch, s);

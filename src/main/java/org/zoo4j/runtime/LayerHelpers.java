@@ -1,6 +1,7 @@
 package org.zoo4j.runtime;
 
 import java.lang.reflect.Field;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -108,6 +109,30 @@ public final class LayerHelpers {
     }
 
     /**
+     * {@link #install}, for a graph about to be trained with {@code fit}: the convolution layers that read the
+     * network's input directly then compute no gradient with respect to it (nothing reads it; PyTorch does not compute
+     * it either, as its input does not require a gradient). Not for a graph whose input gradient is wanted (saliency,
+     * activation maximisation): there use {@link #install}. Returns how many layers got a helper.
+     */
+    public static int installForTraining(Model model) {
+        int installed = install(model);
+        if (!(model instanceof ComputationGraph graph)) {
+            return installed;
+        }
+        for (GraphVertex vertex : graph.getVertices()) {
+            // Neither a preprocessor nor input dropout: DL4J hands the gradient to those, and they do not take null.
+            if (vertex instanceof LayerVertex lv && lv.getLayerPreProcessor() == null && lv.getInputVertices() != null
+                    && lv.getLayer().conf().getLayer().getIDropout() == null
+                    && Arrays.stream(lv.getInputVertices())
+                    .allMatch(in -> graph.getVertices()[in.getVertexIndex()].isInputVertex())
+                    && helperOf(lv.getLayer()) instanceof OneDnnConvolutionHelper helper) {
+                helper.skipInputGradient();
+            }
+        }
+        return installed;
+    }
+
+    /**
      * Puts a {@link ReluActivationLayer} in place of each of DL4J's plain-ReLU activation layers: in the layer array,
      * and for a graph in its vertex. Returns how many.
      */
@@ -195,6 +220,23 @@ public final class LayerHelpers {
                     + openMpRuntimes + " OpenMP runtime" + (openMpRuntimes == 1 ? ", shared with libnd4j)" : "s)")
                     : direct + " (dnnl natives did not load: " + loadFailure + ")";
         };
+    }
+
+    /**
+     * How many of the network's convolution layers run zoo4j's convolution helper: where a network came from (a model
+     * file, a cut for visualisation, a fine-tuning graph), to check that {@link #install} reached it.
+     */
+    public static int convolutionLayersWithZoo4jHelper(Model model) {
+        Layer[] layers = model instanceof ComputationGraph graph ? graph.getLayers()
+                : model instanceof MultiLayerNetwork network ? network.getLayers() : new Layer[0];
+        int count = 0;
+        for (Layer layer : layers) {
+            Object helper = helperOf(layer);
+            if (helper instanceof OneDnnConvolutionHelper || helper instanceof DirectConvolutionHelper) {
+                count++;
+            }
+        }
+        return count;
     }
 
     /** The layer's helper, whichever it is, or null. */

@@ -85,6 +85,13 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private long weightReorders;
     private long weightReuses;
     private long fallbackCalls;
+    private long skippedInputGradients;
+    /**
+     * Whether backprop computes the gradient with respect to the layer's input. Not where the input is the network's
+     * own and nothing reads its gradient (training a graph): there it is the whole backward-data pass, which on a
+     * 1-channel first layer is most of the layer's time (LeNet-5: 80%).
+     */
+    private volatile boolean inputGradient = true;
 
     /**
      * @param dataType           the layer's data type
@@ -101,6 +108,20 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
         this.variant = variant;
+    }
+
+    /** Backprop returns no gradient with respect to the input from now on (see {@link LayerHelpers#installForTraining}). */
+    void skipInputGradient() {
+        inputGradient = false;
+    }
+
+    boolean computesInputGradient() {
+        return inputGradient;
+    }
+
+    /** Backward passes that computed no input gradient. */
+    long skippedInputGradients() {
+        return skippedInputGradients;
     }
 
     /** Forward passes computed by oneDNN here (not counting outputs handed back to backprop). */
@@ -233,17 +254,20 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         INDArray x = plain(input, ArrayType.BP_WORKING_MEM, workspaceMgr);
         INDArray dy = plain(delta, ArrayType.BP_WORKING_MEM, workspaceMgr);
-        boolean weightsKept = weightsCurrent(plan, weights) && plan.backwardDataSharesForwardWeights();
-        INDArray w = weightsKept ? null : plain(weights, ArrayType.BP_WORKING_MEM, workspaceMgr);
-        INDArray epsilon = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT,
-                input.shape(), 'c');
+        boolean weightsKept = inputGradient && weightsCurrent(plan, weights)
+                && plan.backwardDataSharesForwardWeights();
+        INDArray w = !inputGradient || weightsKept ? null : plain(weights, ArrayType.BP_WORKING_MEM, workspaceMgr);
+        INDArray epsilon = !inputGradient ? null : workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD,
+                DataType.FLOAT, input.shape(), 'c');
         INDArray dw = isPlain(weightGradView) ? weightGradView
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, weights.shape(), 'c');
         INDArray db = !hasBias ? null : isPlain(biasGradView) ? biasGradView
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, k.oc());
         plan.backward(x, w, dy, epsilon, dw, db, address);
         backwardPasses++;
-        if (weightsKept) {
+        if (!inputGradient) {
+            skippedInputGradients++;
+        } else if (weightsKept) {
             weightReuses++;
         } else if (plan.backwardWeightsReordered()) {
             weightReorders++;

@@ -70,6 +70,7 @@ public final class Sweep {
         AtomicFiles.writeString(dir.resolve("sweep.yaml"), Files.readString(sweepFile));
         store.putMeta("name", spec.name());
         store.putMeta("source", sweepFile.toString());
+        store.putMeta("objective", spec.objective().key());
         return new Sweep(spec, dir, store);
     }
 
@@ -79,10 +80,20 @@ public final class Sweep {
             throw new ConfigException(dir + " holds no sweep (no sweep.db and sweep.yaml); start one with "
                     + "./zoo4j sweep training/sweeps/FILE.yaml");
         }
+        return new Sweep(readSpec(dir), dir, SweepStore.open(dir));
+    }
+
+    /**
+     * The definition of the sweep in {@code dir} as it was created from its sweep file, without opening its store;
+     * null for a sweep defined in code (it has no sweep.yaml).
+     */
+    public static SweepSpec readSpec(Path dir) throws IOException {
+        if (!Files.isRegularFile(dir.resolve("sweep.yaml"))) {
+            return null;
+        }
         // The base recipe as it was resolved at creation, so later edits of the recipe file change nothing.
-        SweepSpec spec = SweepFile.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(),
-                null, dir.resolve("base-recipe.yaml"));
-        return new Sweep(spec, dir, SweepStore.open(dir));
+        return SweepFile.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(), null,
+                dir.resolve("base-recipe.yaml"));
     }
 
     /**
@@ -96,6 +107,7 @@ public final class Sweep {
             AtomicFiles.writeString(dir.resolve("base-recipe.yaml"), spec.base().toYaml());
             store.putMeta("name", spec.name());
             store.putMeta("source", "programmatic: " + spec.space());
+            store.putMeta("objective", spec.objective().key());
         }
         return new Sweep(spec, dir, store);
     }

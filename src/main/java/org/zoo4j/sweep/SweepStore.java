@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.sqlite.SQLiteConfig;
+import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
 
 /**
@@ -65,19 +66,26 @@ public final class SweepStore {
     private final SQLiteConfig config;
     public static final String WORKER = ManagementFactory.getRuntimeMXBean().getName(); // pid@host
 
-    private SweepStore(Path db) {
+    private SweepStore(Path db, boolean readOnly) {
         this.url = "jdbc:sqlite:" + db.toAbsolutePath();
         this.config = new SQLiteConfig();
-        config.setJournalMode(SQLiteConfig.JournalMode.WAL);
-        config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
-        config.setBusyTimeout(120_000);
-        config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+        if (readOnly) {
+            // Reads only, in deferred transactions: it never takes the write lock the workers claim trials under.
+            config.setReadOnly(true);
+            config.setBusyTimeout(10_000);
+            config.setTransactionMode(SQLiteConfig.TransactionMode.DEFERRED);
+        } else {
+            config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+            config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+            config.setBusyTimeout(120_000);
+            config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+        }
     }
 
     /** Opens (creating if needed) the store of the sweep in {@code dir}. */
     public static SweepStore open(Path dir) throws IOException {
         Files.createDirectories(dir);
-        SweepStore store = new SweepStore(dir.resolve("sweep.db"));
+        SweepStore store = new SweepStore(dir.resolve("sweep.db"), false);
         store.transaction(c -> {
             try (Statement s = c.createStatement()) {
                 s.executeUpdate("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
@@ -92,6 +100,17 @@ public final class SweepStore {
             return null;
         });
         return store;
+    }
+
+    /**
+     * The store of the sweep in {@code dir}, opened read-only (SQLite's read-only mode: it creates, changes and locks
+     * nothing), for a viewer such as the dashboard while workers run; only the reading methods work.
+     */
+    public static SweepStore openReadOnly(Path dir) {
+        if (!exists(dir)) {
+            throw new ConfigException(dir + " holds no sweep (no sweep.db)");
+        }
+        return new SweepStore(dir.resolve("sweep.db"), true);
     }
 
     public static boolean exists(Path dir) {

@@ -7,6 +7,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.deeplearning4j.parallelism.ParallelWrapper;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
@@ -22,16 +23,19 @@ final class ParallelFit {
     private ParallelFit() {
     }
 
-    /** Fits one pass over {@code train}; returns why it stopped early (see {@link TrainingLoop.BatchSink}), or null. */
+    /**
+     * Fits one pass over {@code train}; returns why it stopped early (see {@link TrainingLoop.BatchSink}), or null.
+     * {@code stats}, where not null, is told of every replica's step and records from {@code net}.
+     */
     static TrainingLoop.Status epoch(Model net, int workers, DataSetIterator train, UnaryOperator<DataSet> filter,
-                                     TrainingLoop.BatchSink sink, BooleanSupplier stopRequested) {
+                                     TrainingLoop.BatchSink sink, BooleanSupplier stopRequested, StatsRecorder stats) {
         ParallelWrapper wrapper = new ParallelWrapper.Builder<>(net).workers(workers).averagingFrequency(1)
                 .averageUpdaters(true).prefetchBuffer(2).reportScoreAfterAveraging(false)
                 .trainingMode(ParallelWrapper.TrainingMode.AVERAGING).build();
         AtomicReference<TrainingLoop.Status> stop = new AtomicReference<>();
         StoppableIterator batches = new StoppableIterator(train, filter, () -> stop.get() != null
                 || stopRequested.getAsBoolean());
-        wrapper.setListeners(new BaseTrainingListener() {
+        TrainingListener counter = new BaseTrainingListener() {
             @Override
             public void iterationDone(Model model, int iteration, int epoch) {
                 if (stop.get() == null) {
@@ -42,7 +46,8 @@ final class ParallelFit {
                     }
                 }
             }
-        });
+        };
+        wrapper.setListeners(stats == null ? List.of(counter) : List.of(counter, stats));
         try {
             wrapper.fit(batches);
             if (wrapper.getException() != null) {

@@ -148,10 +148,11 @@ public final class Trainer implements AutoCloseable {
 
     private static TrainingLoop loop(TrainingRecipe recipe, DataPipeline data, ComputationGraph net,
                                      TrainingState state, Path runDir, PrintStream console, TrainingHooks hooks) {
-        LayerHelpers.install(net);
+        LayerHelpers.installForTraining(net);
         return TrainingLoop.builder(net, data.train()).validation(data.validationSize() > 0 ? data.validation() : null)
                 .test(data.test()).labels(data.labels()).settings(recipe.loop()).runDirectory(runDir)
                 .console(console).hooks(hooks).state(state).resumeAdvice("./zoo4j train --resume " + runDir)
+                .statsEvery(recipe.statsEvery())
                 .modelEntries(ModelFile.entries(recipe, data.labels(), data.normalizer(), data.shape()))
                 .resultDetails(() -> skipped(data)).build();
     }

@@ -67,6 +67,8 @@ public final class TrainingLoop {
     private final TrainingHooks hooks;
     private final String resumeAdvice;
     private final Supplier<Map<String, Object>> resultDetails;
+    /** Per-step statistics (stats.jsonl), or null: off. */
+    private final StatsRecorder stats;
     private TrainingState state;
     private double appliedFactor = Double.NaN;
     private volatile boolean stopRequested;
@@ -92,6 +94,8 @@ public final class TrainingLoop {
         this.state = s.learningRates() != null ? s
                 : new TrainingState(s.epochsDone(), s.batchesDone(), s.bestEpoch(), s.bestMetric(), s.sinceBest(),
                 s.history(), unscaledRates(network.learningRates(), s, b.settings));
+        this.stats = b.statsEvery == 0 ? null : new StatsRecorder(network.model(), run, b.statsEvery,
+                settings.workers(), () -> state.epochsDone() + 1);
     }
 
     /** A new run of {@code network} on {@code train}; set at least {@link TrainingLoopBuilder#runDirectory}. */
@@ -141,8 +145,14 @@ public final class TrainingLoop {
     public Result run() throws IOException {
         try {
             run.recover();
+            if (stats != null) {
+                stats.attach();
+            }
             return train();
         } finally {
+            if (stats != null) {
+                stats.detach();
+            }
             finished.countDown();
         }
     }
@@ -164,7 +174,7 @@ public final class TrainingLoop {
             EpochRun epochRun = new EpochRun(epoch, startEpoch(epoch), start, progress);
             Status stopped = settings.workers() > 1
                     ? ParallelFit.epoch(network.model(), settings.workers(), train, hooks.batchFilter(), epochRun,
-                    () -> stopRequested)
+                    () -> stopRequested, stats)
                     : fitSequential(epochRun);
             if (stopped == Status.DIVERGED) {
                 progress.endLine();

@@ -28,6 +28,7 @@ public final class TrainingLoopBuilder {
     String resumeAdvice;
     Supplier<Map<String, Object>> resultDetails = Map::of;
     TrainingState state;
+    int statsEvery;
 
     TrainingLoopBuilder(Model network, DataSetIterator train) {
         TrainableNetwork.of(network); // refuses anything but the two network kinds now, not at build()
@@ -82,6 +83,18 @@ public final class TrainingLoopBuilder {
 
     public TrainingLoopBuilder hooks(TrainingHooks h) {
         this.hooks = h;
+        return this;
+    }
+
+    /**
+     * Per-step statistics for the dashboard every {@code iterations} training iterations, appended to the run
+     * directory's {@value StatsRecorder#FILE} (see {@link StatsRecorder}); 0, the default, records none.
+     */
+    public TrainingLoopBuilder statsEvery(int iterations) {
+        if (iterations < 0) {
+            throw new IllegalArgumentException("statsEvery: at least 0 (0 = off), got " + iterations);
+        }
+        this.statsEvery = iterations;
         return this;
     }
 

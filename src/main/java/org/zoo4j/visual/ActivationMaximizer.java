@@ -30,6 +30,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.runtime.LayerHelpers;
 
 /**
  * An input that maximises one filter's mean activation at a layer, found by gradient ascent on the input from noise
@@ -343,6 +344,7 @@ public final class ActivationMaximizer {
                 cut.getVertex(v).getLayer().setParams(from.getLayer().params().dup());
             }
         }
+        LayerHelpers.install(cut); // a new graph: DL4J's helpers again until this
         return cut;
     }
 }

@@ -129,6 +129,13 @@ class BenchCommandTest {
     }
 
     @Test
+    void paramsModePrintsTheCountThePyTorchPeerIsCheckedAgainst() {
+        String out = stdout(new ByteArrayOutputStream(), "bench", "--network", "lenet5,resnet20", "--mode", "params");
+        assertTrue(out.contains("lenet5         parameters 61,706"), out);
+        assertTrue(out.contains("resnet20       parameters 273,754"), "shortcut B, and DL4J counts batch norm's running statistics: " + out);
+    }
+
+    @Test
     void opTimesAreParsedFromNd4jsProfilerLines() {
         String text = "CustomOp conv2d (7325441780195652299)  >>>  420 calls; Min: 1 ns; Max: 9 ns; Average: 5000000 ns; "
                 + "Median: 2 ns; \nScalarOp relu (39)  >>>  20 calls; Min: 1 ns; Max: 2 ns; Average: 100000 ns; Median: 1 ns; \n";
@@ -171,7 +178,7 @@ class BenchCommandTest {
         assertTrue(err.toString().contains("unknown benchmark network 'lenet6'"), err.toString());
         err.reset();
         assertEquals(2, run(err, "bench", "--network", "lenet5", "--mode", "fast"));
-        assertTrue(err.toString().contains("--mode: one of fit, loop, infer, helpers, steps, ops, routes; got 'fast'"),
+        assertTrue(err.toString().contains("--mode: one of fit, loop, infer, helpers, steps, ops, routes, params; got 'fast'"),
                 err.toString());
     }
 }

@@ -1,6 +1,7 @@
 package org.zoo4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -334,6 +335,28 @@ class LayerHelpersTest {
         assertEquals(1, ((ReluActivationLayer) tuned.getLayer(1)).trainingPasses());
         assertEquals(reference.getLayerWiseConfigurations().toJson(), tuned.getLayerWiseConfigurations().toJson(),
                 "the configuration, and so a saved network, is DL4J's own");
+    }
+
+    @Test
+    void forTrainingTheFirstConvolutionComputesNoInputGradientAndTrainsTheSame() {
+        ComputationGraph kept = Zoo.create("lenet5", Map.of("numClasses", 10));
+        ComputationGraph skipped = kept.clone();
+        LayerHelpers.install(kept);
+        LayerHelpers.installForTraining(skipped);
+        OneDnnConvolutionHelper first = (OneDnnConvolutionHelper) LayerHelpers.helperOf(skipped.getLayer("conv1"));
+        OneDnnConvolutionHelper second = (OneDnnConvolutionHelper) LayerHelpers.helperOf(skipped.getLayer("conv2"));
+        assertFalse(first.computesInputGradient(), "conv1 reads the network's input: nothing reads its gradient");
+        assertTrue(second.computesInputGradient(), "conv2's input gradient is conv1's output gradient");
+        assertTrue(((OneDnnConvolutionHelper) LayerHelpers.helperOf(kept.getLayer("conv1"))).computesInputGradient(),
+                "install alone keeps every input gradient (activation maximisation needs the image's)");
+        for (int step = 0; step < 3; step++) {
+            DataSet batch = batch(16, 1, 28, 28, 10, step);
+            kept.fit(batch);
+            skipped.fit(batch);
+        }
+        assertEquals(3, first.skippedInputGradients());
+        assertEquals(0.0, kept.params().sub(skipped.params()).amaxNumber().doubleValue(),
+                "three Adam steps to the same parameters, to the bit");
     }
 
     @Test

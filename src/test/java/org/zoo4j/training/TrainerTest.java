@@ -37,6 +37,7 @@ import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.recipe.LrSchedule;
 import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.runtime.LayerHelpers;
 import org.zoo4j.zoo.UpdaterSpec;
 
 class TrainerTest {
@@ -78,6 +79,8 @@ class TrainerTest {
 
         // The saved model predicts what the network predicted before it was saved, and carries its metadata.
         ModelFile.Loaded loaded = ModelFile.load(run.resolve("best.zip"), false);
+        assertEquals(2, LayerHelpers.convolutionLayersWithZoo4jHelper(loaded.net()), "a loaded model runs inference "
+                + "with zoo4j's convolution helper on both convolutions, as training did");
         INDArray after = loaded.net().outputSingle(false, features);
         assertTrue(before.equalsWithEps(after, 1e-6), "same predictions after saving");
         assertEquals(10, loaded.labels().size());

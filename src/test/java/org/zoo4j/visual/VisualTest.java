@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.runtime.Backend;
+import org.zoo4j.runtime.LayerHelpers;
 
 class VisualTest {
     static {
@@ -152,7 +155,13 @@ class VisualTest {
         // activation has changed it, so an add or batch norm followed by a ReLU cannot be compared on its own.)
         String layer = "layer2.0.relu";
         INDArray full = resnet.net().feedForward(x, false).get(layer);
-        INDArray cut = ActivationMaximizer.cutAfter(resnet.net(), layer).outputSingle(false, x);
+        ComputationGraph cutNet = ActivationMaximizer.cutAfter(resnet.net(), layer);
+        long convolutions = Arrays.stream(cutNet.getLayers()).filter(l -> l.getClass()
+                == org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class).count();
+        assertTrue(convolutions >= 8, "the stem's, layer1's and layer2.0's convolutions: " + convolutions);
+        assertEquals(convolutions, LayerHelpers.convolutionLayersWithZoo4jHelper(cutNet), "zoo4j's convolution "
+                + "helper on each: the gradient checked below goes through it");
+        INDArray cut = cutNet.outputSingle(false, x);
         assertTrue(full.equalsWithEps(cut, 1e-4), "cut network differs: max error "
                 + full.sub(cut).amaxNumber());
         // The input gradient agrees with finite differences along a random direction.
