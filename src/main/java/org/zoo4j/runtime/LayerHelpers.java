@@ -13,7 +13,9 @@ import org.deeplearning4j.nn.graph.vertex.impl.LayerVertex;
 import org.deeplearning4j.nn.layers.ActivationLayer;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
+import org.deeplearning4j.nn.layers.OutputLayer;
 import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
 import org.deeplearning4j.nn.layers.mkldnn.MKLDNNConvHelper;
 import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
@@ -29,15 +31,16 @@ import org.zoo4j.base.ConfigException;
 /**
  * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
  * ({@link OneDnnConvolutionHelper}, or {@link DirectConvolutionHelper} where the dnnl natives are missing or
- * {@value #CONVOLUTION}{@code =direct}; {@link ChannelPassBatchNormHelper}), and DL4J's plain-ReLU activation layers
- * for {@link ReluActivationLayer}, on a network about to be trained. Convolution layers inside DL4J's frozen-layer
+ * {@value #CONVOLUTION}{@code =direct}; {@link ChannelPassBatchNormHelper}), and DL4J's plain-ReLU activation, dense
+ * and output layers for {@link ReluActivationLayer}, {@link GemmDenseLayer} and {@link GemmOutputLayer}, on a network
+ * about to be trained or run. Convolution layers inside DL4J's frozen-layer
  * wrappers (transfer learning) get the convolution helper too: a frozen layer runs its forward pass only.
  *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
  * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
  * on); anything else is left as it is, and so is everything if the field cannot be set (another DL4J version): the
- * network then trains as before, at DL4J's speed. The ReLU layers (plain ND4J operations, any backend) are swapped
- * in the network's layer array and, in a graph, in their vertex; the configuration is untouched. Layers made afresh
+ * network then trains as before, at DL4J's speed. The layers (plain ND4J operations, any backend) are swapped in the
+ * network's layer array and, in a graph, in their vertex; the configuration is untouched. Layers made afresh
  * from the configuration (a clone, {@code ParallelWrapper}'s replicas, a reload) are DL4J's again until this runs on
  * them.
  */
@@ -72,7 +75,7 @@ public final class LayerHelpers {
         if (layers == null || !enabled()) {
             return 0;
         }
-        int installed = replaceReluLayers(model, layers);
+        int installed = replaceLayers(model, layers);
         String convolution = convolutionSetting();
         for (Layer outer : layers) {
             // A frozen layer wraps the layer it freezes; its convolution runs forward (and, with backprop, backward)
@@ -133,10 +136,11 @@ public final class LayerHelpers {
     }
 
     /**
-     * Puts a {@link ReluActivationLayer} in place of each of DL4J's plain-ReLU activation layers: in the layer array,
-     * and for a graph in its vertex. Returns how many.
+     * Puts zoo4j's layer in place of each of DL4J's that has one: {@link ReluActivationLayer} for plain-ReLU activation
+     * layers, {@link GemmDenseLayer} for dense layers, {@link GemmOutputLayer} for output layers (exact classes: frozen
+     * and other subclasses keep DL4J's). In the layer array, and for a graph in its vertex. Returns how many.
      */
-    private static int replaceReluLayers(Model model, Layer[] layers) {
+    private static int replaceLayers(Model model, Layer[] layers) {
         if (LAYER_VERTEX_LAYER == null) {
             return 0;
         }
@@ -153,19 +157,25 @@ public final class LayerHelpers {
         int replaced = 0;
         for (int i = 0; i < layers.length; i++) {
             Layer layer = layers[i];
-            if (layer.getClass() != ActivationLayer.class || !ReluActivationLayer.isPlainRelu(layer.conf())
-                    || (model instanceof ComputationGraph && !vertices.containsKey(layer))) {
+            if (model instanceof ComputationGraph && !vertices.containsKey(layer)) {
                 continue;
             }
             try {
-                ReluActivationLayer relu = new ReluActivationLayer((ActivationLayer) layer, dataType);
-                if (model instanceof ComputationGraph) {
-                    LAYER_VERTEX_LAYER.set(vertices.get(layer), relu);
+                Layer ours = layer.getClass() == ActivationLayer.class && ReluActivationLayer.isPlainRelu(layer.conf())
+                        ? new ReluActivationLayer((ActivationLayer) layer, dataType)
+                        : layer.getClass() == DenseLayer.class ? new GemmDenseLayer((DenseLayer) layer, dataType)
+                        : layer.getClass() == OutputLayer.class ? new GemmOutputLayer((OutputLayer) layer, dataType)
+                        : null;
+                if (ours == null) {
+                    continue;
                 }
-                layers[i] = relu;
+                if (model instanceof ComputationGraph) {
+                    LAYER_VERTEX_LAYER.set(vertices.get(layer), ours);
+                }
+                layers[i] = ours;
                 replaced++;
             } catch (IllegalAccessException | RuntimeException e) {
-                log.debug("left DL4J's activation layer {}: {}", layer.conf().getLayer().getLayerName(), e.toString());
+                log.debug("left DL4J's layer {}: {}", layer.conf().getLayer().getLayerName(), e.toString());
             }
         }
         return replaced;

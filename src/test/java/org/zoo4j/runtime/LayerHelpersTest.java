@@ -25,6 +25,7 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
@@ -72,8 +73,9 @@ class LayerHelpersTest {
         ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
         ComputationGraph tuned = reference.clone();
         int installed = LayerHelpers.install(tuned);
-        assertEquals(42 + 19, installed, "19 3x3 convolutions, 2 projection shortcuts and a batch norm after each; "
-                + "ReLU layers after the stem's batch norm, the first batch norm of each block and each block's sum");
+        assertEquals(42 + 19 + 1, installed, "19 3x3 convolutions, 2 projection shortcuts and a batch norm after each; "
+                + "ReLU layers after the stem's batch norm, the first batch norm of each block and each block's sum; the "
+                + "output layer");
         DataSet batch = batch(8, 1, 16, 16, 10, 1);
 
         assertSameGradients(reference, tuned, batch);
@@ -115,7 +117,7 @@ class LayerHelpersTest {
                     .setInputType(InputType.convolutional(12, 12, 16)).build());
             reference.init();
             MultiLayerNetwork tuned = reference.clone();
-            assertEquals(4, LayerHelpers.install(tuned), mode.toString());
+            assertEquals(4 + 1, LayerHelpers.install(tuned), mode.toString() + ": and the output layer");
 
             assertSameGradients(reference, tuned, batch(4, 16, 12, 12, 3, 2));
             List<DirectConvolutionHelper> helpers = helpers(tuned.getLayers());
@@ -172,7 +174,7 @@ class LayerHelpersTest {
                 .setInputType(InputType.convolutional(8, 8, 1)).build());
         reference.init();
         MultiLayerNetwork tuned = reference.clone();
-        assertEquals(1, LayerHelpers.install(tuned));
+        assertEquals(1 + 1, LayerHelpers.install(tuned), "the convolution and the output layer");
         INDArray x = Nd4j.rand(DataType.FLOAT, 2, 1, 8, 8);
         tuned.output(x);
         x.assign(Nd4j.rand(DataType.FLOAT, 2, 1, 8, 8).subi(0.5));
@@ -204,7 +206,7 @@ class LayerHelpersTest {
                         .setInputType(InputType.convolutional(8, 8, 2)).build());
                 reference.init();
                 MultiLayerNetwork tuned = reference.clone();
-                assertEquals(2, LayerHelpers.install(tuned));
+                assertEquals(2 + 1, LayerHelpers.install(tuned), "and the output layer");
                 INDArray x = Nd4j.rand(DataType.FLOAT, 2, 2, 8, 8);
                 tuned.output(x);
                 INDArray changed = reference.params().mul(1.5);
@@ -226,7 +228,7 @@ class LayerHelpersTest {
     void batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread() {
         MultiLayerNetwork reference = batchNormThenConvolution(7, DataType.FLOAT);
         MultiLayerNetwork tuned = reference.clone();
-        assertEquals(2, LayerHelpers.install(tuned));
+        assertEquals(2 + 1, LayerHelpers.install(tuned), "and the output layer");
         ChannelPassBatchNormHelper helper = (ChannelPassBatchNormHelper) LayerHelpers.helperOf(tuned.getLayer(0));
         // The truth for float arithmetic on inputs near 1000: the same network in double precision.
         MultiLayerNetwork exact = batchNormThenConvolution(7, DataType.DOUBLE);
@@ -318,7 +320,7 @@ class LayerHelpersTest {
                 .setInputType(InputType.feedForward(10)).build());
         reference.init();
         MultiLayerNetwork tuned = reference.clone();
-        assertEquals(1, LayerHelpers.install(tuned), "dense layers have no helper; only the plain ReLU is replaced");
+        assertEquals(4, LayerHelpers.install(tuned), "the dense layers, the plain ReLU and the output layer");
         assertInstanceOf(ReluActivationLayer.class, tuned.getLayer(1));
         assertEquals(org.deeplearning4j.nn.layers.ActivationLayer.class, tuned.getLayer(3).getClass(), "leaky ReLU");
         Nd4j.getRandom().setSeed(5);
@@ -329,10 +331,23 @@ class LayerHelpersTest {
             y.putScalar(i, i % 3, 1.0);
         }
         DataSet batch = new DataSet(x, y);
-        // INDArray.equals allows 1e-5; the difference itself must be zero
-        assertEquals(0.0, gradient(reference, batch).sub(gradient(tuned, batch)).amaxNumber().doubleValue(),
-                "the same gradients to the bit");
+        assertSameGradients(reference, tuned, batch); // the dense layers' products: the same to float rounding
         assertEquals(1, ((ReluActivationLayer) tuned.getLayer(1)).trainingPasses());
+
+        // The ReLU layer itself: DL4J's to the bit, forward and back, inputs at exactly 0 included.
+        INDArray in = Nd4j.randn(DataType.FLOAT, 16, 32);
+        in.getRow(0).assign(0);
+        INDArray epsilon = Nd4j.randn(DataType.FLOAT, 16, 32);
+        LayerWorkspaceMgr none = LayerWorkspaceMgr.noWorkspaces();
+        Layer dl4j = reference.getLayer(1);
+        Layer ours = tuned.getLayer(1);
+        dl4j.setInput(in.dup(), none);
+        ours.setInput(in.dup(), none);
+        // INDArray.equals allows 1e-5; the difference itself must be zero
+        assertEquals(0.0, dl4j.activate(true, none).sub(ours.activate(true, none)).amaxNumber().doubleValue());
+        assertEquals(0.0, dl4j.backpropGradient(epsilon.dup(), none).getSecond()
+                .sub(ours.backpropGradient(epsilon.dup(), none).getSecond()).amaxNumber().doubleValue(),
+                "the same input gradient to the bit");
         assertEquals(reference.getLayerWiseConfigurations().toJson(), tuned.getLayerWiseConfigurations().toJson(),
                 "the configuration, and so a saved network, is DL4J's own");
     }
@@ -360,9 +375,46 @@ class LayerHelpersTest {
     }
 
     @Test
+    void denseAndOutputLayersGiveDl4jsGradients() {
+        for (String activation : List.of("RELU", "TANH")) {
+            ComputationGraph reference = Zoo.create("lenet5", Map.of("numClasses", 10, "activation", activation));
+            ComputationGraph tuned = reference.clone();
+            LayerHelpers.installForTraining(tuned);
+            assertInstanceOf(GemmDenseLayer.class, tuned.getLayer("fc1"));
+            assertInstanceOf(GemmOutputLayer.class, tuned.getLayer("fc3"));
+            DataSet batch = batch(16, 1, 28, 28, 10, 3);
+            assertSameGradients(reference, tuned, batch);
+            assertEquals(1, ((GemmDenseLayer) tuned.getLayer("fc2")).reusedPreOutputs(), activation
+                    + ": backprop took the forward pass's pre-activation");
+            assertEquals(reference.score(), tuned.score(), 1e-5, activation);
+            INDArray x = batch.getFeatures();
+            assertTrue(reference.outputSingle(false, x).equalsWithEps(tuned.outputSingle(false, x), 1e-5),
+                    "inference too");
+        }
+    }
+
+    @Test
+    void denseLayersWithDropoutTrainAsDl4jsDo() {
+        // AlexNet-small: dropout on the dense layers' inputs, applied in place to the layer before's output.
+        ComputationGraph reference = Zoo.create("alexnet-small", Map.of("numClasses", 10, "input", "1,32,32"));
+        ComputationGraph tuned = reference.clone();
+        LayerHelpers.installForTraining(tuned);
+        for (int step = 0; step < 2; step++) {
+            DataSet batch = batch(8, 1, 32, 32, 10, 10 + step);
+            Nd4j.getRandom().setSeed(99);
+            reference.fit(batch);
+            Nd4j.getRandom().setSeed(99);
+            tuned.fit(batch);
+        }
+        double scale = reference.params().amaxNumber().doubleValue();
+        double worst = reference.params().sub(tuned.params()).amaxNumber().doubleValue();
+        assertTrue(worst <= 1e-5 * scale, "parameters after two steps with dropout differ by " + worst);
+    }
+
+    @Test
     void otherLayersAndOtherHelpersAreLeftAlone() {
         ComputationGraph graph = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
-        assertEquals(42 + 19, LayerHelpers.install(graph));
+        assertEquals(42 + 19 + 1, LayerHelpers.install(graph));
         assertEquals(0, LayerHelpers.install(graph), "installing twice changes nothing");
         assertInstanceOf(ReluActivationLayer.class, graph.getLayer("bn1.act"), "the vertex holds the new layer");
         Layer relu = graph.getLayer("bn1.act");
