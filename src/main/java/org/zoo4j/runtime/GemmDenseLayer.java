@@ -34,7 +34,11 @@ import org.nd4j.linalg.factory.Nd4j;
 final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
     private WeakReference<INDArray> keptInput = new WeakReference<>(null);
     private WeakReference<INDArray> keptWeights = new WeakReference<>(null);
-    private WeakReference<INDArray> keptPreOutput = new WeakReference<>(null);
+    /**
+     * Held strongly: a weak reference would leave it to the garbage collector's timing whether backprop reuses it or
+     * takes DL4J's path, whose rounding differs, and two runs of one seed would end apart. Dropped after backprop.
+     */
+    private INDArray keptPreOutput;
     private long reusedPreOutputs;
 
     GemmDenseLayer(DenseLayer original, DataType dataType) {
@@ -76,7 +80,7 @@ final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
                 out.assign(z);
                 fn.getActivation(out, true);
             }
-            keptPreOutput = new WeakReference<>(z);
+            keptPreOutput = z;
         }
         keptInput = new WeakReference<>(input);
         keptWeights = new WeakReference<>(getParam("W"));
@@ -88,7 +92,7 @@ final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
         assertInputSet(true);
         IActivation fn = layerConf().getActivationFn();
         boolean identity = fn instanceof ActivationIdentity;
-        INDArray z = keptPreOutput.get();
+        INDArray z = keptPreOutput;
         boolean sameStep = keptInput.get() == input && keptWeights.get() == getParam("W")
                 && (identity || z != null && DirectConvolutionHelper.liveInItsWorkspace(z));
         forget();
@@ -120,7 +124,7 @@ final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
     private void forget() {
         keptInput = new WeakReference<>(null);
         keptWeights = new WeakReference<>(null);
-        keptPreOutput = new WeakReference<>(null);
+        keptPreOutput = null;
     }
 
     private static boolean isPlainRelu(IActivation fn) {
