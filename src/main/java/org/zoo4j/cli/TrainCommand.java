@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.Provenance;
 import org.zoo4j.dashboard.Catalog;
 import org.zoo4j.dashboard.DashboardServer;
 import org.zoo4j.recipe.TrainingRecipe;
@@ -15,7 +16,9 @@ import org.zoo4j.training.Trainer;
 import org.zoo4j.training.TrainingLoop;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code zoo4j train [RECIPE] [options]}: trains a model into a run directory. */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -59,6 +62,9 @@ final class TrainCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DashboardOptions dashboard = new DashboardOptions();
 
+    @Spec
+    CommandSpec spec;
+
     /** The recipe's statsEvery that --ui sets where the recipe has none. */
     static final int UI_STATS_EVERY = 10;
 
@@ -80,6 +86,8 @@ final class TrainCommand implements Callable<Integer> {
         Trainer trainer;
         try {
             trainer = start(all);
+            trainer.recordStart(Provenance.of(Provenance.commandLine(spec.commandLine().getParseResult()
+                    .originalArgs())));
         } catch (RuntimeException | IOException e) {
             if (server != null) {
                 server.close();

@@ -16,6 +16,7 @@ import java.util.Map;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.Configs;
 import org.zoo4j.base.FaultInjection;
+import org.zoo4j.base.Provenance;
 import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.modelfile.TrainingState;
@@ -28,6 +29,7 @@ import org.zoo4j.modelfile.TrainingState;
  *   best.zip       the model with the best validation metric so far
  *   results.json   test metrics of the best model, when the run ends
  *   train.log      what the run printed, time-stamped
+ *   run.json       how the run was started and each time it was resumed: command, code, machine, time
  *   *.png          loss, accuracy and confusion-matrix plots
  * </pre>
  * A recipe run adds its {@code recipe.yaml} ({@link Trainer}). Every file is replaced atomically.
@@ -44,6 +46,7 @@ public final class RunDirectory {
     public static final String BEST = "best.zip";
     public static final String RESULTS = "results.json";
     public static final String LOG = "train.log";
+    public static final String PROVENANCE = "run.json";
     /** Where an epoch's files wait until they are committed. */
     static final String PENDING = ".pending";
     private static final String COMMIT = "COMMIT";
@@ -158,6 +161,30 @@ public final class RunDirectory {
         }
         FaultInjection.point("commit:logged");
         Files.deleteIfExists(pending.resolve(COMMIT));
+    }
+
+    /**
+     * Adds a start of this run to {@value #PROVENANCE}: the first, or a resume after {@code epochsDone} epochs (a run
+     * longer than one sitting says so in its record).
+     */
+    public void recordStart(Provenance start, int epochsDone) throws IOException {
+        Path file = dir.resolve(PROVENANCE);
+        List<Map<String, Object>> starts = new ArrayList<>();
+        if (Files.isRegularFile(file)) {
+            starts.addAll(Configs.json().readValue(file.toFile(), RunStarts.class).starts());
+        }
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("started", start.started());
+        entry.put("command", start.command());
+        entry.put("code", start.code());
+        entry.put("machine", start.machine());
+        entry.put("epochsDoneBefore", epochsDone);
+        starts.add(entry);
+        AtomicFiles.writeString(file, Configs.json().writeValueAsString(new RunStarts(starts)) + "\n");
+    }
+
+    /** {@value #PROVENANCE}: the run's starts, oldest first. */
+    public record RunStarts(List<Map<String, Object>> starts) {
     }
 
     /** Prints {@code line} and appends it, time-stamped, to {@value #LOG}. */

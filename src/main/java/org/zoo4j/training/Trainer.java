@@ -16,6 +16,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.Provenance;
 import org.zoo4j.data.DataPipeline;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.modelfile.ModelFileException;
@@ -212,6 +213,11 @@ public final class Trainer implements AutoCloseable {
 
     public Path runDir() {
         return loop.runDirectory().path();
+    }
+
+    /** Records in the run directory how this start of the run came about ({@link RunDirectory#recordStart}). */
+    public void recordStart(Provenance start) throws IOException {
+        loop.runDirectory().recordStart(start, state().epochsDone());
     }
 
     /** Asks the run to stop after the current batch and write a checkpoint (Ctrl-C). */

@@ -237,7 +237,8 @@ class TrainerTest {
     void aRunKilledMidEpochResumesFromItsLastCheckpoint() throws Exception {
         Path run = dir.resolve("killed");
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx1g", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "train", "--offline",
+                "-Xmx1g", "-Dzoo4j.code=commit 1234abc", "-cp", System.getProperty("java.class.path"),
+                "org.zoo4j.cli.Main", "train", "--offline",
                 "--subset", "1500", "--epochs", "3", "--batch-size", "32", "--out", run.toString()));
         Process child = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("child.log").toFile()).start();
@@ -251,6 +252,13 @@ class TrainerTest {
         assertTrue(child.isAlive(), "the child finished before it could be killed");
         child.destroyForcibly(); // SIGKILL: no shutdown hook runs
         assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+
+        JsonNode start = Configs.json().readTree(run.resolve("run.json").toFile()).get("starts").get(0);
+        assertEquals("./zoo4j train --offline --subset 1500 --epochs 3 --batch-size 32 --out " + run,
+                start.get("command").asText(), "the command as it can be typed again");
+        assertEquals("commit 1234abc", start.get("code").asText());
+        assertEquals(0, start.get("epochsDoneBefore").asInt());
+        assertTrue(start.get("machine").asText().contains("logical cores"), start.toString());
 
         ModelFile.Loaded saved = ModelFile.load(checkpoint, true);
         int epochs = saved.state().epochsDone();
