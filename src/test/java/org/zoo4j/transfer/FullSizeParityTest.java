@@ -1,7 +1,7 @@
 package org.zoo4j.transfer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,7 +19,7 @@ import org.zoo4j.runtime.Backend;
 /**
  * Parity at the real ImageNet shapes (resnet18, resnet50, vgg16, vgg11-bn, alexnet: 1000 classes at 224x224), with random weights
  * that the fixture script writes at test time (hundreds of MB, never committed). Needs Debian's PyTorch at
- * /usr/bin/python3; skipped without it. Run: {@code mvn -o test -Pslow -Dtest=FullSizeParityTest} (or with
+ * /usr/bin/python3 and fails without it (a tier that cannot run says so). Run: {@code mvn -o test -Pslow -Dtest=FullSizeParityTest} (or with
  * {@code -Dtest.excludedGroups=}).
  */
 @Tag("slow")
@@ -31,9 +31,11 @@ class FullSizeParityTest {
 
     @BeforeAll
     static void generate() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of(PYTHON)), PYTHON + " is not there");
+        String install = "the slow tier compares against PyTorch: apt-get install python3-torch python3-torchvision";
+        assertTrue(Files.isExecutable(Path.of(PYTHON)), PYTHON + " is not there; " + install);
         Process probe = new ProcessBuilder(PYTHON, "-c", "import torch, torchvision").redirectErrorStream(true).start();
-        assumeTrue(probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0, "no PyTorch for " + PYTHON);
+        assertTrue(probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0, "no PyTorch for " + PYTHON + ": "
+                + new String(probe.getInputStream().readAllBytes()).strip() + "; " + install);
         Path log = dir.resolve("generate.log");
         Process p = new ProcessBuilder(PYTHON, "src/test/python/make_transfer_fixtures.py", "--full", "--out", dir.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
