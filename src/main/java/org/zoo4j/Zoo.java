@@ -55,6 +55,16 @@ public final class Zoo {
     }
 
     /**
+     * A trained model that ships with the zoo, by its weight set's name ({@code zoo4j weights list}, format zoo4j), e.g.
+     * {@code Zoo.pretrained("lenet5.zoo4j-fashion-mnist")}: with its labels, normaliser and card, for prediction,
+     * evaluation or {@code finetune --from}. Copied out of the jar into the weights cache once, checked against the
+     * manifest's SHA-256.
+     */
+    public static ModelFile.Loaded pretrained(String weights) throws IOException {
+        return PretrainedWeights.load(weights, new WeightsCache(WeightsCache.defaultRoot(), System.err));
+    }
+
+    /**
      * A trained model: a zoo4j model file ({@code best.zip}, {@code last.zip}, a fine-tuned model) or a run directory
      * (its best model). Gives the network with its labels, normaliser, preprocessing and card. The card's SHA-256 is
      * verified (a file without a card is refused), and files with entries that could trigger Java deserialisation are

@@ -13,6 +13,8 @@ import org.zoo4j.data.NormalizationMode;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.training.EvaluationReport;
 import org.zoo4j.training.Plots;
+import org.zoo4j.transfer.PretrainedWeights;
+import org.zoo4j.transfer.WeightsCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -22,8 +24,9 @@ import picocli.CommandLine.Parameters;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a trained model (a run directory's best model, or a model .zip) on a test split.")
 final class EvalCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "RUN_OR_MODEL", description = "run directory or model file")
-    Path model;
+    @Parameters(index = "0", paramLabel = "RUN_OR_MODEL", description = "run directory, model file, or the name of a "
+            + "trained model that ships with the zoo (zoo4j weights list)")
+    String model;
 
     @Mixin
     TrustOptions trustOptions = new TrustOptions();
@@ -49,7 +52,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path file = ModelFile.resolve(model);
+        Path file = PretrainedWeights.resolve(model, new WeightsCache(WeightsCache.defaultRoot(), System.err));
         ModelFile.Loaded loaded = ModelFile.load(file, false, trustOptions.trust());
         DataConfig data = loaded.recipe() != null ? loaded.recipe().data() : DataConfig.of("fashion-mnist");
         if (dataset != null) {

@@ -1,5 +1,6 @@
 package org.zoo4j.cli;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -12,6 +13,8 @@ import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.recipe.FinetuneSettings;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.Trainer;
+import org.zoo4j.transfer.PretrainedWeights;
+import org.zoo4j.transfer.WeightsCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,8 +39,13 @@ import picocli.CommandLine.Option;
         footer = {"Exit codes: 0 done, 2 bad input, 3 loss became NaN/infinite, 130 interrupted (checkpoint written)."})
 final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--from", required = true, paramLabel = "MODEL",
-            description = "trained model: a zoo4j model .zip or a run directory (its best.zip)")
-    Path from;
+            description = "trained model: a zoo4j model .zip, a run directory (its best.zip), or the name of one that "
+                    + "ships with the zoo (zoo4j weights list, format zoo4j)")
+    String from;
+
+    @Option(names = "--refit-normalization", description = "fit a new normaliser on the new data instead of keeping "
+            + "the trained model's")
+    boolean refitNormalization;
 
     @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10 or folder:/path (default: the trained "
             + "model's dataset)")
@@ -72,17 +80,19 @@ final class FinetuneCommand implements Callable<Integer> {
         if (featureExtractor && freezeUntil != null) {
             throw new ConfigException("give either --freeze-until or --feature-extractor, not both");
         }
-        Path model = ModelFile.resolve(from);
+        Path model = PretrainedWeights.resolve(from, new WeightsCache(WeightsCache.defaultRoot(), System.err));
         ModelFile.Loaded trained = Zoo.load(model, trustOptions.trust());
+        // A shipped model is recorded by its name (resolved, it was no path), so the recipe runs again elsewhere.
+        String source = Files.exists(Path.of(from)) ? model.toString() : from;
         TrainingRecipe recipe = baseRecipe(trained, model);
         DataConfig data = recipe.data();
         DataConfig fresh = DataConfig.of(dataset == null ? data.dataset() : dataset);
         // Keep how the trained model was fed, not which images it saw.
         recipe = recipe.withData(fresh.withBatchSize(data.batchSize()).withNormalization(data.normalization())
                 .withAugment(data.augment()).withSeed(data.seed()).withWorkers(data.workers()))
-                .withFinetune(new FinetuneSettings(model.toString(), freezeUntil, featureExtractor, headLearningRate,
+                .withFinetune(new FinetuneSettings(source, freezeUntil, featureExtractor, headLearningRate,
                         // The file fine-tuned from, pinned: a resumed run refuses another under its name.
-                        Checksums.sha256(model), trustOptions.allowUnverified));
+                        Checksums.sha256(model), trustOptions.allowUnverified, refitNormalization));
         Map<String, String> all = new LinkedHashMap<>();
         if (input != null) {
             all.put("overrides.input", input);

@@ -14,6 +14,8 @@ import org.zoo4j.base.InputShape;
 import org.zoo4j.data.DataException;
 import org.zoo4j.data.ImageFiles;
 import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.transfer.PretrainedWeights;
+import org.zoo4j.transfer.WeightsCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -23,8 +25,9 @@ import picocli.CommandLine.Parameters;
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = "Classify images with a trained model; resizing and normalisation come from the model file.")
 final class PredictCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "MODEL", description = "model file or run directory")
-    Path model;
+    @Parameters(index = "0", paramLabel = "MODEL", description = "model file, run directory, or the name of a trained "
+            + "model that ships with the zoo (zoo4j weights list)")
+    String model;
 
     @Mixin
     TrustOptions trustOptions = new TrustOptions();
@@ -45,7 +48,8 @@ final class PredictCommand implements Callable<Integer> {
                 throw new DataException(image + ": no such file (an image file)");
             }
         }
-        ModelFile.Loaded loaded = ModelFile.load(ModelFile.resolve(model), false, trustOptions.trust());
+        ModelFile.Loaded loaded = ModelFile.load(PretrainedWeights.resolve(model,
+                new WeightsCache(WeightsCache.defaultRoot(), System.err)), false, trustOptions.trust());
         InputShape shape = loaded.preprocessing().input();
         List<String> unreadable = new ArrayList<>();
         for (Path image : images) {

@@ -46,7 +46,8 @@ public final class DataPipeline implements AutoCloseable {
     private final ImageBatchIterator test;
 
     private DataPipeline(DataConfig config, InputShape shape, DatasetLoader.Loaded data, int[] trainIdx,
-                         ImageSource validationSource, int[] validationIdx, ImageSource testSource, int[] testIdx) {
+                         ImageSource validationSource, int[] validationIdx, ImageSource testSource, int[] testIdx,
+                         Normalization given) {
         this.config = config;
         this.shape = shape;
         this.data = data;
@@ -57,7 +58,7 @@ public final class DataPipeline implements AutoCloseable {
             return t;
         });
         try {
-            this.normalization = fit(config, shape, data, trainIdx, workers);
+            this.normalization = given != null ? given : fit(config, shape, data, trainIdx, workers);
         } catch (RuntimeException e) {
             workers.shutdownNow();
             throw e;
@@ -76,8 +77,25 @@ public final class DataPipeline implements AutoCloseable {
         return open(config, input, DatasetManifest.load(), System.err);
     }
 
+    /**
+     * As {@link #open(DataConfig, InputShape)}, normalised with {@code given} instead of a normaliser fitted on the
+     * training split (null: fitted): a resumed run keeps its checkpoint's, a fine-tuned one its source model's.
+     */
+    public static DataPipeline open(DataConfig config, InputShape input, Normalization given) {
+        return open(config, input, DatasetManifest.load(), System.err, given);
+    }
+
     /** As {@link #open(DataConfig, InputShape)} with another manifest, and download progress to {@code progress}. */
     public static DataPipeline open(DataConfig config, InputShape input, DatasetManifest manifest, PrintStream progress) {
+        return open(config, input, manifest, progress, null);
+    }
+
+    private static DataPipeline open(DataConfig config, InputShape input, DatasetManifest manifest,
+                                     PrintStream progress, Normalization given) {
+        if (given != null && given.mode() == NormalizationMode.STANDARDIZE && given.channels() != input.channels()) {
+            throw new ConfigException("normalisation: per-channel statistics for " + given.channels() + " channels, "
+                    + "but the model reads " + input.channels());
+        }
         if (input.channels() != 1 && input.channels() != 3) {
             throw new ConfigException("input: image data gives 1 (grey) or 3 (RGB) channels, the model asks "
                     + "for " + input.channels());
@@ -131,11 +149,11 @@ public final class DataPipeline implements AutoCloseable {
         }
         requireReadableImages(data, pool, input);
         DataPipeline pipeline = new DataPipeline(config, input, data, pool, validationSource, validationIdx,
-                testSource, testIdx);
+                testSource, testIdx, given);
         log.info(String.format(Locale.ROOT, "%s: %,d train / %,d validation / %,d test images at %s, %d classes, "
-                        + "augment %s, %s; ready in %.1f s", data.name(), pipeline.trainSize(),
+                        + "augment %s, %s%s; ready in %.1f s", data.name(), pipeline.trainSize(),
                 pipeline.validationSize(), pipeline.testSize(), input, classes, config.augment().toSpec(),
-                pipeline.normalization, (System.nanoTime() - start) / 1e9));
+                pipeline.normalization, given != null ? " (given, not fitted)" : "", (System.nanoTime() - start) / 1e9));
         return pipeline;
     }
 

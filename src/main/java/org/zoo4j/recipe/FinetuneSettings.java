@@ -11,7 +11,8 @@ import org.zoo4j.base.ConfigException;
  * them in from the model's card); {@code numClasses} and {@code input} may differ. See
  * {@link org.zoo4j.transfer.FineTuner} for what is copied, adapted and replaced.
  *
- * @param from              the trained model file (a zoo4j model .zip or a run directory's best.zip)
+ * @param from              the trained model: a zoo4j model .zip, a run directory (its best.zip), or the name of a
+ *                          trained model that ships with the zoo ({@code zoo4j weights list}, format zoo4j)
  * @param freezeUntil       name of a layer (as {@code ./zoo4j describe MODEL} lists them): it and every layer before
  *                          it in topological order keep their pretrained weights unchanged; null = train all layers
  * @param featureExtractor  freeze every layer except the new head (the same as freezeUntil = the layer before it)
@@ -21,10 +22,13 @@ import org.zoo4j.base.ConfigException;
  *                          refuses another file under that name. The {@code finetune} command records it; null = not
  *                          pinned (the file's card is still checked)
  * @param allowUnverified   start from a file that has no model card (its contents cannot be checked), at your word
+ * @param refitNormalization fit a new normaliser on the new training data; by default the source model's normaliser
+ *                          is kept, as its weights were trained on inputs normalised by it (and as published weights'
+ *                          transforms are meant to be used)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record FinetuneSettings(String from, String freezeUntil, boolean featureExtractor, Double headLearningRate,
-                               String sha256, boolean allowUnverified) {
+                               String sha256, boolean allowUnverified, boolean refitNormalization) {
 
     public FinetuneSettings {
         if (from == null || from.isBlank()) {
@@ -44,7 +48,7 @@ public record FinetuneSettings(String from, String freezeUntil, boolean featureE
 
     /** From {@code from}, its card checked and its SHA-256 not pinned. */
     public FinetuneSettings(String from, String freezeUntil, boolean featureExtractor, Double headLearningRate) {
-        this(from, freezeUntil, featureExtractor, headLearningRate, null, false);
+        this(from, freezeUntil, featureExtractor, headLearningRate, null, false, false);
     }
 
     @JsonCreator
@@ -52,13 +56,15 @@ public record FinetuneSettings(String from, String freezeUntil, boolean featureE
                                     @JsonProperty("featureExtractor") Boolean featureExtractor,
                                     @JsonProperty("headLearningRate") Double headLearningRate,
                                     @JsonProperty("sha256") String sha256,
-                                    @JsonProperty("allowUnverified") Boolean allowUnverified) {
+                                    @JsonProperty("allowUnverified") Boolean allowUnverified,
+                                    @JsonProperty("refitNormalization") Boolean refitNormalization) {
         return new FinetuneSettings(from, freezeUntil, featureExtractor != null && featureExtractor, headLearningRate,
-                sha256, allowUnverified != null && allowUnverified);
+                sha256, allowUnverified != null && allowUnverified, refitNormalization != null && refitNormalization);
     }
 
     /** This fine-tuning, its source pinned to {@code digest}. */
     public FinetuneSettings pinned(String digest) {
-        return new FinetuneSettings(from, freezeUntil, featureExtractor, headLearningRate, digest, allowUnverified);
+        return new FinetuneSettings(from, freezeUntil, featureExtractor, headLearningRate, digest, allowUnverified,
+                refitNormalization);
     }
 }

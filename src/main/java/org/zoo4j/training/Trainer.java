@@ -16,8 +16,10 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.base.InputShape;
 import org.zoo4j.base.Provenance;
 import org.zoo4j.data.DataPipeline;
+import org.zoo4j.data.Normalization;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.modelfile.ModelFileException;
 import org.zoo4j.modelfile.TrainingState;
@@ -26,6 +28,7 @@ import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
 import org.zoo4j.runtime.LayerHelpers;
+import org.zoo4j.transfer.FineTuner;
 import org.zoo4j.zoo.Dl4jNetworkFile;
 
 /**
@@ -65,7 +68,10 @@ public final class Trainer implements AutoCloseable {
     private static Trainer begin(TrainingRecipe recipe, Path runDir, PrintStream console, TrainingHooks hooks)
             throws IOException {
         checkDevice(recipe);
-        DataPipeline data = DataPipeline.open(recipe.data(), recipe.modelConfig().input());
+        InputShape input = recipe.modelConfig().input();
+        Normalization kept = recipe.finetune() == null ? null
+                : FineTuner.sourceNormalization(recipe.finetune(), input.channels()).orElse(null);
+        DataPipeline data = DataPipeline.open(recipe.data(), input, kept);
         try {
             ComputationGraph net = RecipeNetworks.build(recipe, data.labels().size());
             createRunDirectory(runDir); // only once data and network are there: a bad command leaves nothing
@@ -81,6 +87,11 @@ public final class Trainer implements AutoCloseable {
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
                     + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
             t.logWorkers(recipe);
+            if (recipe.finetune() != null) {
+                t.log(kept != null ? "normalisation: the source model's, kept (" + kept + "), as its weights were "
+                        + "trained with it; finetune.refitNormalization=true fits one on this data instead"
+                        : "normalisation: fitted on this data (" + data.normalizer() + ")");
+            }
             return t;
         } catch (RuntimeException | IOException e) {
             data.close();
@@ -135,7 +146,8 @@ public final class Trainer implements AutoCloseable {
         if (!settings.isEmpty()) {
             saveRecipe(runDir, recipe);
         }
-        DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input());
+        // the checkpoint's normaliser, as the network was trained with it (a fine-tuned run's is not refitted)
+        DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input(), loaded.normalization());
         try {
             Trainer t = new Trainer(data, loop(recipe, data, loaded.net(), loaded.state(), runDir, console, hooks));
             t.log("resuming " + runDir + " after epoch " + loaded.state().epochsDone()

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -19,6 +20,8 @@ import org.deeplearning4j.nn.transferlearning.TransferLearning;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.data.Normalization;
+import org.zoo4j.data.NormalizationMode;
 import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.recipe.FinetuneSettings;
 
@@ -36,7 +39,8 @@ import org.zoo4j.recipe.FinetuneSettings;
  * </ul>
  * Layers up to {@link FinetuneSettings#freezeUntil()} (or all but the head, for a feature extractor) are then frozen with
  * DL4J's transfer-learning builder: their parameters, batch-norm running statistics included, never change. The head
- * can have its own learning rate.
+ * can have its own learning rate. The data keeps the source model's normaliser unless asked to refit
+ * ({@link #sourceNormalization}).
  */
 public final class FineTuner {
     private FineTuner() {
@@ -47,13 +51,13 @@ public final class FineTuner {
      * {@code settings.from()} copied in, frozen and with the head's learning rate as {@code settings} say.
      */
     public static ComputationGraph apply(FinetuneSettings settings, ComputationGraph fresh) {
-        Path from = Path.of(settings.from());
+        Path from;
         ModelFile.Loaded trained;
         try {
-            trained = ModelFile.load(ModelFile.resolve(from), false,
-                    new ModelFile.Trust(settings.allowUnverified(), settings.sha256()));
+            from = source(settings);
+            trained = ModelFile.load(from, false, new ModelFile.Trust(settings.allowUnverified(), settings.sha256()));
         } catch (IOException e) {
-            throw new UncheckedIOException("finetune.from: cannot read " + from + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("finetune.from: cannot read " + settings.from() + ": " + e.getMessage(), e);
         }
         copyWeights(trained.net(), fresh, from.toString());
         List<String> frozen = frozenLayers(fresh, settings);
@@ -63,6 +67,43 @@ public final class FineTuner {
             net.setLearningRate(head(net), settings.headLearningRate());
         }
         return net;
+    }
+
+    /** The model file fine-tuned from: a path, or a shipped model's name ({@link PretrainedWeights#resolve}). */
+    static Path source(FinetuneSettings settings) throws IOException {
+        return PretrainedWeights.resolve(settings.from(), new WeightsCache(WeightsCache.defaultRoot(), null));
+    }
+
+    /**
+     * The normaliser the fine-tuned network's data should use: the source model's, kept (its weights were trained on
+     * inputs normalised by it), unless {@code refitNormalization} asks for a new one (then empty: fit on the new data).
+     * For another channel count, per-channel statistics follow {@link #adaptInputConv}: from 1 channel they are
+     * repeated (a grey image repeated over the channels is normalised as before); to 1 channel they are averaged (an
+     * approximation: a grey image is no RGB image). Empty also where the source file has no normaliser.
+     */
+    public static Optional<Normalization> sourceNormalization(FinetuneSettings settings, int channels)
+            throws IOException {
+        if (settings.refitNormalization()) {
+            return Optional.empty();
+        }
+        Optional<Normalization> kept = Normalization.readFrom(source(settings));
+        if (kept.isEmpty() || kept.get().mode() != NormalizationMode.STANDARDIZE
+                || kept.get().channels() == channels) {
+            return kept;
+        }
+        double[] mean = kept.get().mean();
+        double[] std = kept.get().std();
+        if (channels == 1) {
+            return Optional.of(Normalization.standardize(new double[] {Arrays.stream(mean).average().orElseThrow()},
+                    new double[] {Arrays.stream(std).average().orElseThrow()}));
+        }
+        double[] m = new double[channels];
+        double[] sd = new double[channels];
+        for (int c = 0; c < channels; c++) {
+            m[c] = mean[c % mean.length];
+            sd[c] = std[c % std.length];
+        }
+        return Optional.of(Normalization.standardize(m, sd));
     }
 
     /** The name of the output layer: the head that fine-tuning replaces. */

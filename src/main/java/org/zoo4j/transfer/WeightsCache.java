@@ -1,10 +1,12 @@
 package org.zoo4j.transfer;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.Checksums;
 import org.zoo4j.base.ConfigException;
@@ -14,7 +16,7 @@ import org.zoo4j.data.Downloader;
 import org.zoo4j.zoo.WeightsManifest;
 
 /**
- * Downloaded weight files: {@code <cache>/<weights name>/<file>}, fetched with the data package's {@link Downloader}
+ * Downloaded weight files, and the zoo's own shipped ones copied out of the jar: {@code <cache>/<weights name>/<file>}, fetched with the data package's {@link Downloader}
  * (mirrors, progress bar, size and full SHA-256 checks, atomic rename). Where the manifest knows only a SHA-256 prefix
  * (torchvision's file names), the file lands in a staging folder first and is moved into place only once the prefix
  * matches, so the cache never holds a file that failed a check.
@@ -25,6 +27,8 @@ import org.zoo4j.zoo.WeightsManifest;
 public final class WeightsCache {
     public static final String CACHE_PROPERTY = "zoo4j.weights";
     public static final String CACHE_ENV = "ZOO4J_WEIGHTS";
+    /** Where the weight sets that ship with the zoo are on the classpath. */
+    public static final String SHIPPED = "zoo4j/zoo/weights/";
 
     private final Path root;
     private final PrintStream progress;
@@ -72,8 +76,12 @@ public final class WeightsCache {
         Files.createDirectories(staging);
         Path fetched = staging.resolve(entry.file());
         try {
-            new Downloader(progress).download(entry.mirrors(), new DatasetManifest.FileEntry(entry.file(), entry.size(),
-                    entry.sha256(), null, null, null), fetched);
+            if (entry.format() == WeightsManifest.Format.ZOO4J && entry.mirrors().isEmpty()) {
+                copyShipped(entry, fetched);
+            } else {
+                new Downloader(progress).download(entry.mirrors(), new DatasetManifest.FileEntry(entry.file(),
+                        entry.size(), entry.sha256(), null, null, null), fetched);
+            }
             String sha = Checksums.sha256(fetched);
             if (!matches(entry, sha)) {
                 throw new DataException(name + ": downloaded file has sha256 " + sha + ", expected "
@@ -90,6 +98,17 @@ public final class WeightsCache {
             } catch (DirectoryNotEmptyException e) {
                 // another pull of the same entry is under way; leave its folder
             }
+        }
+    }
+
+    /** A set that ships with the zoo, from the classpath ({@value #SHIPPED}), where the pom puts zoo/weights/. */
+    private static void copyShipped(WeightsManifest.Entry entry, Path to) throws IOException {
+        try (InputStream in = WeightsCache.class.getClassLoader().getResourceAsStream(SHIPPED + entry.file())) {
+            if (in == null) {
+                throw new IllegalStateException(SHIPPED + entry.file() + " is not on the classpath: the build did not "
+                        + "package zoo/weights/ (a build from a checkout without the file?)");
+            }
+            Files.copy(in, to, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 

@@ -14,6 +14,8 @@ import org.zoo4j.base.InputShape;
 import org.zoo4j.data.DataException;
 import org.zoo4j.data.Normalization;
 import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.transfer.PretrainedWeights;
+import org.zoo4j.transfer.WeightsCache;
 import org.zoo4j.zoo.ArchitectureConfig;
 import org.zoo4j.zoo.ModelRegistry;
 
@@ -46,9 +48,14 @@ public record VisualModel(ComputationGraph net, InputShape input, Normalization 
             return new VisualModel(loaded.net(), loaded.preprocessing().input(), loaded.normalization(), false,
                     file.toString());
         }
+        if (PretrainedWeights.shipped(ModelRegistry.builtIn().weights()).contains(model)) {
+            Path file = PretrainedWeights.resolve(model, new WeightsCache(WeightsCache.defaultRoot(), null));
+            ModelFile.Loaded loaded = ModelFile.load(file, false, trust);
+            return new VisualModel(loaded.net(), loaded.preprocessing().input(), loaded.normalization(), false, model);
+        }
         if (!ModelRegistry.builtIn().names().contains(model)) {
-            throw new ConfigException(model + ": neither a model file, a run directory nor a registered model name"
-                    + " (see zoo4j list)");
+            throw new ConfigException(model + ": neither a model file, a run directory, a trained model that ships with "
+                    + "the zoo (zoo4j weights list) nor a registered model name (see zoo4j list)");
         }
         return fresh(model, Map.of());
     }

@@ -30,7 +30,12 @@ public record WeightsManifest(Map<String, Entry> weights) {
         /** A PyTorch state dict in safetensors: imported directly. */
         SAFETENSORS,
         /** A PyTorch pickle: downloaded and checked, but converted outside Java before import. */
-        PTH;
+        PTH,
+        /**
+         * A zoo4j model file (network, card, labels, normaliser) trained by zoo4j: shipped in the repository under
+         * {@code zoo/weights/} and in the jar, so it needs no mirror; its full SHA-256 is required.
+         */
+        ZOO4J;
 
         @Override
         public String toString() {
@@ -43,7 +48,7 @@ public record WeightsManifest(Map<String, Entry> weights) {
      *
      * @param model        the zoo model it fits (a registry name)
      * @param file         file name; also the last part of each URL
-     * @param mirrors      base URLs, tried in order
+     * @param mirrors      base URLs, tried in order; none for a {@link Format#ZOO4J} set, which ships with the zoo
      * @param size         bytes, or 0 when not known
      * @param sha256       the full SHA-256, or null when not known
      * @param sha256Prefix leading hex digits of the SHA-256 (torchvision's file names carry 8), or null
@@ -135,8 +140,13 @@ public record WeightsManifest(Map<String, Entry> weights) {
     /** Catches manifest mistakes at load time rather than at download time. */
     private static WeightsManifest check(WeightsManifest m) {
         m.weights().forEach((name, e) -> {
-            if (e.model() == null || e.format() == null || e.file() == null || e.mirrors().isEmpty()) {
+            if (e.model() == null || e.format() == null || e.file() == null
+                    || e.mirrors().isEmpty() && e.format() != Format.ZOO4J) {
                 throw new IllegalStateException("weights manifest: " + name + " needs model, format, file and mirrors");
+            }
+            if (e.format() == Format.ZOO4J && (e.sha256() == null || e.size() <= 0)) {
+                throw new IllegalStateException("weights manifest: " + name + ": a zoo4j set ships with the zoo, so its "
+                        + "full sha256 and size are known: write them");
             }
             if (e.file().contains("/") || e.file().contains("\\") || e.file().startsWith(".")) {
                 throw new IllegalStateException("weights manifest: " + name + ": file must be a plain name, got " + e.file());

@@ -2,6 +2,7 @@ package org.zoo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -58,6 +59,7 @@ class FinetuneCommandTest {
         assertEquals(List.of("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), after.labels());
         assertEquals(List.of("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), after.card().labels());
         assertEquals(ModelFile.resolve(pretrained).toString(), after.card().finetunedFrom());
+        assertEquals(before.normalization(), after.normalization(), "the source model's normaliser, kept");
         ComputationGraph a = before.net();
         ComputationGraph b = after.net();
         for (String key : List.of("conv1_W", "conv1_b", "conv2_W", "conv2_b")) {
@@ -73,7 +75,16 @@ class FinetuneCommandTest {
         // The run is an ordinary run: --resume continues it.
         assertEquals(0, run("train", "--resume", run.toString(), "--set", "epochs=3"), err);
         assertEquals(4, Files.readAllLines(run.resolve("metrics.csv")).size(), "header and three epochs");
-        assertEquals(a.getParam("conv1_W"), Zoo.load(run.resolve("last.zip")).net().getParam("conv1_W"));
+        assertTrue(SameBits.same(a.getParam("conv1_W"), Zoo.load(run.resolve("last.zip")).net().getParam("conv1_W")));
+        assertEquals(before.normalization(), Zoo.load(run.resolve("last.zip")).normalization(),
+                "a resumed run keeps its checkpoint's normaliser");
+
+        // Asked to, fine-tuning fits a normaliser on the new classes' images instead.
+        Path refit = dir.resolve("refit");
+        assertEquals(0, run("finetune", "--from", pretrained.toString(), "--offline", "--subset", "200", "--epochs",
+                "1", "--set", "data.classes=5,6,7,8,9", "--refit-normalization", "--out", refit.toString()), err);
+        assertTrue(TrainingRecipe.read(refit.resolve("recipe.yaml")).finetune().refitNormalization());
+        assertNotEquals(before.normalization(), Zoo.load(refit).normalization(), "fitted on classes 5-9");
 
         // A layer that does not exist is a user error: exit 2, the layers listed, no run directory left.
         Path bad = dir.resolve("bad");
