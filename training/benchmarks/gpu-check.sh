@@ -63,7 +63,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# What nd4j-cuda-11.6 1.0.0-M2.1 needs (README, CUDA section; found by reading its jars, see
+# What nd4j-cuda-11.6 1.0.0-M2.1 needs (training/benchmarks/README.md, CUDA build; found by reading its jars, see
 # training/benchmarks/README.md): a driver for CUDA 11 (minor-version compatibility from 450.80.02; 510.39.01 is
 # CUDA 11.6's own), libnd4jcuda.so's machine code (sm_37 to sm_86, no PTX), and these libraries.
 MIN_DRIVER="450.80.02"

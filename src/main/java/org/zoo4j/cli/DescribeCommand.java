@@ -72,7 +72,7 @@ final class DescribeCommand implements Callable<Integer> {
         System.out.println("multiply-accumulates per image: " + Table.count(net.macs()) + " (" + Table.si(net.macs()) + ")");
         if (entry.card() != null && overrides.isEmpty()) {
             long published = entry.card().trainableParams();
-            System.out.println("published trainable parameters: " + Table.count(published)
+            System.out.println("reference trainable parameters: " + Table.count(published)
                     + (published == net.trainableParams() ? " (matches)" : " (DIFFERS)") + " - " + entry.card().paramsSource());
             for (ArchitectureCard.Accuracy a : entry.card().accuracies()) {
                 System.out.printf(Locale.ROOT, "published %s %s: %.2f%% - %s%n", a.dataset(), a.metric(), a.value(),

@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 final class ListCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        Table table = new Table("name", "family", "input", "classes", "trainable params", "MACs/image", "published params")
+        Table table = new Table("name", "family", "input", "classes", "trainable params", "MACs/image", "reference params")
                 .right(3, 4, 5, 6);
         for (ModelRegistry.Entry<?> e : Zoo.list()) {
             NetworkLayout net = e.define(Map.of());

@@ -15,8 +15,8 @@ import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.Trainer;
 import org.zoo4j.training.TrainingLoop;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 

@@ -120,9 +120,8 @@ public final class Backend {
     /**
      * Sets OpenBLAS's thread count. OpenBLAS keeps its own pool beside libnd4j's OpenMP threads, and its idle workers
      * spin and yield for a while after each product, taking cores from the OpenMP threads in the middle of their
-     * parallel regions. On 2 cores that made a quarter of LeNet-5's training steps 4 to 15 times slower than the
-     * median (58% of the run's time); one BLAS thread trained LeNet-5 at 1.75x, AlexNet-small at 1.18x and VGG16-BN
-     * with its 4096-wide classifier at 1.13x (training/benchmarks/README.md). A user whose time goes to very large
+     * parallel regions. On 2 cores a quarter of LeNet-5's training steps took 30 to 360 ms against a median of 7.9 ms;
+     * one BLAS thread trained LeNet-5 1.80x as fast (training/benchmarks/README.md). A user whose time goes to very large
      * matrix products on many cores can ask for more.
      */
     static String configureBlasThreads(String setting) {

@@ -125,7 +125,7 @@ public final class CudaLibraries {
         return missing.isEmpty() ? "the driver (" + driver + ") and the CUDA 11 libraries were found; see the cause"
                 : "missing: " + String.join(", ", missing) + ". The CUDA build needs an NVIDIA driver >= 450.80.02, a GPU "
                 + "of compute capability 3.7 to 8.x, and CUDA 11.x cuBLAS/cuSOLVER/runtime with cuDNN 8 for CUDA 11 "
-                + "on the library path, or a build with -Pcuda,cuda-redist (README, CUDA section)";
+                + "on the library path, or a build with -Pcuda,cuda-redist (training/benchmarks/README.md, CUDA build)";
     }
 
     /** The NVIDIA kernel driver's version from {@code /proc/driver/nvidia/version}, or null where there is none. */

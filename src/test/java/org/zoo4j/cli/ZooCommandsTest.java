@@ -53,7 +53,7 @@ class ZooCommandsTest {
     void describeReportsBatchNormStatisticsSeparately() {
         Result r = run("describe", "resnet20");
         assertTrue(r.out().contains("trainable parameters: 269,722"), r.out());
-        assertTrue(r.out().contains("published trainable parameters: 269,722 (matches)"), r.out());
+        assertTrue(r.out().contains("reference trainable parameters: 269,722 (matches)"), r.out());
         assertTrue(r.out().contains("batch-norm running means and variances"), r.out());
     }
 
