@@ -29,6 +29,7 @@ class ArchitectureTest {
             List.of("transfer"),
             List.of("training"),
             List.of("sweep", "bench", "visual"),
+            List.of("spark"), // training and sweeps on Spark (the -Pspark build's src/spark/java)
             List.of(""), // org.zoo4j itself: the front door (Zoo)
             List.of("cli"));
 

@@ -77,7 +77,7 @@ public final class RunBenchmarks {
 
     private static TrainingRecipe recipe(BenchNetwork network, int batch, int images, int epochs) {
         return new TrainingRecipe(network.model(), network.overrides(), BenchData.pipeline(batch, images), epochs,
-                null, 0, 0, 0, null, null, 1, null);
+                null, 0, 0, 0, null, null, 1, null, null);
     }
 
     private static PrintStream quiet() {

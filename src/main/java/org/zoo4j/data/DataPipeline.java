@@ -46,7 +46,8 @@ public final class DataPipeline implements AutoCloseable {
     private final ImageBatchIterator test;
 
     private DataPipeline(DataConfig config, InputShape shape, DatasetLoader.Loaded data, int[] trainIdx,
-                         ImageSource validationSource, int[] validationIdx, ImageSource testSource, int[] testIdx) {
+                         ImageSource validationSource, int[] validationIdx, ImageSource testSource, int[] testIdx,
+                         Normalization fitted) {
         this.config = config;
         this.shape = shape;
         this.data = data;
@@ -57,7 +58,7 @@ public final class DataPipeline implements AutoCloseable {
             return t;
         });
         try {
-            this.normalization = fit(config, shape, data, trainIdx, workers);
+            this.normalization = fitted != null ? fitted : fit(config, shape, data, trainIdx, workers);
         } catch (RuntimeException e) {
             workers.shutdownNow();
             throw e;
@@ -76,8 +77,22 @@ public final class DataPipeline implements AutoCloseable {
         return open(config, input, DatasetManifest.load(), System.err);
     }
 
+    /**
+     * As {@link #open(DataConfig, InputShape)}, with the normaliser given rather than fitted again: a cluster's
+     * executors open the driver's data this way, so that their batches are the driver's own (see
+     * {@link ImageBatchIterator#batch}).
+     */
+    public static DataPipeline open(DataConfig config, InputShape input, Normalization normalization) {
+        return open(config, input, DatasetManifest.load(), System.err, normalization);
+    }
+
     /** As {@link #open(DataConfig, InputShape)} with another manifest, and download progress to {@code progress}. */
     public static DataPipeline open(DataConfig config, InputShape input, DatasetManifest manifest, PrintStream progress) {
+        return open(config, input, manifest, progress, null);
+    }
+
+    private static DataPipeline open(DataConfig config, InputShape input, DatasetManifest manifest,
+                                     PrintStream progress, Normalization normalization) {
         if (input.channels() != 1 && input.channels() != 3) {
             throw new ConfigException("input: image data gives 1 (grey) or 3 (RGB) channels, the model asks "
                     + "for " + input.channels());
@@ -131,7 +146,7 @@ public final class DataPipeline implements AutoCloseable {
         }
         requireReadableImages(data, pool, input);
         DataPipeline pipeline = new DataPipeline(config, input, data, pool, validationSource, validationIdx,
-                testSource, testIdx);
+                testSource, testIdx, normalization);
         log.info(String.format(Locale.ROOT, "%s: %,d train / %,d validation / %,d test images at %s, %d classes, "
                         + "augment %s, %s; ready in %.1f s", data.name(), pipeline.trainSize(),
                 pipeline.validationSize(), pipeline.testSize(), input, classes, config.augment().toSpec(),

@@ -38,11 +38,14 @@ import org.zoo4j.zoo.ModelRegistry;
  * @param workers          replicas trained data-parallel (see {@link LoopSettings#workers()}; default 1); read from
  *                         {@code gpus} too, its name before CPU replicas were allowed
  * @param finetune         when set, training starts from a trained model (see {@link FinetuneSettings}); null = fresh weights
+ * @param spark            when set with a master, the run trains data-parallel on Spark (see {@link SparkSettings}; needs
+ *                         the Spark build); null = in this process
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs,
                              LrSchedule schedule, double weightDecay, double clipGradientNorm, int earlyStopping,
-                             Monitor monitor, Device device, int workers, FinetuneSettings finetune) {
+                             Monitor monitor, Device device, int workers, FinetuneSettings finetune,
+                             SparkSettings spark) {
     /** The default recipe's model: what {@code ./zoo4j train} trains without arguments. */
     public static final String DEFAULT_MODEL = "lenet5";
 
@@ -60,6 +63,10 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
             throw new ConfigException("clipGradientNorm: must be >= 0 (0 = off), got " + clipGradientNorm);
         }
         new LoopSettings(epochs, schedule, monitor, earlyStopping, workers); // checks those settings
+        if (spark != null && spark.active() && workers > 1) {
+            throw new ConfigException("workers: " + workers + " replicas in this process and spark.master: "
+                    + spark.master() + " exclude each other; set workers=1 (Spark's workers: spark.workers)");
+        }
     }
 
     /** The YAML/JSON form: every field may be left out and takes its default. */
@@ -73,7 +80,8 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
                                   @JsonProperty("earlyStopping") Integer earlyStopping,
                                   @JsonProperty("monitor") Monitor monitor, @JsonProperty("device") Device device,
                                   @JsonProperty("workers") Integer workers, @JsonProperty("gpus") Integer gpus,
-                                  @JsonProperty("finetune") FinetuneSettings finetune) {
+                                  @JsonProperty("finetune") FinetuneSettings finetune,
+                                  @JsonProperty("spark") SparkSettings spark) {
         if (workers != null && gpus != null && !workers.equals(gpus)) {
             throw new ConfigException("workers: " + workers + " and gpus: " + gpus + " disagree; gpus is the old name "
                     + "of workers, give only workers");
@@ -81,7 +89,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         return new TrainingRecipe(model, overrides, data, epochs == null ? 10 : epochs, schedule,
                 weightDecay == null ? 0 : weightDecay, clipGradientNorm == null ? 0 : clipGradientNorm,
                 earlyStopping == null ? 0 : earlyStopping, monitor, device,
-                workers != null ? workers : gpus != null ? gpus : 1, finetune);
+                workers != null ? workers : gpus != null ? gpus : 1, finetune, spark);
     }
 
     /** The settings of the epoch loop. */
@@ -99,7 +107,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         updater.put("learningRate", 0.002);
         return fromMap(DEFAULT_MODEL, Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 8,
                 LrSchedule.fromMap(LrSchedule.Type.COSINE, null, null, null, null, 0.05), null, null, null, null, null, null, null,
-                null);
+                null, null);
     }
 
     public static TrainingRecipe read(Path file) throws IOException {
@@ -156,11 +164,18 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (path != null) {
             base = base.withData(base.data.withPath(path));
         }
+        // Spark settings are keys with dots themselves: spark.conf.spark.executor.instances=4
+        for (String key : List.copyOf(own.keySet())) {
+            if (key.startsWith("spark.conf.")) {
+                SparkSettings current = base.spark != null ? base.spark : SparkSettings.on(null);
+                base = base.withSpark(current.withConf(key.substring("spark.conf.".length()), own.remove(key)));
+            }
+        }
         TrainingRecipe updated = Configs.override(base, own);
         if (!modelSettings.equals(overrides)) {
             updated = new TrainingRecipe(updated.model, modelSettings, updated.data, updated.epochs, updated.schedule,
                     updated.weightDecay, updated.clipGradientNorm, updated.earlyStopping, updated.monitor,
-                    updated.device, updated.workers, updated.finetune);
+                    updated.device, updated.workers, updated.finetune, updated.spark);
         }
         updated.modelConfig();
         return updated;
@@ -250,21 +265,32 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
 
     public TrainingRecipe withEpochs(int e) {
         return new TrainingRecipe(model, overrides, data, e, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune);
+                monitor, device, workers, finetune, spark);
     }
 
     public TrainingRecipe withData(DataConfig d) {
         return new TrainingRecipe(model, overrides, d, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune);
+                monitor, device, workers, finetune, spark);
     }
 
     public TrainingRecipe withFinetune(FinetuneSettings f) {
         return new TrainingRecipe(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, f);
+                monitor, device, workers, f, spark);
     }
 
     public TrainingRecipe withModel(String m, Map<String, Object> o) {
         return new TrainingRecipe(m, o, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune);
+                monitor, device, workers, finetune, spark);
+    }
+
+    /** A copy with these Spark settings (null: trains in this process). */
+    public TrainingRecipe withSpark(SparkSettings s) {
+        return new TrainingRecipe(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
+                monitor, device, workers, finetune, s);
+    }
+
+    /** Whether this recipe trains on Spark: a {@code spark:} section with a master. */
+    public boolean onSpark() {
+        return spark != null && spark.active();
     }
 }

@@ -39,10 +39,13 @@ public final class Trainer implements AutoCloseable {
 
     private final DataPipeline data;
     private final TrainingLoop loop;
+    /** The cluster the epochs train on (a recipe's spark: section), or null. */
+    private final DistributedTraining.Session cluster;
 
-    private Trainer(DataPipeline data, TrainingLoop loop) {
+    private Trainer(DataPipeline data, TrainingLoop loop, DistributedTraining.Session cluster) {
         this.data = data;
         this.loop = loop;
+        this.cluster = cluster;
     }
 
     /** A new run of {@code recipe} in {@code runDir}, which must not hold a run already. */
@@ -64,10 +67,15 @@ public final class Trainer implements AutoCloseable {
     private static Trainer begin(TrainingRecipe recipe, Path runDir, PrintStream console, TrainingHooks hooks)
             throws IOException {
         checkDevice(recipe);
+        DistributedTraining distributed = recipe.onSpark() ? DistributedTraining.find() : null;
         DataPipeline data = DataPipeline.open(recipe.data(), recipe.modelConfig().input());
+        DistributedTraining.Session cluster = null;
         try {
             ComputationGraph net = RecipeNetworks.build(recipe, data.labels().size());
-            createRunDirectory(runDir); // only once data and network are there: a bad command leaves nothing
+            if (distributed != null) {
+                cluster = distributed.open(recipe, data, net, runDir, console);
+            }
+            createRunDirectory(runDir); // only once data, network and cluster are there: a bad command leaves nothing
             if (Dl4jNetworkFile.isNetworkFile(recipe.model())) {
                 // The run keeps its own copy, so that its recipe.yaml runs again as it is wherever the run goes.
                 Path copy = runDir.resolve(Dl4jNetworkFile.RUN_FILE);
@@ -76,12 +84,15 @@ public final class Trainer implements AutoCloseable {
                 }
             }
             saveRecipe(runDir, recipe);
-            Trainer t = new Trainer(data, loop(recipe, data, net, null, runDir, console, hooks));
+            Trainer t = new Trainer(data, loop(recipe, data, net, null, runDir, console, hooks, cluster), cluster);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
                     + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
             t.logWorkers(recipe);
             return t;
         } catch (RuntimeException | IOException e) {
+            if (cluster != null) {
+                cluster.close();
+            }
             data.close();
             throw e;
         }
@@ -127,6 +138,7 @@ public final class Trainer implements AutoCloseable {
             return begin(recipe, runDir, console, hooks);
         }
         checkDevice(recipe);
+        DistributedTraining distributed = recipe.onSpark() ? DistributedTraining.find() : null;
         ModelFile.Loaded loaded = ModelFile.load(run.last(), true);
         if (loaded.state() == null) {
             throw new ModelFileException(run.last() + " holds no training state; it is not a checkpoint");
@@ -135,21 +147,34 @@ public final class Trainer implements AutoCloseable {
             saveRecipe(runDir, recipe);
         }
         DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input());
+        DistributedTraining.Session cluster = null;
         try {
-            Trainer t = new Trainer(data, loop(recipe, data, loaded.net(), loaded.state(), runDir, console, hooks));
+            if (distributed != null) {
+                cluster = distributed.open(recipe, data, loaded.net(), runDir, console);
+            }
+            Trainer t = new Trainer(data, loop(recipe, data, loaded.net(), loaded.state(), runDir, console, hooks,
+                    cluster), cluster);
             t.log("resuming " + runDir + " after epoch " + loaded.state().epochsDone()
                     + (loaded.state().batchesDone() > 0 ? " and " + loaded.state().batchesDone() + " batches" : ""));
+            if (cluster != null) {
+                t.log(cluster.describe());
+            }
             return t;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | IOException e) {
+            if (cluster != null) {
+                cluster.close();
+            }
             data.close();
             throw e;
         }
     }
 
     private static TrainingLoop loop(TrainingRecipe recipe, DataPipeline data, ComputationGraph net,
-                                     TrainingState state, Path runDir, PrintStream console, TrainingHooks hooks) {
+                                     TrainingState state, Path runDir, PrintStream console, TrainingHooks hooks,
+                                     DistributedTraining.Session cluster) {
         LayerHelpers.install(net);
-        return TrainingLoop.builder(net, data.train()).validation(data.validationSize() > 0 ? data.validation() : null)
+        return TrainingLoop.builder(net, data.train()).distributed(cluster)
+                .validation(data.validationSize() > 0 ? data.validation() : null)
                 .test(data.test()).labels(data.labels()).settings(recipe.loop()).runDirectory(runDir)
                 .console(console).hooks(hooks).state(state).resumeAdvice("./zoo4j train --resume " + runDir)
                 .modelEntries(ModelFile.entries(recipe, data.labels(), data.normalizer(), data.shape()))
@@ -191,6 +216,10 @@ public final class Trainer implements AutoCloseable {
 
     /** With several workers, says what they change: the batch per step, and not the learning rate. */
     private void logWorkers(TrainingRecipe recipe) {
+        if (cluster != null) {
+            log(cluster.describe());
+            return;
+        }
         int workers = recipe.workers();
         if (workers > 1) {
             log(String.format(Locale.ROOT, "data-parallel: %d workers (%s), each on its own batch of %d: %d images "
@@ -241,6 +270,12 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
-        data.close();
+        try {
+            if (cluster != null) {
+                cluster.close();
+            }
+        } finally {
+            data.close();
+        }
     }
 }
