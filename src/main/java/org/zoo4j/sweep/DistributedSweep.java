@@ -3,6 +3,7 @@ package org.zoo4j.sweep;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.Iterator;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import org.zoo4j.base.ConfigException;
 
@@ -16,16 +17,23 @@ import org.zoo4j.base.ConfigException;
  * {@link TrialMailbox}, and stores the outcomes ({@link Sweep#record}).
  */
 public interface DistributedSweep {
+    /** What to do without the Spark build. */
+    String HINT = "build zoo4j with Spark: ZOO4J_MVN_ARGS=-Pspark ./zoo4j ... (Maven: mvn -Pspark package)";
+
     /** Runs {@code sweep}'s trials on {@code master} until the budget, the deadline or the candidates are used up. */
     void run(Sweep sweep, String master, long deadline, PrintStream console) throws IOException, InterruptedException;
 
     /** The build's implementation; a {@link ConfigException} naming the build flag when there is none. */
     static DistributedSweep find() {
-        Iterator<DistributedSweep> it = ServiceLoader.load(DistributedSweep.class).iterator();
-        if (!it.hasNext()) {
-            throw new ConfigException("--spark: this zoo4j build cannot run sweeps on Spark; build zoo4j with Spark: "
-                    + "ZOO4J_MVN_ARGS=-Pspark ./zoo4j ... (Maven: mvn -Pspark package)");
+        try {
+            Iterator<DistributedSweep> it = ServiceLoader.load(DistributedSweep.class).iterator();
+            if (!it.hasNext()) {
+                throw new ConfigException("--spark: this zoo4j build cannot run sweeps on Spark; " + HINT);
+            }
+            return it.next();
+        } catch (ServiceConfigurationError | LinkageError e) {
+            throw new ConfigException("--spark: this zoo4j build's Spark support is incomplete (" + e.getMessage()
+                    + "); rebuild it: " + HINT, e);
         }
-        return it.next();
     }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -58,10 +59,15 @@ public interface DistributedTraining {
 
     /** The first of {@code providers}; a {@link ConfigException} naming the build flag when there is none. */
     static DistributedTraining find(Iterable<DistributedTraining> providers) {
-        Iterator<DistributedTraining> it = providers.iterator();
-        if (!it.hasNext()) {
-            throw new ConfigException("spark: this zoo4j build cannot train on Spark; " + BUILD_HINT);
+        try {
+            Iterator<DistributedTraining> it = providers.iterator();
+            if (!it.hasNext()) {
+                throw new ConfigException("spark: this zoo4j build cannot train on Spark; " + BUILD_HINT);
+            }
+            return it.next();
+        } catch (ServiceConfigurationError | LinkageError e) {
+            throw new ConfigException("spark: this zoo4j build's Spark support is incomplete (" + e.getMessage()
+                    + "); rebuild it: " + BUILD_HINT, e);
         }
-        return it.next();
     }
 }

@@ -15,8 +15,8 @@ import org.zoo4j.training.DistributedTraining;
 
 /**
  * zoo4j's training on Spark, found by {@link DistributedTraining#find()} in the Spark build. Before a run directory is
- * written it checks, in this order, what would otherwise fail late or unclearly: the JVM's module options and the
- * master's port ({@link SparkClusters#preflight}); that the model fits an executor's memory ({@link ModelMemory});
+ * written it checks, in this order, what would otherwise fail late or unclearly: that the model fits an executor's
+ * memory ({@link ModelMemory}); the JVM's module options and the master's port ({@link SparkClusters#preflight});
  * that an executor starts; and that the executors can read the training data.
  */
 public final class SparkTraining implements DistributedTraining {
@@ -24,7 +24,6 @@ public final class SparkTraining implements DistributedTraining {
     public Session open(TrainingRecipe recipe, DataPipeline data, ComputationGraph net, Path runDir,
                         PrintStream console) {
         SparkSettings settings = recipe.spark();
-        SparkClusters.preflight(settings);
         String master = SparkClusters.submitted() ? System.getProperty("spark.master") : settings.master();
         ModelMemory memory = ModelMemory.of(net, data.shape(), recipe.data().batchSize());
         String tooBig = memory.check(recipe.model(), ModelMemory.tasksPerExecutor(settings, master),
@@ -32,6 +31,7 @@ public final class SparkTraining implements DistributedTraining {
         if (tooBig != null) {
             throw new ConfigException(tooBig);
         }
+        SparkClusters.preflight(settings);
         SparkClusters.Cluster cluster = SparkClusters.start(settings, "zoo4j train " + runDir.getFileName(), console);
         ExecutorData.Spec spec = ExecutorData.Spec.of(data);
         try {
