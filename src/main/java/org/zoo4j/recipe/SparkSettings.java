@@ -102,6 +102,8 @@ public record SparkSettings(String master, Mode trainingMaster, int workers, int
     }
 
     private static final Pattern MEMORY = Pattern.compile("(?i)\\d+[kmgt]?");
+    /** Spark's in-process masters: local, local[N], local[*], local[N,F], local[*,F], local-cluster[N,C,M]. */
+    private static final Pattern LOCAL = Pattern.compile("local(\\[(\\*|\\d+)(,\\s*\\d+)?])?|local-cluster\\[.*]");
 
     public SparkSettings {
         master = master == null || master.isBlank() ? null : master.trim();
@@ -112,7 +114,7 @@ public record SparkSettings(String master, Mode trainingMaster, int workers, int
         exportDirectory = exportDirectory == null || exportDirectory.isBlank() ? null : exportDirectory.trim();
         networkMask = networkMask == null || networkMask.isBlank() ? null : networkMask.trim();
         conf = conf == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(conf));
-        if (master != null && !(master.startsWith("local") || master.startsWith("spark://")
+        if (master != null && !(LOCAL.matcher(master).matches() || master.startsWith("spark://")
                 || master.equals("yarn") || master.startsWith("k8s://") || master.startsWith("mesos://"))) {
             throw new ConfigException("spark.master: a Spark master URL such as local[2], spark://HOST:7077, yarn or "
                     + "k8s://https://HOST:PORT; got '" + master + "'");
