@@ -11,12 +11,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.zoo4j.base.Configs;
 import org.zoo4j.cli.Main;
 import org.zoo4j.recipe.TrainingRecipe;
+import org.zoo4j.training.Trainer;
+import org.zoo4j.training.TrainingLoop;
 
 /**
  * LeNet-5 on a Fashion-MNIST subset trained through {@code ./zoo4j train --spark local[2]} (DL4J's parameter
@@ -78,5 +81,33 @@ class SparkTrainingTest {
         System.out.printf("test accuracy: single process %.4f, spark local[2] %.4f%n", one, two);
         assertTrue(one > 0.55, "the single process learns: " + one);
         assertTrue(Math.abs(one - two) <= TOLERANCE, "single process " + one + ", spark local[2] " + two);
+    }
+
+    @Test
+    void aSparkRunContinuesOnSparkWithResume() throws Exception {
+        Path run = dir.resolve("resumed");
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(console, true, StandardCharsets.UTF_8);
+        PrintStream saved = System.out;
+        int code;
+        try {
+            System.setOut(out);
+            code = Main.run("train", "--offline", "--subset", "600", "--epochs", "1", "--batch-size", "32", "--out",
+                    run.toString(), "--spark", "local[2]");
+        } finally {
+            System.setOut(saved);
+        }
+        assertEquals(0, code, console.toString(StandardCharsets.UTF_8));
+        try (Trainer resumed = Trainer.resume(run, Map.of("epochs", "2"), out)) {
+            TrainingLoop.Result result = resumed.run();
+            assertEquals(TrainingLoop.Status.COMPLETED, result.status(), console.toString(StandardCharsets.UTF_8));
+            assertEquals(2, result.epochsDone());
+        }
+        String log = Files.readString(run.resolve("train.log"));
+        assertTrue(log.contains("resuming"), log);
+        assertEquals(2, log.lines().filter(l -> l.contains("spark: parameter averaging every 5 batches on local[2]"))
+                        .count(),
+                "the first run and the resumed one on Spark: " + log);
+        assertEquals(3, Files.readAllLines(run.resolve("metrics.csv")).size(), "one line per epoch");
     }
 }
