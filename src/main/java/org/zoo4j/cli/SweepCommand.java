@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.zoo4j.base.ConfigException;
+import org.zoo4j.sweep.DistributedSweep;
 import org.zoo4j.sweep.Sweep;
 import org.zoo4j.sweep.SweepReport;
 import picocli.CommandLine.Command;
@@ -16,6 +17,7 @@ import picocli.CommandLine.Parameters;
                 + "random, grid, genetic or TPE sampling and ASHA or median pruning; state kept in SQLite.",
                 "Examples:", "  ./zoo4j sweep training/sweeps/lenet5-lr.yaml",
                 "  ./zoo4j sweep training/sweeps/lenet5-lr.yaml --parallel 2",
+                "  ./zoo4j sweep training/sweeps/lenet5-lr.yaml --spark 'local[2]'   (Spark build)",
                 "  ./zoo4j sweep --resume lenet5-lr", "  ./zoo4j sweep report lenet5-lr"},
         footer = {"A sweep lives in DIR/NAME (default runs/sweeps/NAME): sweep.db, trials/NNNN (normal run "
                 + "directories), report.html. Killed at any moment, --resume continues it: no finished trial is lost "
@@ -31,6 +33,11 @@ final class SweepCommand implements Callable<Integer> {
             description = "trials at once, each in its own process with 1/N of the CPU threads (or one GPU each)")
     int parallel;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "run each trial as a task on Spark: local[N], "
+            + "spark://HOST:PORT, yarn or k8s://...; the sweep directory must be on a filesystem every worker shares. "
+            + "Needs the Spark build: ZOO4J_MVN_ARGS=-Pspark ./zoo4j ...")
+    String spark;
+
     @Option(names = "--dir", paramLabel = "DIR", defaultValue = "runs/sweeps", description = "where sweeps live")
     Path root;
 
@@ -39,9 +46,20 @@ final class SweepCommand implements Callable<Integer> {
         if ((file == null) == (resume == null)) {
             throw new ConfigException("give a sweep file or --resume NAME (one of the two); see --help");
         }
+        if (spark != null && parallel != 1) {
+            throw new ConfigException("--spark runs as many trials at once as the cluster has task slots; give no "
+                    + "--parallel with it");
+        }
+        if (spark != null) {
+            DistributedSweep.find(); // before anything is written
+        }
         Sweep sweep = file != null ? Sweep.create(file, root) : Sweep.open(locate(root, resume));
         System.out.println("sweep " + sweep.spec().name() + " in " + sweep.dir());
-        sweep.run(parallel, System.out);
+        if (spark != null) {
+            sweep.runDistributed(spark, System.out);
+        } else {
+            sweep.run(parallel, System.out);
+        }
         return 0;
     }
 

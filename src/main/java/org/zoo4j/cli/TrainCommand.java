@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
         description = {"Train a model. Without arguments: LeNet-5 on Fashion-MNIST.",
                 "Examples:", "  ./zoo4j train", "  ./zoo4j train training/resnet20-fashion-mnist.yaml --set epochs=5",
                 "  ./zoo4j train --model resnet20 --dataset fashion-mnist --epochs 30",
+                "  ./zoo4j train training/lenet5-fashion-mnist.yaml --spark 'local[2]'   (Spark build)",
                 "  ./zoo4j train --resume runs/lenet5-fashion-mnist-20260101-120000",
                 "  ./zoo4j train --ui --subset 6000 --epochs 3"},
         footer = {"Exit codes: 0 done, 2 bad input, 3 loss became NaN/infinite (last good checkpoint kept), "
@@ -47,6 +48,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = {"--workers", "--gpus"}, paramLabel = "N", description = "replicas trained data-parallel with "
             + "DL4J's ParallelWrapper, each on its own batch: GPUs on the CUDA build, CPU replicas otherwise")
     Integer workers;
+
+    @Option(names = "--spark", paramLabel = "MASTER", description = "train data-parallel on Spark with DL4J's "
+            + "training masters: local[N], spark://HOST:PORT, yarn or k8s://... (recipe spark.master; the other spark.* "
+            + "settings by --set); needs the Spark build: ZOO4J_MVN_ARGS=-Pspark ./zoo4j ...")
+    String spark;
 
     @Option(names = "--out", description = "run directory (default runs/MODEL-DATASET-TIME)")
     Path out;
@@ -76,6 +82,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (workers != null) {
             all.put("workers", workers.toString());
+        }
+        if (spark != null) {
+            all.put("spark.master", spark);
         }
         all.putAll(options.settings());
         if (!ui && dashboard.given()) {

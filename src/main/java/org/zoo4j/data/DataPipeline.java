@@ -79,7 +79,9 @@ public final class DataPipeline implements AutoCloseable {
 
     /**
      * As {@link #open(DataConfig, InputShape)}, normalised with {@code given} instead of a normaliser fitted on the
-     * training split (null: fitted): a resumed run keeps its checkpoint's, a fine-tuned one its source model's.
+     * training split (null: fitted): a resumed run keeps its checkpoint's, a fine-tuned one its source model's, and a
+     * cluster's executors open the driver's data this way, so that their batches are the driver's own (see
+     * {@link ImageBatchIterator#batch}).
      */
     public static DataPipeline open(DataConfig config, InputShape input, Normalization given) {
         return open(config, input, DatasetManifest.load(), System.err, given);

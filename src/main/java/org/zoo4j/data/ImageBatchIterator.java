@@ -51,6 +51,8 @@ public final class ImageBatchIterator implements SeededEpochs {
     private DataSet ready;
     private long skippedInEpoch;
     private DataSetPreProcessor preProcessor;
+    /** The order of the epoch {@link #batch} last built from: {epoch, order}. */
+    private volatile Object[] batchOrder;
 
     /** One built batch; {@code data} is null when every image in it was unreadable. */
     private record Batch(DataSet data, int skipped) {
@@ -183,6 +185,36 @@ public final class ImageBatchIterator implements SeededEpochs {
                 new long[] {n, c, h, w}, 'c');
         INDArray l = Nd4j.create(oneHot, new long[] {n, labels.size()}, 'c');
         return new Batch(new DataSet(f, l), skipped);
+    }
+
+    /**
+     * Builds batch {@code batch} (from 0) of epoch {@code epoch} now, in the calling thread, without touching the
+     * iteration: the same images, order, augmentation and normalisation that {@link #next()} gives for that batch in
+     * that epoch, whoever builds it. A cluster's executors build their share of an epoch this way. Safe to call from
+     * several threads. A batch none of whose images can be read is a {@link DataException}.
+     */
+    public DataSet batch(int epoch, int batch) {
+        if (epoch < 0 || batch < 0 || batch >= numBatches()) {
+            throw new IllegalArgumentException("no batch " + batch + " of epoch " + epoch + " in the " + split
+                    + " data (" + numBatches() + " batches an epoch)");
+        }
+        Object[] cached = batchOrder;
+        int[] o;
+        if (cached != null && (int) cached[0] == epoch) {
+            o = (int[]) cached[1];
+        } else {
+            o = indices.clone();
+            if (shuffle) {
+                Splits.shuffle(o, new SplittableRandom(Splits.derive(seed, SHUFFLE, epoch)));
+            }
+            batchOrder = new Object[] {epoch, o};
+        }
+        Batch built = build(o, epoch, batch);
+        if (built.data() == null) {
+            throw new DataException(split + " batch " + batch + " of epoch " + epoch + " has no readable image ("
+                    + built.skipped() + " unreadable); replace or remove those files");
+        }
+        return built.data();
     }
 
     @Override

@@ -42,12 +42,14 @@ import org.zoo4j.zoo.ModelRegistry;
  *                         run's {@code stats.jsonl} (loss, learning rate, images/s, memory, each layer's parameter and
  *                         update magnitudes; see {@code org.zoo4j.training.StatsRecorder}); 0 = off, the default.
  *                         {@code ./zoo4j train --ui} sets 10 where it is 0; watch a run with {@code ./zoo4j ui RUN}
+ * @param spark            when set with a master, the run trains data-parallel on Spark (see {@link SparkSettings}; needs
+ *                         the Spark build); null = in this process
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs,
                              LrSchedule schedule, double weightDecay, double clipGradientNorm, int earlyStopping,
                              Monitor monitor, Device device, int workers, FinetuneSettings finetune,
-                             @JsonInclude(JsonInclude.Include.NON_DEFAULT) int statsEvery) {
+                             @JsonInclude(JsonInclude.Include.NON_DEFAULT) int statsEvery, SparkSettings spark) {
     /** The default recipe's model: what {@code ./zoo4j train} trains without arguments. */
     public static final String DEFAULT_MODEL = "lenet5";
 
@@ -69,14 +71,18 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
             throw new ConfigException("statsEvery: iterations between per-step statistics, >= 0 (0 = off), got "
                     + statsEvery);
         }
+        if (spark != null && spark.active() && workers > 1) {
+            throw new ConfigException("workers: " + workers + " replicas in this process and spark.master: "
+                    + spark.master() + " exclude each other; set workers=1 (Spark's workers: spark.workers)");
+        }
     }
 
-    /** A recipe that records no per-step statistics (statsEvery 0). */
+    /** A recipe that records no per-step statistics (statsEvery 0) and trains in this process (no spark section). */
     public TrainingRecipe(String model, Map<String, Object> overrides, DataConfig data, int epochs, LrSchedule schedule,
                           double weightDecay, double clipGradientNorm, int earlyStopping, Monitor monitor,
                           Device device, int workers, FinetuneSettings finetune) {
         this(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping, monitor, device,
-                workers, finetune, 0);
+                workers, finetune, 0, null);
     }
 
     /** The YAML/JSON form: every field may be left out and takes its default. */
@@ -91,7 +97,8 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
                                   @JsonProperty("monitor") Monitor monitor, @JsonProperty("device") Device device,
                                   @JsonProperty("workers") Integer workers, @JsonProperty("gpus") Integer gpus,
                                   @JsonProperty("finetune") FinetuneSettings finetune,
-                                  @JsonProperty("statsEvery") Integer statsEvery) {
+                                  @JsonProperty("statsEvery") Integer statsEvery,
+                                  @JsonProperty("spark") SparkSettings spark) {
         if (workers != null && gpus != null && !workers.equals(gpus)) {
             throw new ConfigException("workers: " + workers + " and gpus: " + gpus + " disagree; gpus is the old name "
                     + "of workers, give only workers");
@@ -99,7 +106,8 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         return new TrainingRecipe(model, overrides, data, epochs == null ? 10 : epochs, schedule,
                 weightDecay == null ? 0 : weightDecay, clipGradientNorm == null ? 0 : clipGradientNorm,
                 earlyStopping == null ? 0 : earlyStopping, monitor, device,
-                workers != null ? workers : gpus != null ? gpus : 1, finetune, statsEvery == null ? 0 : statsEvery);
+                workers != null ? workers : gpus != null ? gpus : 1, finetune, statsEvery == null ? 0 : statsEvery,
+                spark);
     }
 
     /** The settings of the epoch loop. */
@@ -117,7 +125,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         updater.put("learningRate", 0.002);
         return fromMap(DEFAULT_MODEL, Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 8,
                 LrSchedule.fromMap(LrSchedule.Type.COSINE, null, null, null, null, 0.05), null, null, null, null, null, null, null,
-                null, null);
+                null, null, null);
     }
 
     public static TrainingRecipe read(Path file) throws IOException {
@@ -174,11 +182,18 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         if (path != null) {
             base = base.withData(base.data.withPath(path));
         }
+        // Spark settings are keys with dots themselves: spark.conf.spark.executor.instances=4
+        for (String key : List.copyOf(own.keySet())) {
+            if (key.startsWith("spark.conf.")) {
+                SparkSettings current = base.spark != null ? base.spark : SparkSettings.on(null);
+                base = base.withSpark(current.withConf(key.substring("spark.conf.".length()), own.remove(key)));
+            }
+        }
         TrainingRecipe updated = Configs.override(base, own);
         if (!modelSettings.equals(overrides)) {
             updated = new TrainingRecipe(updated.model, modelSettings, updated.data, updated.epochs, updated.schedule,
                     updated.weightDecay, updated.clipGradientNorm, updated.earlyStopping, updated.monitor,
-                    updated.device, updated.workers, updated.finetune, updated.statsEvery);
+                    updated.device, updated.workers, updated.finetune, updated.statsEvery, updated.spark);
         }
         updated.modelConfig();
         return updated;
@@ -268,21 +283,32 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
 
     public TrainingRecipe withEpochs(int e) {
         return new TrainingRecipe(model, overrides, data, e, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune, statsEvery);
+                monitor, device, workers, finetune, statsEvery, spark);
     }
 
     public TrainingRecipe withData(DataConfig d) {
         return new TrainingRecipe(model, overrides, d, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune, statsEvery);
+                monitor, device, workers, finetune, statsEvery, spark);
     }
 
     public TrainingRecipe withFinetune(FinetuneSettings f) {
         return new TrainingRecipe(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, f, statsEvery);
+                monitor, device, workers, f, statsEvery, spark);
     }
 
     public TrainingRecipe withModel(String m, Map<String, Object> o) {
         return new TrainingRecipe(m, o, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
-                monitor, device, workers, finetune, statsEvery);
+                monitor, device, workers, finetune, statsEvery, spark);
+    }
+
+    /** A copy with these Spark settings (null: trains in this process). */
+    public TrainingRecipe withSpark(SparkSettings s) {
+        return new TrainingRecipe(model, overrides, data, epochs, schedule, weightDecay, clipGradientNorm, earlyStopping,
+                monitor, device, workers, finetune, statsEvery, s);
+    }
+
+    /** Whether this recipe trains on Spark: a {@code spark:} section with a master. */
+    public boolean onSpark() {
+        return spark != null && spark.active();
     }
 }

@@ -16,9 +16,9 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.ConfigException;
-import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.TrainingState;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.training.RunDirectory;
@@ -94,6 +94,20 @@ public final class Sweep {
         // The base recipe as it was resolved at creation, so later edits of the recipe file change nothing.
         return SweepFile.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(), null,
                 dir.resolve("base-recipe.yaml"));
+    }
+
+    /**
+     * The sweep in {@code dir} as a cluster's executor needs it to train trials ({@link #train}): its definition only.
+     * The store is not opened: executors never touch sweep.db (see {@link TrialMailbox}).
+     */
+    public static Sweep forTrials(Path dir) throws IOException {
+        if (!Files.isRegularFile(dir.resolve("sweep.yaml")) || !Files.isRegularFile(dir.resolve("base-recipe.yaml"))) {
+            throw new ConfigException("cannot read the sweep in " + dir + " (its sweep.yaml and base-recipe.yaml) from "
+                    + "this machine; the sweep directory must be on a filesystem every worker shares, at the same path");
+        }
+        SweepSpec spec = SweepFile.parse(Files.readString(dir.resolve("sweep.yaml")), dir.getFileName().toString(),
+                null, dir.resolve("base-recipe.yaml"));
+        return new Sweep(spec, dir, null);
     }
 
     /**
@@ -205,7 +219,7 @@ public final class Sweep {
     public int work(long deadline, PrintStream console) throws IOException {
         int ran = 0;
         while (System.currentTimeMillis() < deadline && !stopping) {
-            SweepStore.Claim claim = store.claim(spec.maxTrials(), this::propose);
+            SweepStore.Claim claim = claim();
             if (claim == null) {
                 break;
             }
@@ -235,15 +249,59 @@ public final class Sweep {
         return dir.resolve("trials").resolve(String.format(Locale.ROOT, "%04d", number));
     }
 
+    /**
+     * What a trial's run came to, for the store: its state, best objective value, test accuracy, why it was pruned,
+     * failed or queued again, and the seconds it took. On a cluster it travels from the executor to the driver as JSON.
+     */
+    public record TrialOutcome(int number, SweepStore.State state, Double value, Double testAccuracy, String reason,
+                               double seconds) {
+    }
+
+    /** Where a trial reports each finished epoch; the answer is a reason to prune it, or null to go on. */
+    @FunctionalInterface
+    public interface EpochReporter {
+        String report(int trial, int epoch, double value, Double best, boolean last) throws IOException;
+    }
+
     private void runTrial(SweepStore.Claim claim, long deadline, PrintStream console) throws IOException {
         SweepStore.Trial trial = claim.trial();
         int n = trial.number();
-        Path runDir = trialDir(n);
-        long start = System.nanoTime();
         console.printf(Locale.ROOT, "trial %04d %s: %s%n", n, claim.continued() ? "continued" : "started",
                 trial.params());
         ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zoo4j-sweep-heartbeat");
+            t.setDaemon(true);
+            return t;
+        });
+        TrialOutcome outcome;
+        try {
+            heartbeat.scheduleAtFixedRate(() -> {
+                try {
+                    store.heartbeat(n);
+                } catch (IOException e) {
+                    console.println("(heartbeat of trial " + n + " failed: " + e.getMessage() + ")");
+                }
+            }, 5, 5, TimeUnit.SECONDS);
+            outcome = train(trial, deadline, this::recordEpoch, () -> stopping, false);
+        } finally {
+            heartbeat.shutdownNow();
+        }
+        record(outcome, console);
+    }
+
+    /**
+     * Trains trial {@code trial} in its run directory, continuing from its checkpoint where it has one, until it
+     * completes, is pruned ({@code reporter}'s answer), fails, or is stopped (the deadline, or {@code stop}) with a
+     * checkpoint. Every error is part of the outcome, never thrown. {@code inCluster}: the trial runs as a task on a
+     * cluster's executor, and trains in that process whatever the base recipe's {@code spark:} section says.
+     */
+    public TrialOutcome train(SweepStore.Trial trial, long deadline, EpochReporter reporter, BooleanSupplier stop,
+                              boolean inCluster) {
+        int n = trial.number();
+        Path runDir = trialDir(n);
+        long start = System.nanoTime();
+        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zoo4j-sweep-trial-watch");
             t.setDaemon(true);
             return t;
         });
@@ -255,10 +313,20 @@ public final class Sweep {
             Map<String, String> settings = new LinkedHashMap<>(trial.params());
             settings.keySet().removeIf(SearchSpace::isNetworkSetting);
             TrainingRecipe recipe = spec.base().with(settings);
+            if (inCluster) {
+                recipe = recipe.withSpark(null);
+            }
             String network = spec.space().networkJson(trial.point()); // the same network again on a continued trial
             PrintStream quiet = new PrintStream(OutputStream.nullOutputStream()); // the trial's train.log has it all
             int epochs = recipe.epochs();
-            TrainingHooks hooks = TrainingHooks.NONE.withOnEpoch((m, s) -> onEpoch(n, m, s, epochs));
+            TrainingHooks hooks = TrainingHooks.NONE.withOnEpoch((m, s) -> {
+                try {
+                    return reporter.report(n, m.epoch(), spec.objective().of(m), bestValue(s),
+                            m.epoch() >= epochs);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
             if (Files.isRegularFile(runDir.resolve(RunDirectory.LAST))) {
                 trainer = Trainer.resume(runDir, Map.of(), quiet, hooks);
             } else {
@@ -272,16 +340,11 @@ public final class Sweep {
                 trainer = Trainer.start(recipe, runDir, quiet, hooks);
             }
             Trainer running = trainer;
-            heartbeat.scheduleAtFixedRate(() -> {
-                try {
-                    store.heartbeat(n);
-                } catch (IOException e) {
-                    console.println("(heartbeat of trial " + n + " failed: " + e.getMessage() + ")");
-                }
-                if (System.currentTimeMillis() >= deadline || stopping) {
+            watch.scheduleAtFixedRate(() -> {
+                if (System.currentTimeMillis() >= deadline || stopping || stop.getAsBoolean()) {
                     running.requestStop();
                 }
-            }, 5, 5, TimeUnit.SECONDS);
+            }, 1, 1, TimeUnit.SECONDS);
             TrainingLoop.Result result = trainer.run();
             switch (result.status()) {
                 case COMPLETED, EARLY_STOPPED -> {
@@ -299,9 +362,9 @@ public final class Sweep {
                 }
                 default -> {
                     state = SweepStore.State.QUEUED;
-                    reason = "stopped by " + (stopping ? "the end of the sweep's process" : "the time budget")
-                            + " after epoch " + result.epochsDone() + " (checkpoint kept); "
-                            + "--resume continues it";
+                    reason = "stopped by " + (System.currentTimeMillis() >= deadline ? "the time budget"
+                            : "the end of the sweep's process") + " after epoch " + result.epochsDone()
+                            + " (checkpoint kept); --resume continues it";
                 }
             }
         } catch (OutOfMemoryError e) {
@@ -311,40 +374,68 @@ public final class Sweep {
             state = SweepStore.State.FAILED;
             reason = (e instanceof IllegalArgumentException ? "bad combination: " : "") + e.getMessage();
         } finally {
-            heartbeat.shutdownNow();
+            watch.shutdownNow();
             if (trainer != null) {
                 trainer.close();
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         Double value = trainer == null ? null : bestValue(trainer.state());
-        store.finish(n, state, value, testAccuracy, reason, seconds);
-        console.printf(Locale.ROOT, "trial %04d %s%s%s (%.0f s)%n", n, state.name().toLowerCase(Locale.ROOT),
-                value == null ? "" : String.format(Locale.ROOT, ": %s %.4f", spec.objective().key(), value),
-                reason == null ? "" : " - " + reason, seconds);
+        return new TrialOutcome(n, state, value, testAccuracy, reason, seconds);
     }
 
-    private String onEpoch(int n, EpochMetrics m, TrainingState state, int epochs) {
-        try {
-            Map<Integer, Map<Integer, Double>> values = store.report(n, m.epoch(), spec.objective().of(m),
-                    bestValue(state));
-            if (m.epoch() >= epochs) {
-                return null; // the last epoch: nothing left to save
-            }
-            Map<Integer, Map<Integer, Double>> losses = new LinkedHashMap<>();
-            values.forEach((t, byEpoch) -> {
-                Map<Integer, Double> l = new LinkedHashMap<>();
-                byEpoch.forEach((e, v) -> l.put(e, asLoss(v)));
-                losses.put(t, l);
-            });
-            return pruner.check(n, m.epoch(), losses);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    /** Stores a trial's outcome, ending this process's hold on it, and prints it. */
+    public void record(TrialOutcome outcome, PrintStream console) throws IOException {
+        store.finish(outcome.number(), outcome.state(), outcome.value(), outcome.testAccuracy(), outcome.reason(),
+                outcome.seconds());
+        console.printf(Locale.ROOT, "trial %04d %s%s%s (%.0f s)%n", outcome.number(),
+                outcome.state().name().toLowerCase(Locale.ROOT), outcome.value() == null ? ""
+                        : String.format(Locale.ROOT, ": %s %.4f", spec.objective().key(), outcome.value()),
+                outcome.reason() == null ? "" : " - " + outcome.reason(), outcome.seconds());
+    }
+
+    /**
+     * Records a finished epoch of trial {@code n} in the store and asks the pruner about it: a reason to stop the
+     * trial, or null. Not after its last epoch ({@code last}): nothing is left to save.
+     */
+    public String recordEpoch(int n, int epoch, double value, Double best, boolean last) throws IOException {
+        Map<Integer, Map<Integer, Double>> values = store.report(n, epoch, value, best == null ? Double.NaN : best);
+        if (last) {
+            return null;
         }
+        Map<Integer, Map<Integer, Double>> losses = new LinkedHashMap<>();
+        values.forEach((t, byEpoch) -> {
+            Map<Integer, Double> l = new LinkedHashMap<>();
+            byEpoch.forEach((e, v) -> l.put(e, asLoss(v)));
+            losses.put(t, l);
+        });
+        return pruner.check(n, epoch, losses);
+    }
+
+    /**
+     * Takes the next trial to run for this process (one it holds until {@link #record}): a queued one, or a new one
+     * from the sampler; null when the budget is spent or no candidate is left.
+     */
+    public SweepStore.Claim claim() throws IOException {
+        return store.claim(spec.maxTrials(), this::propose);
+    }
+
+    /**
+     * Runs the trials as tasks on a cluster ({@code ./zoo4j sweep FILE --spark MASTER}): this process keeps the sampler
+     * and the store and hands trials out; each trial trains on an executor, in its run directory under this sweep's
+     * directory, which must therefore be on a filesystem every worker shares. Needs the Spark build. Writes the report.
+     */
+    public void runDistributed(String master, PrintStream console) throws IOException, InterruptedException {
+        if (!Files.isRegularFile(dir.resolve("sweep.yaml"))) {
+            throw new ConfigException("a sweep defined in code runs its trials in this process; a cluster's executors "
+                    + "rebuild the sweep from its sweep.yaml");
+        }
+        DistributedSweep.find().run(this, master, deadlineFromNow(), console);
+        SweepReport.write(this, console);
     }
 
     /** The trial's best epoch value of the objective so far, or null before its first epoch. */
-    private Double bestValue(TrainingState state) {
+    Double bestValue(TrainingState state) {
         return state.history().stream().map(spec.objective()::of).filter(Double::isFinite)
                 .max(spec.objective().maximize() ? Comparator.naturalOrder() : Comparator.<Double>reverseOrder())
                 .orElse(null);

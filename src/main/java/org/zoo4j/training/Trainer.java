@@ -43,10 +43,13 @@ public final class Trainer implements AutoCloseable {
 
     private final DataPipeline data;
     private final TrainingLoop loop;
+    /** The cluster the epochs train on (a recipe's spark: section), or null. */
+    private final DistributedTraining.Session cluster;
 
-    private Trainer(DataPipeline data, TrainingLoop loop) {
+    private Trainer(DataPipeline data, TrainingLoop loop, DistributedTraining.Session cluster) {
         this.data = data;
         this.loop = loop;
+        this.cluster = cluster;
     }
 
     /** A new run of {@code recipe} in {@code runDir}, which must not hold a run already. */
@@ -71,10 +74,15 @@ public final class Trainer implements AutoCloseable {
         InputShape input = recipe.modelConfig().input();
         Normalization kept = recipe.finetune() == null ? null
                 : FineTuner.sourceNormalization(recipe.finetune(), input.channels()).orElse(null);
+        DistributedTraining distributed = recipe.onSpark() ? DistributedTraining.find() : null;
         DataPipeline data = DataPipeline.open(recipe.data(), input, kept);
+        DistributedTraining.Session cluster = null;
         try {
             ComputationGraph net = RecipeNetworks.build(recipe, data.labels().size());
-            createRunDirectory(runDir); // only once data and network are there: a bad command leaves nothing
+            if (distributed != null) {
+                cluster = distributed.open(recipe, data, net, runDir, console);
+            }
+            createRunDirectory(runDir); // only once data, network and cluster are there: a bad command leaves nothing
             if (Dl4jNetworkFile.isNetworkFile(recipe.model())) {
                 // The run keeps its own copy, so that its recipe.yaml runs again as it is wherever the run goes.
                 Path copy = runDir.resolve(Dl4jNetworkFile.RUN_FILE);
@@ -83,7 +91,7 @@ public final class Trainer implements AutoCloseable {
                 }
             }
             saveRecipe(runDir, recipe);
-            Trainer t = new Trainer(data, loop(recipe, data, net, null, runDir, console, hooks));
+            Trainer t = new Trainer(data, loop(recipe, data, net, null, runDir, console, hooks, cluster), cluster);
             t.log("run " + runDir + ": " + recipe.model() + " on " + recipe.data().dataset() + ", " + recipe.epochs()
                     + " epochs, " + String.format(Locale.ROOT, "%,d", net.numParams()) + " parameters");
             t.logWorkers(recipe);
@@ -94,6 +102,9 @@ public final class Trainer implements AutoCloseable {
             }
             return t;
         } catch (RuntimeException | IOException e) {
+            if (cluster != null) {
+                cluster.close();
+            }
             data.close();
             throw e;
         }
@@ -139,6 +150,7 @@ public final class Trainer implements AutoCloseable {
             return begin(recipe, runDir, console, hooks);
         }
         checkDevice(recipe);
+        DistributedTraining distributed = recipe.onSpark() ? DistributedTraining.find() : null;
         ModelFile.Loaded loaded = ModelFile.load(run.last(), true);
         if (loaded.state() == null) {
             throw new ModelFileException(run.last() + " holds no training state; it is not a checkpoint");
@@ -148,21 +160,34 @@ public final class Trainer implements AutoCloseable {
         }
         // the checkpoint's normaliser, as the network was trained with it (a fine-tuned run's is not refitted)
         DataPipeline data = DataPipeline.open(recipe.data(), loaded.preprocessing().input(), loaded.normalization());
+        DistributedTraining.Session cluster = null;
         try {
-            Trainer t = new Trainer(data, loop(recipe, data, loaded.net(), loaded.state(), runDir, console, hooks));
+            if (distributed != null) {
+                cluster = distributed.open(recipe, data, loaded.net(), runDir, console);
+            }
+            Trainer t = new Trainer(data, loop(recipe, data, loaded.net(), loaded.state(), runDir, console, hooks,
+                    cluster), cluster);
             t.log("resuming " + runDir + " after epoch " + loaded.state().epochsDone()
                     + (loaded.state().batchesDone() > 0 ? " and " + loaded.state().batchesDone() + " batches" : ""));
+            if (cluster != null) {
+                t.log(cluster.describe());
+            }
             return t;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | IOException e) {
+            if (cluster != null) {
+                cluster.close();
+            }
             data.close();
             throw e;
         }
     }
 
     private static TrainingLoop loop(TrainingRecipe recipe, DataPipeline data, ComputationGraph net,
-                                     TrainingState state, Path runDir, PrintStream console, TrainingHooks hooks) {
+                                     TrainingState state, Path runDir, PrintStream console, TrainingHooks hooks,
+                                     DistributedTraining.Session cluster) {
         LayerHelpers.installForTraining(net);
-        return TrainingLoop.builder(net, data.train()).validation(data.validationSize() > 0 ? data.validation() : null)
+        return TrainingLoop.builder(net, data.train()).distributed(cluster)
+                .validation(data.validationSize() > 0 ? data.validation() : null)
                 .test(data.test()).labels(data.labels()).settings(recipe.loop()).runDirectory(runDir)
                 .console(console).hooks(hooks).state(state).resumeAdvice("./zoo4j train --resume " + runDir)
                 .statsEvery(recipe.statsEvery())
@@ -205,6 +230,10 @@ public final class Trainer implements AutoCloseable {
 
     /** With several workers, says what they change: the batch per step, and not the learning rate. */
     private void logWorkers(TrainingRecipe recipe) {
+        if (cluster != null) {
+            log(cluster.describe());
+            return;
+        }
         int workers = recipe.workers();
         if (workers > 1) {
             log(String.format(Locale.ROOT, "data-parallel: %d workers (%s), each on its own batch of %d: %d images "
@@ -260,6 +289,12 @@ public final class Trainer implements AutoCloseable {
 
     @Override
     public void close() {
-        data.close();
+        try {
+            if (cluster != null) {
+                cluster.close();
+            }
+        } finally {
+            data.close();
+        }
     }
 }

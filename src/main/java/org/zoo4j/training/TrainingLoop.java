@@ -17,6 +17,8 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
 import org.zoo4j.base.FaultInjection;
+import org.zoo4j.base.UserInputException;
+import org.zoo4j.data.DataException;
 import org.zoo4j.data.SeededEpochs;
 import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.ModelFile;
@@ -52,7 +54,7 @@ public final class TrainingLoop {
 
     /** Counts one trained batch; says why the epoch must end now, or null. */
     @FunctionalInterface
-    interface BatchSink {
+    public interface BatchSink {
         Status trained(double loss, int examples);
     }
 
@@ -67,8 +69,12 @@ public final class TrainingLoop {
     private final TrainingHooks hooks;
     private final String resumeAdvice;
     private final Supplier<Map<String, Object>> resultDetails;
-    /** Per-step statistics (stats.jsonl), or null: off. */
+    /** Per-step statistics (stats.jsonl), or null: off, or on a cluster (the executors train the steps). */
     private final StatsRecorder stats;
+    /** The per-step statistics asked for: every this many iterations; 0 = off. */
+    private final int statsEvery;
+    /** Trains the epochs on a cluster when set (a recipe's spark: section); null = in this process. */
+    private final DistributedTraining.Session distributed;
     private TrainingState state;
     private double appliedFactor = Double.NaN;
     private volatile boolean stopRequested;
@@ -88,13 +94,18 @@ public final class TrainingLoop {
                 b.network.getClass().getSimpleName(), labels)));
         this.hooks = b.hooks;
         this.resultDetails = b.resultDetails;
+        this.distributed = b.distributed;
+        if (distributed != null && hooks.batchFilter() != TrainingHooks.NONE.batchFilter()) {
+            throw new IllegalArgumentException("a batch filter cannot run on a cluster: the executors make the batches");
+        }
         this.resumeAdvice = b.resumeAdvice != null ? b.resumeAdvice
                 : "TrainingLoop.resume(Path.of(\"" + b.runDir + "\"), ...)";
         TrainingState s = b.state != null ? b.state : TrainingState.start(network.learningRates());
         this.state = s.learningRates() != null ? s
                 : new TrainingState(s.epochsDone(), s.batchesDone(), s.bestEpoch(), s.bestMetric(), s.sinceBest(),
                 s.history(), unscaledRates(network.learningRates(), s, b.settings));
-        this.stats = b.statsEvery == 0 ? null : new StatsRecorder(network.model(), run, b.statsEvery,
+        this.statsEvery = b.statsEvery;
+        this.stats = b.statsEvery == 0 || distributed != null ? null : new StatsRecorder(network.model(), run, b.statsEvery,
                 settings.workers(), () -> state.epochsDone() + 1);
     }
 
@@ -147,6 +158,9 @@ public final class TrainingLoop {
             run.recover();
             if (stats != null) {
                 stats.attach();
+            } else if (statsEvery > 0) {
+                run.log("statsEvery: " + statsEvery + " asked for, but on a cluster the executors train the steps: no "
+                        + "per-step statistics (stats.jsonl); the dashboard shows the epochs' metrics");
             }
             return train();
         } finally {
@@ -171,8 +185,11 @@ public final class TrainingLoop {
                 appliedFactor = factor;
             }
             long start = System.nanoTime();
-            EpochRun epochRun = new EpochRun(epoch, startEpoch(epoch), start, progress);
-            Status stopped = settings.workers() > 1
+            // On a cluster the executors make the batches: the training iterator here is not read.
+            EpochRun epochRun = new EpochRun(epoch, distributed != null ? state.batchesDone() : startEpoch(epoch), start,
+                    progress);
+            Status stopped = distributed != null ? fitDistributed(epochRun, progress)
+                    : settings.workers() > 1
                     ? ParallelFit.epoch(network.model(), settings.workers(), train, hooks.batchFilter(), epochRun,
                     () -> stopRequested, stats)
                     : fitSequential(epochRun);
@@ -247,6 +264,23 @@ public final class TrainingLoop {
         return 0;
     }
 
+    /** One epoch on the cluster; a cluster failure is logged with how to continue, and thrown. */
+    private Status fitDistributed(EpochRun epochRun, Progress progress) {
+        try {
+            return distributed.epoch(epochRun.epoch, epochRun.batch, epochRun, () -> stopRequested, line -> {
+                progress.endLine();
+                run.log(line);
+            });
+        } catch (UserInputException e) {
+            progress.endLine();
+            String message = e.getMessage() + "; " + (state.epochsDone() > 0 ? "the checkpoint after epoch "
+                    + state.epochsDone() + " is kept: continue with " + resumeAdvice
+                    : "no checkpoint had been written yet: " + resumeAdvice + " starts the run again");
+            run.log(message);
+            throw e instanceof DataException ? new DataException(message, e) : new ConfigException(message, e);
+        }
+    }
+
     private Status fitSequential(EpochRun epochRun) {
         while (train.hasNext()) {
             DataSet ds = hooks.batchFilter().apply(train.next());
@@ -274,14 +308,15 @@ public final class TrainingLoop {
     private Result interrupted(EpochRun epochRun) throws IOException {
         int epoch = epochRun.epoch;
         String message;
-        if (train instanceof SeededEpochs) {
+        if (train instanceof SeededEpochs && distributed == null) {
             state = state.withBatchesDone(epochRun.batch);
             message = "interrupted at epoch " + (epoch + 1) + ", batch " + epochRun.batch + "; checkpoint written; "
                     + "continue with " + resumeAdvice;
             run.commit(epoch, target -> checkpoint(target, true), null, state.history(), message);
             return new Result(Status.INTERRUPTED, run.path(), epoch, null, message);
         } else {
-            // Only this data's own order could say which batches are done: continue from the epoch's start.
+            // Only this data's own order could say which batches are done: continue from the epoch's start. On a
+            // cluster the batches were spread over workers in random splits: also from the epoch's start.
             message = "interrupted in epoch " + (epoch + 1) + (state.epochsDone() > 0 ? "; the checkpoint after epoch "
                     + state.epochsDone() + " is kept: continue with " + resumeAdvice + ", which trains epoch "
                     + (epoch + 1) + " from its start" : "; no checkpoint had been written yet");

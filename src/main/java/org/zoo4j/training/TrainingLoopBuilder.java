@@ -29,6 +29,7 @@ public final class TrainingLoopBuilder {
     Supplier<Map<String, Object>> resultDetails = Map::of;
     TrainingState state;
     int statsEvery;
+    DistributedTraining.Session distributed;
 
     TrainingLoopBuilder(Model network, DataSetIterator train) {
         TrainableNetwork.of(network); // refuses anything but the two network kinds now, not at build()
@@ -119,6 +120,12 @@ public final class TrainingLoopBuilder {
     /** Where the network's run stood: set when continuing from a checkpoint of it. */
     TrainingLoopBuilder state(TrainingState s) {
         this.state = s;
+        return this;
+    }
+
+    /** Trains the epochs on a cluster (a recipe run's spark: section) instead of in this process. */
+    TrainingLoopBuilder distributed(DistributedTraining.Session session) {
+        this.distributed = session;
         return this;
     }
 
