@@ -1,6 +1,7 @@
 package org.zoo4j.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -83,6 +84,7 @@ class SparkTrainingTest {
         assertTrue(Math.abs(one - two) <= TOLERANCE, "single process " + one + ", spark local[2] " + two);
     }
 
+    /** Also: statsEvery on Spark records no per-step statistics (the executors train the steps) and the log says so. */
     @Test
     void aSparkRunContinuesOnSparkWithResume() throws Exception {
         Path run = dir.resolve("resumed");
@@ -93,7 +95,7 @@ class SparkTrainingTest {
         try {
             System.setOut(out);
             code = Main.run("train", "--offline", "--subset", "600", "--epochs", "1", "--batch-size", "32", "--out",
-                    run.toString(), "--spark", "local[2]");
+                    run.toString(), "--spark", "local[2]", "--set", "statsEvery=5");
         } finally {
             System.setOut(saved);
         }
@@ -109,5 +111,7 @@ class SparkTrainingTest {
                         .count(),
                 "the first run and the resumed one on Spark: " + log);
         assertEquals(3, Files.readAllLines(run.resolve("metrics.csv")).size(), "one line per epoch");
+        assertEquals(2, log.lines().filter(l -> l.contains("statsEvery: 5 asked for, but on a cluster")).count(), log);
+        assertFalse(Files.exists(run.resolve("stats.jsonl")), "no per-step statistics on Spark");
     }
 }
