@@ -493,7 +493,8 @@ class LayerHelpersTest {
         return out;
     }
 
-    private static DataSet batch(int n, int channels, int height, int width, int classes, long seed) {
+    /** Random features and one-hot labels, seeded: the same batch for every helper compared. */
+    static DataSet batch(int n, int channels, int height, int width, int classes, long seed) {
         Nd4j.getRandom().setSeed(seed);
         INDArray x = Nd4j.randn(DataType.FLOAT, n, channels, height, width);
         INDArray y = Nd4j.zeros(DataType.FLOAT, n, classes);

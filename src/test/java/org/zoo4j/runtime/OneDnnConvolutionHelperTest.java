@@ -495,13 +495,7 @@ class OneDnnConvolutionHelperTest {
     }
 
     private static DataSet batch(int n, int channels, int height, int width, int classes, long seed) {
-        Nd4j.getRandom().setSeed(seed);
-        INDArray x = Nd4j.randn(DataType.FLOAT, n, channels, height, width);
-        INDArray y = Nd4j.zeros(DataType.FLOAT, n, classes);
-        for (int i = 0; i < n; i++) {
-            y.putScalar(i, (i * 7 + seed) % classes, 1.0);
-        }
-        return new DataSet(x, y);
+        return LayerHelpersTest.batch(n, channels, height, width, classes, seed);
     }
 
     /** Largest absolute differences of the four results, each against the largest magnitude of DL4J's. */
