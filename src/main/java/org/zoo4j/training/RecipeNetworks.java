@@ -1,6 +1,7 @@
 package org.zoo4j.training;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -60,7 +61,8 @@ public final class RecipeNetworks {
             if (vertex instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof BaseLayer layer) {
                 if (recipe.weightDecay() > 0) {
                     // Scaled by the learning rate, like the decoupled-from-loss decay of torch.optim.SGD.
-                    layer.setRegularization(List.of(new WeightDecay(recipe.weightDecay(), true)));
+                    // A mutable list: Spark's Kryo rebuilds a configuration by adding to a list of the same class.
+                    layer.setRegularization(new ArrayList<>(List.of(new WeightDecay(recipe.weightDecay(), true))));
                 }
                 if (recipe.clipGradientNorm() > 0) {
                     layer.setGradientNormalization(GradientNormalization.ClipL2PerLayer);

@@ -126,7 +126,7 @@ final class SparkEpochs implements DistributedTraining.Session {
         }, "zoo4j-spark-stop-watch");
         stopWatch.setDaemon(true);
         long start = System.nanoTime();
-        RuntimeException failure = null;
+        Exception failure = null;
         sc.setJobGroup(group, "zoo4j: epoch " + (epoch + 1) + " of " + runDir.getFileName(), true);
         stopWatch.start();
         try {
@@ -142,7 +142,7 @@ final class SparkEpochs implements DistributedTraining.Session {
                 JavaRDD<String> paths = sc.parallelize(chunk, Math.min(tasks, chunk.size()));
                 try {
                     sparkNet.fitPaths(paths, loader);
-                } catch (RuntimeException e) {
+                } catch (Exception e) { // also Spark's SparkException, which Scala code throws undeclared
                     failure = e;
                 } finally {
                     paths.unpersist(false);
@@ -274,7 +274,7 @@ final class SparkEpochs implements DistributedTraining.Session {
     }
 
     /** A failed epoch as an error that says what happened and what to change. */
-    private RuntimeException explain(RuntimeException e, int epoch) {
+    private RuntimeException explain(Exception e, int epoch) {
         String where = " in epoch " + (epoch + 1);
         if (cluster.lostExecutors()) {
             return new ConfigException(cluster.lostMessage() + where, e);
