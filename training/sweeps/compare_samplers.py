@@ -8,7 +8,9 @@ accuracy and the trial times from its SQLite store, and prints a Markdown table 
   python3 training/sweeps/compare_samplers.py --seeds 1 2 3 4 5 --report training/sweeps/results-DATE.md
 """
 import argparse
+import os
 import pathlib
+import platform
 import re
 import sqlite3
 import statistics
@@ -46,6 +48,28 @@ def run_sweep(out, strategy, seed, launcher):
             "best_at": first_best + 1, "mean": statistics.mean(r[2] for r in complete)}
 
 
+def code_state():
+    """The commit the sweeps ran on, as run records name it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return f"commit {commit}" + (" with uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -53,6 +77,7 @@ def main():
     p.add_argument("--report", type=pathlib.Path)
     p.add_argument("--launcher", default=str(ROOT / "zoo4j"), help="the zoo4j command (default: ./zoo4j)")
     args = p.parse_args()
+    code = code_state()
     results = {}
     for seed in args.seeds:
         for strategy in ("random", "tpe"):
@@ -77,10 +102,11 @@ def main():
     table = "\n".join(lines)
     print(table)
     if args.report:
-        args.report.write_text(f"# TPE against random search, {time.strftime('%Y-%m-%d')}\n\n"
+        args.report.write_text(f"# TPE against random search, {time.strftime('%Y-%m-%d')}, {code}\n\n"
                                f"Command: `python3 training/sweeps/compare_samplers.py --seeds "
                                f"{' '.join(map(str, args.seeds))}`; sweep file: "
-                               f"`training/sweeps/lenet5-sampler-compare.yaml` (strategy and seed set per run).\n\n"
+                               f"`training/sweeps/lenet5-sampler-compare.yaml` (strategy and seed set per run). "
+                               f"Machine: {machine()}; one sweep at a time. `s`: the trials' summed seconds.\n\n"
                                f"{table}\n")
 
 
