@@ -36,6 +36,18 @@ final class StandaloneCluster implements AutoCloseable {
 
     /** Starts a master, waits until it accepts connections, and starts a worker with 2 cores and 5 GB. */
     static StandaloneCluster start(Path dir) throws Exception {
+        return start(dir, List.of());
+    }
+
+    /**
+     * As {@link #start(Path)}, with {@code distribution} as the worker's Spark installation ({@code SPARK_HOME/jars}),
+     * from which it starts executors: without one, executors need zoo4j's shared classpath setting.
+     */
+    static StandaloneCluster start(Path dir, List<Path> distribution) throws Exception {
+        Path jars = Files.createDirectories(dir.resolve("spark-home/jars"));
+        for (Path jar : distribution) {
+            Files.createSymbolicLink(jars.resolve(jar.getFileName()), jar);
+        }
         int port = freePort();
         String master = "spark://127.0.0.1:" + port;
         Process m = daemon(dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
