@@ -63,10 +63,13 @@ class ShippedWeightsTest {
     }
 
     @Test
-    void theZooShipsItsTrainedLeNet5() {
-        assertTrue(shipped().contains("lenet5.zoo4j-fashion-mnist"), shipped().toString());
-        assertTrue(ModelRegistry.builtIn().get("lenet5").weights().containsKey("lenet5.zoo4j-fashion-mnist"),
-                "the registry links the model to its shipped weights");
+    void theZooShipsItsTrainedLeNet5AndResNet20() {
+        for (String model : List.of("lenet5", "resnet20")) {
+            String name = model + ".zoo4j-fashion-mnist";
+            assertTrue(shipped().contains(name), shipped().toString());
+            assertTrue(ModelRegistry.builtIn().get(model).weights().containsKey(name),
+                    "the registry links the model to its shipped weights: " + name);
+        }
     }
 
     @ParameterizedTest
