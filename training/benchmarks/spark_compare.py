@@ -218,13 +218,12 @@ def main():
     lines = ["# One process against Spark on one machine (%s, %s)" % (today, code), "",
              "Command: `%s`  " % command, "Machine: %s; Java %s.  " % (machine(), java_version()),
              "Raw figures: `%s` (a row per run and epoch)." % os.path.basename(out_csv), "",
-             "Each run: `./zoo4j train` of the network's recipe with `--epochs %d`%s%s, one after another on the same "
+             "Each run: `./zoo4j train` of the network's recipe with `--epochs %d`%s, one after another on the same "
              "idle machine. Spark: parameter averaging every 5 batches (the default), a batch of the recipe's size per "
              "worker (2 workers: twice the images per averaged step), learning rate not scaled. images/s: median over "
              "the epochs after the first (the first also starts Spark's executors and JIT-compiles). Target: the "
              "single process's best validation accuracy less %s points." % (
-                 args.epochs, " (resnet20 on %d images)" % args.resnet_subset if "resnet20" in networks else "",
-                 " (lenet5 on %d images)" % args.lenet_subset if args.lenet_subset and "lenet5" in networks else "",
+                 args.epochs, subsets(args, networks),
                  args.margin), "",
              "| network | way | images/s | vs single | validation accuracy by epoch | epochs to target | test accuracy "
              "| training steps / communication and waiting (share of workers' time, by epoch) |",
@@ -245,13 +244,22 @@ def main():
                 " ".join("%.2f%%" % (100 * float(e["validation_accuracy"])) for e in epochs),
                 reached if reached else "not in %d" % len(epochs), 100 * results.get("testAccuracy", float("nan")),
                 shares))
-    lines += ["Target accuracies: " + ", ".join(
+    lines += ["", "Target accuracies: " + ", ".join(
         "%s %.2f%%" % (n, 100 * (max(float(e["validation_accuracy"]) for e in table[(n, "single")][2])
                                  - args.margin / 100)) for n in networks) + ".", ""]
     with open(out_md, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
     print("wrote %s and %s" % (out_md, out_csv))
+
+
+def subsets(args, networks):
+    """The data each network trained on, in words."""
+    parts = []
+    for n in networks:
+        subset = args.resnet_subset if n == "resnet20" else args.lenet_subset
+        parts.append("%s on %s" % (n, "%d images" % subset if subset else "the whole training split"))
+    return " (" + ", ".join(parts) + ")"
 
 
 def java_version():
