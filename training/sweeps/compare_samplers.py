@@ -28,7 +28,8 @@ def run_sweep(out, strategy, seed, launcher):
     files.mkdir(parents=True, exist_ok=True)
     text = TEMPLATE.read_text()
     text = re.sub(r"(?m)^name: .*$", f"name: {name}", text)
-    text = re.sub(r"(?m)^strategy: .*$", f"strategy: {{type: {strategy}, seed: {seed}, startupTrials: 5}}", text)
+    startup = ", startupTrials: 5" if strategy == "tpe" else ""  # random search has no such setting
+    text = re.sub(r"(?m)^strategy: .*$", f"strategy: {{type: {strategy}, seed: {seed}{startup}}}", text)
     text = text.replace("recipe: training/", f"recipe: {ROOT}/training/")
     sweep_file = files / f"{name}.yaml"
     sweep_file.write_text(text)
