@@ -23,7 +23,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from provenance import code_state, machine  # noqa: E402 (training/provenance.py)
 PEER = os.path.join(HERE, "torch_peer.py")
 # network -> training batch compared, whether zoo4j's loop mode applies (Fashion-MNIST images) or only fit and infer
 NETWORKS = {"lenet5": (64, True), "resnet20": (128, True), "vgg16-bn": (64, True), "alexnet-small": (64, True),
@@ -98,29 +99,6 @@ def zoo4j_params(networks):
     out = run(["./zoo4j", "bench", "--network", ",".join(networks), "--mode", "params"])
     return {m.group(1): int(m.group(2).replace(",", "")) for m in re.finditer(r"^(\S+)\s+parameters\s+([0-9,]+)",
                                                                               out, re.MULTILINE)}
-
-
-def code_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return "commit %s%s" % (commit, " with uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
-def machine():
-    model = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return "%s, %d logical cores, %s %s" % (model, os.cpu_count(), platform.system(), platform.release())
 
 
 def ratio_cell(values):

@@ -25,7 +25,6 @@ import csv
 import datetime
 import json
 import os
-import platform
 import re
 import socket
 import subprocess
@@ -35,6 +34,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from provenance import code_state, commit, machine  # noqa: E402 (training/provenance.py)
 RECIPES = {"lenet5": "training/lenet5-fashion-mnist.yaml", "resnet20": "training/resnet20-fashion-mnist.yaml"}
 WAYS = ["single", "local[2]", "standalone"]
 SPARK_EPOCH = re.compile(r"spark epoch (\d+): (\d+) batches on (\d+) workers in ([\d.]+) s, (\d+) img/s; a training "
@@ -132,29 +133,6 @@ def read_run(out):
     return epochs, results, spark
 
 
-def code_state():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return commit, "commit %s%s" % (commit, " with uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", "unknown (not a git checkout)"
-
-
-def machine():
-    model = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return "%s, %d logical cores, %s %s" % (model, os.cpu_count(), platform.system(), platform.release())
-
-
 def median(values):
     values = sorted(values)
     n = len(values)
@@ -176,9 +154,9 @@ def main():
     for n in networks:
         if n not in RECIPES:
             sys.exit("--networks: %s is not one of %s" % (n, ", ".join(RECIPES)))
-    commit, code = code_state()
+    commit_hash, code = commit(), code_state()
     today = datetime.date.today().isoformat()
-    out_md = args.out or os.path.join(HERE, "spark-%s-%s.md" % (today, commit))
+    out_md = args.out or os.path.join(HERE, "spark-%s-%s.md" % (today, commit_hash))
     out_csv = os.path.splitext(out_md)[0] + ".csv"
     command = "python3 training/benchmarks/spark_compare.py --networks %s --epochs %d --resnet-subset %d " \
               "--lenet-subset %d --margin %s --worker-memory %s" % (args.networks, args.epochs, args.resnet_subset,

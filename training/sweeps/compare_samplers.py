@@ -8,9 +8,7 @@ accuracy and the trial times from its SQLite store, and prints a Markdown table 
   python3 training/sweeps/compare_samplers.py --seeds 1 2 3 4 5 --report training/sweeps/results-DATE.md
 """
 import argparse
-import os
 import pathlib
-import platform
 import re
 import sqlite3
 import statistics
@@ -19,6 +17,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "training"))
+from provenance import code_state, machine  # noqa: E402 (training/provenance.py)
 TEMPLATE = ROOT / "training" / "sweeps" / "lenet5-sampler-compare.yaml"
 
 
@@ -47,28 +47,6 @@ def run_sweep(out, strategy, seed, launcher):
     first_best = min(r[0] for r in complete if r[2] == best)
     return {"best": best, "complete": len(complete), "trials": len(rows), "seconds": sum(r[3] for r in rows),
             "best_at": first_best + 1, "mean": statistics.mean(r[2] for r in complete)}
-
-
-def code_state():
-    """The commit the sweeps ran on, as run records name it."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return f"commit {commit}" + (" with uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
-def machine():
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
 
 
 def main():
