@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.apache.spark.api.java.JavaRDD;
@@ -105,7 +107,9 @@ final class SparkEpochs implements DistributedTraining.Session {
         String group = "zoo4j-epoch-" + (epoch + 1) + "-" + System.nanoTime();
         CollectionAccumulator<double[]> steps = sc.sc().collectionAccumulator("zoo4j steps, epoch " + (epoch + 1));
         if (!averaging) {
-            loader.sharing(epoch, SharedTrainers.ratesOf(net), steps);
+            Map<String, Double> rates = SharedTrainers.ratesOf(net);
+            thresholdWarning(rates, settings.threshold()).ifPresent(log);
+            loader.sharing(epoch, rates, steps);
         }
         TrainingMaster<?, ?> master = master(epoch);
         master.setListeners(List.of(new WorkerListener(steps, !averaging)));
@@ -197,6 +201,21 @@ final class SparkEpochs implements DistributedTraining.Session {
                 epoch + 1, batches, workers, seconds, Math.min(batches * (double) recipe.data().batchSize(),
                         data.trainSize()) / seconds, meanStep / 1e6, 100 * Math.min(1, training),
                 100 * Math.max(0, 1 - training));
+    }
+
+    /**
+     * A warning when every layer's learning rate is below gradient sharing's threshold: an update of about the rate's
+     * size (Adam's, for one) then has no element above the threshold, and the encoding may send and apply nothing.
+     * Seen with Adam at 1e-4 and the threshold at 1e-3: three epochs left the network as it was; at 1e-5 it trained.
+     */
+    static Optional<String> thresholdWarning(Map<String, Double> rates, double threshold) {
+        double top = rates.values().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
+        if (!(top < threshold)) {
+            return Optional.empty();
+        }
+        return Optional.of(String.format(Locale.ROOT, "spark: the learning rate (at most %.3g) is below spark.threshold "
+                + "%.3g: gradient sharing may send no update at all and the network not change; lower spark.threshold "
+                + "to about a tenth of the rate (--set spark.threshold=%.1g)", top, threshold, top / 10));
     }
 
     /** The epoch's batches written for the executors; their paths into {@code keys}. */
