@@ -1,14 +1,20 @@
 package org.zoo4j.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,6 +61,68 @@ class SparkSweepTest {
         }
         for (String f : List.of("report.html", "leaderboard.txt", "best-recipe.yaml")) {
             assertTrue(Files.size(root.resolve("tiny").resolve(f)) > 0, f);
+        }
+    }
+    /**
+     * A sweep on local[2] killed (SIGKILL, the whole JVM) once its first trial is complete, then resumed: every trial
+     * ends complete, and no trial that was complete before the kill is run again (same value, same attempt count).
+     */
+    @Test
+    void aKilledSweepOnLocal2ResumesWithNoCompletedTrialLostOrRunTwice() throws Exception {
+        Path file = dir.resolve("killed.yaml");
+        Files.writeString(file, """
+                name: killed
+                recipe: training/lenet5-fashion-mnist.yaml
+                set: {data.subset: 600, epochs: 2, data.batchSize: 32, data.download: false}
+                space:
+                  overrides.updater.learningRate: {choice: [0.004, 0.003, 0.002, 0.001]}
+                budget: {maxTrials: 4}
+                strategy: {type: grid}
+                """);
+        Path root = dir.resolve("sweeps");
+        Path store = root.resolve("killed");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-Xmx2g"));
+        command.addAll(SparkClusters.JAVA_OPTIONS);
+        command.addAll(List.of("-cp", String.join(File.pathSeparator, SparkClusters.classpathEntries()),
+                Main.class.getName(), "sweep", file.toString(), "--dir", root.toString(), "--spark", "local[2]"));
+        Path log = dir.resolve("first.log");
+        Process first = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Map<Integer, SweepStore.Trial> before = new HashMap<>();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+        try {
+            while (before.isEmpty() && first.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                if (Files.exists(store.resolve("sweep.db"))) {
+                    for (SweepStore.Trial t : SweepStore.openReadOnly(store).trials()) {
+                        if (t.state() == SweepStore.State.COMPLETE) {
+                            before.put(t.number(), t);
+                        }
+                    }
+                }
+            }
+            assertTrue(first.isAlive(), "killed before the sweep ended: " + Files.readString(log));
+        } finally {
+            first.descendants().forEach(ProcessHandle::destroyForcibly);
+            first.destroyForcibly();
+            first.waitFor(30, TimeUnit.SECONDS);
+        }
+        assertFalse(before.isEmpty(), "a trial completed before the kill: " + Files.readString(log));
+        List<SweepStore.Trial> atKill = SweepStore.openReadOnly(store).trials();
+        assertTrue(atKill.stream().anyMatch(t -> t.state() != SweepStore.State.COMPLETE),
+                "the kill came before the end: " + atKill);
+
+        int code = Main.run("sweep", "--resume", store.toString(), "--spark", "local[2]");
+        assertEquals(0, code, Files.readString(log));
+        List<SweepStore.Trial> after = SweepStore.open(store).trials();
+        assertEquals(4, after.size(), after.toString());
+        for (SweepStore.Trial t : after) {
+            assertEquals(SweepStore.State.COMPLETE, t.state(), t.toString());
+            SweepStore.Trial old = before.get(t.number());
+            if (old != null) {
+                assertEquals(old.value(), t.value(), "not run again: " + t);
+                assertEquals(old.attempts(), t.attempts(), "not run again: " + t);
+            }
         }
     }
 }
