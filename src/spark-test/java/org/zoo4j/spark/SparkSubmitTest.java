@@ -48,11 +48,9 @@ class SparkSubmitTest {
         }
         try (StandaloneCluster cluster = StandaloneCluster.start(dir, jars)) {
             Path run = dir.resolve("run");
-            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                    .toString(), "-Xmx3g"));
-            command.addAll(SparkClusters.JAVA_OPTIONS);
-            command.addAll(List.of("-cp", String.join(File.pathSeparator, jars.stream().map(Path::toString)
-                            .toList()), "org.apache.spark.deploy.SparkSubmit", "--master", cluster.master(),
+            List<String> command = StandaloneCluster.java("3g", String.join(File.pathSeparator,
+                    jars.stream().map(Path::toString).toList()));
+            command.addAll(List.of("org.apache.spark.deploy.SparkSubmit", "--master", cluster.master(),
                     "--deploy-mode", "client", "--class", "org.zoo4j.cli.Main", "--jars",
                     String.join(",", dependencies), app.toString(), "train", "--offline", "--subset", "1000",
                     "--epochs", "1", "--batch-size", "32", "--spark", cluster.master(), "--out", run.toString()));

@@ -10,7 +10,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,11 +80,10 @@ class SparkSweepTest {
                 """);
         Path root = dir.resolve("sweeps");
         Path store = root.resolve("killed");
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx2g"));
-        command.addAll(SparkClusters.JAVA_OPTIONS);
-        command.addAll(List.of("-cp", String.join(File.pathSeparator, SparkClusters.classpathEntries()),
-                Main.class.getName(), "sweep", file.toString(), "--dir", root.toString(), "--spark", "local[2]"));
+        List<String> command = StandaloneCluster.java("2g", String.join(File.pathSeparator,
+                SparkClusters.classpathEntries()));
+        command.addAll(List.of(Main.class.getName(), "sweep", file.toString(), "--dir", root.toString(), "--spark",
+                "local[2]"));
         Path log = dir.resolve("first.log");
         Process first = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         Map<Integer, SweepStore.Trial> before = new HashMap<>();

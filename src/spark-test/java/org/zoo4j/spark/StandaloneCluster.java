@@ -133,10 +133,17 @@ final class StandaloneCluster implements AutoCloseable {
         }
     }
 
-    private static Process daemon(Path dir, String name, List<String> args) throws IOException {
+    /** This JVM's java with the module options Spark needs, a heap limit and a class path; the rest to add. */
+    static List<String> java(String heap, String classpath) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx256m", "-cp", System.getProperty("java.class.path")));
+                .toString(), "-Xmx" + heap));
         command.addAll(SparkClusters.JAVA_OPTIONS);
+        command.addAll(List.of("-cp", classpath));
+        return command;
+    }
+
+    private static Process daemon(Path dir, String name, List<String> args) throws IOException {
+        List<String> command = java("256m", System.getProperty("java.class.path"));
         command.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve(name + ".log").toFile());

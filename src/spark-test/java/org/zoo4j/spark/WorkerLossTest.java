@@ -31,18 +31,18 @@ class WorkerLossTest {
         try (StandaloneCluster cluster = StandaloneCluster.start(dir)) {
             int[] code = new int[1];
             CompletableFuture<String> first = CompletableFuture.supplyAsync(() -> StandaloneCluster.run(code, "train",
-                    "--offline", "--subset", "3000", "--epochs", "3", "--batch-size", "32", "--spark",
+                    "--offline", "--subset", "12000", "--epochs", "3", "--batch-size", "32", "--spark",
                     cluster.master(), "--set", "spark.noExecutorTimeout=15", "--out", run.toString()));
-            // Epoch 1's files are one commit: metrics.csv has its line once last.zip is in place.
+            // Epoch 1's files are one commit: metrics.csv has its line once last.zip is in place. The worker is
+            // killed as soon as that is seen; an epoch of 10,800 images takes seconds, so the kill lands in epoch 2.
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(6);
             while (!(Files.isRegularFile(metrics) && Files.readAllLines(metrics).size() >= 2) && !first.isDone()
                     && System.nanoTime() < deadline) {
-                Thread.sleep(100);
+                Thread.sleep(50);
             }
             assertTrue(!first.isDone() && Files.isRegularFile(last), "epoch 1 finished and the run goes on: "
                     + (first.isDone() ? first.get() : "timed out") + "\nworker log:\n" + cluster.workerLog());
             String before = Checksums.sha256(last);
-            Thread.sleep(2000); // into epoch 2's training steps
             cluster.killWorker();
 
             String log = first.get(5, TimeUnit.MINUTES);
