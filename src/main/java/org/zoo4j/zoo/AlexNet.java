@@ -3,6 +3,7 @@ package org.zoo4j.zoo;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.deeplearning4j.nn.weights.IWeightInit;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.zoo4j.base.Checks;
@@ -95,7 +96,7 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
             x = convBlock(net, features, x, c, i, 3, 1, 1, false);
         }
         x = net.maxPool(features.next(), x, c.poolKernel(), c.poolStride(), 0);
-        return classifier(net, x, c.classifier(), c.dropout(), c.numClasses(), false);
+        return classifier(net, x, c.classifier(), c.dropout(), c.numClasses(), false, null);
     }
 
     /** Convolution, then batch norm (optional), ReLU, LRN (optional, first two convolutions only). */
@@ -119,9 +120,11 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
      * torchvision's classifier layouts. AlexNet: (Dropout, Linear, ReLU) per hidden layer, then the output Linear. VGG
      * ({@code dropoutAfter}): (Linear, ReLU, Dropout) per hidden layer, then the output Linear. A dropout module keeps
      * its index even at rate 0, so the names with weights never move. DL4J applies dropout to a layer's input, so a
-     * dropout module becomes the next dense layer's input dropout.
+     * dropout module becomes the next dense layer's input dropout. {@code init} initialises the dense layers' weights
+     * (null: the network's initialisation).
      */
-    static NetworkLayout classifier(NetworkLayout net, String in, List<Integer> hidden, double dropout, int classes, boolean dropoutAfter) {
+    static NetworkLayout classifier(NetworkLayout net, String in, List<Integer> hidden, double dropout, int classes,
+                                    boolean dropoutAfter, IWeightInit init) {
         NetworkLayout.Sequential seq = new NetworkLayout.Sequential("classifier");
         String x = in;
         double pending = 0;
@@ -130,7 +133,7 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
                 seq.skip(1);
                 pending = dropout;
             }
-            x = net.dense(seq.next(), x, units, Activation.RELU, pending);
+            x = net.dense(seq.next(), x, units, Activation.RELU, pending, init);
             seq.skip(1);
             pending = 0;
             if (dropoutAfter) {
@@ -138,7 +141,7 @@ public final class AlexNet implements ModelFamily<AlexNet.Config> {
                 pending = dropout;
             }
         }
-        net.output(hidden.isEmpty() ? "classifier" : seq.next(), x, classes, pending);
+        net.output(hidden.isEmpty() ? "classifier" : seq.next(), x, classes, pending, init);
         return net;
     }
 }

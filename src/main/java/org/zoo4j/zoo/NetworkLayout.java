@@ -21,6 +21,7 @@ import org.deeplearning4j.nn.conf.layers.LocalResponseNormalization;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.weights.IWeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
@@ -182,8 +183,16 @@ public final class NetworkLayout {
      * probability of dropping each input during training, PyTorch's convention (0 for none).
      */
     public String dense(String name, String in, int units, Activation activation, double dropRate) {
+        return dense(name, in, units, activation, dropRate, null);
+    }
+
+    /** As {@link #dense(String, String, int, Activation, double)}, its weights initialised by {@code init} (null: the network's). */
+    public String dense(String name, String in, int units, Activation activation, double dropRate, IWeightInit init) {
         Shape s = shape(name, in);
         DenseLayer.Builder b = new DenseLayer.Builder().nIn(s.size()).nOut(units).activation(activation);
+        if (init != null) {
+            b.weightInit(init);
+        }
         if (dropRate > 0) {
             b.dropOut(new Dropout(1.0 - dropRate)); // DL4J takes the probability of keeping
         }
@@ -195,9 +204,17 @@ public final class NetworkLayout {
 
     /** The softmax classifier, trained with cross-entropy; it becomes the graph's output. */
     public String output(String name, String in, int classes, double dropRate) {
+        return output(name, in, classes, dropRate, null);
+    }
+
+    /** As {@link #output(String, String, int, double)}, its weights initialised by {@code init} (null: the network's). */
+    public String output(String name, String in, int classes, double dropRate, IWeightInit init) {
         Shape s = shape(name, in);
         OutputLayer.Builder b = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(s.size()).nOut(classes)
                 .activation(Activation.SOFTMAX);
+        if (init != null) {
+            b.weightInit(init);
+        }
         if (dropRate > 0) {
             b.dropOut(new Dropout(1.0 - dropRate));
         }
