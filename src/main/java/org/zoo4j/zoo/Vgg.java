@@ -36,7 +36,7 @@ public final class Vgg implements ModelFamily<Vgg.Config> {
      * @param dropout    probability of dropping an input of the dense layers after the first (0 for none)
      * @param classifierInitStd standard deviation of the normal distribution (mean 0) the dense layers' weights start
      *                   from, torchvision's 0.01; 0 = weightInit's. With He's on the dense layers too, the logits
-     *                   start large (initial loss 12 to 19 against a uniform guess's ln 1000 = 6.9 at 32x32)
+     *                   start large (initial loss 9 to 19 against a uniform guess's ln 1000 = 6.9 at 32x32)
      */
     public record Config(InputShape input, int numClasses, long seed, UpdaterSpec updater, WeightInit weightInit,
                          String layers, boolean batchNorm, boolean convBias, List<Integer> classifier, double dropout,
