@@ -23,7 +23,10 @@ public interface ArchitectureConfig {
     /** Optimiser and its base learning rate. */
     UpdaterSpec updater();
 
-    /** Initialisation of convolution and dense weights (DL4J's names: RELU is He, XAVIER is Glorot). */
+    /**
+     * Initialisation of convolution and dense weights (DL4J's names: RELU is He, XAVIER is Glorot, UNIFORM is PyTorch's
+     * default U(-1/sqrt(fanIn), 1/sqrt(fanIn))); VGG's dense layers follow its classifierInitStd instead, where set.
+     */
     WeightInit weightInit();
 
     /** Checks the common settings; families call this from their own validation. */

@@ -186,7 +186,9 @@ public final class NetworkLayout {
         return dense(name, in, units, activation, dropRate, null);
     }
 
-    /** As {@link #dense(String, String, int, Activation, double)}, its weights initialised by {@code init} (null: the network's). */
+    /**
+     * As {@link #dense(String, String, int, Activation, double)}, the weights initialised by {@code init} (null: the network's).
+     */
     public String dense(String name, String in, int units, Activation activation, double dropRate, IWeightInit init) {
         Shape s = shape(name, in);
         DenseLayer.Builder b = new DenseLayer.Builder().nIn(s.size()).nOut(units).activation(activation);
@@ -207,7 +209,9 @@ public final class NetworkLayout {
         return output(name, in, classes, dropRate, null);
     }
 
-    /** As {@link #output(String, String, int, double)}, its weights initialised by {@code init} (null: the network's). */
+    /**
+     * As {@link #output(String, String, int, double)}, the weights initialised by {@code init} (null: the network's).
+     */
     public String output(String name, String in, int classes, double dropRate, IWeightInit init) {
         Shape s = shape(name, in);
         OutputLayer.Builder b = new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(s.size()).nOut(classes)
