@@ -285,11 +285,13 @@ class TrainerTest {
         Path run = dir.resolve("interrupted");
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "train", "--offline",
-                "--subset", "3000", "--epochs", "1", "--batch-size", "16", "--out", run.toString()));
+                "--subset", "12000", "--epochs", "1", "--batch-size", "16", "--out", run.toString()));
         Process child = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("child.log").toFile()).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
-        // Wait until batches are being trained (the first progress line), then press Ctrl-C: SIGINT to the JVM.
+        // Wait until batches are being trained (the first progress line), then press Ctrl-C: SIGINT to the JVM. The epoch
+        // is long enough (675 batches, about 17 s on 2 cores) for the signal to land in it: with 169 batches it once
+        // ended, exit 0, before the signal came.
         while (child.isAlive() && System.nanoTime() < deadline
                 && !Files.readString(dir.resolve("child.log")).contains("epoch 1/1 batch")) {
             Thread.sleep(20);
