@@ -156,8 +156,9 @@ class RegistryModelsTest {
      * At initialisation a network without batch norm should be unsure: on standardised noise its loss is near that of
      * a uniform guess, ln(classes) (in training mode, dropout on, as the first steps see it). Logits that start large
      * saturate the softmax and the first steps throw the weights far: with He's initialisation alexnet-small's first
-     * loss was 11.6 on 10 classes (weight decay's term included) and its recipe ended its first epoch at chance. (With
-     * batch norm the networks start further off, 3.5 to 12 at this input on the ResNets, and ResNet-20's recipe trains.)
+     * loss was 11.6 on 10 classes (weight decay's term included) and its recipe ended its first epoch at chance.
+     * (With batch norm the networks start further off, 3.5 to 12 at this input on the ResNets, and ResNet-20's recipe
+     * trains.)
      */
     @ParameterizedTest
     @MethodSource("modelsWithoutBatchNorm")
