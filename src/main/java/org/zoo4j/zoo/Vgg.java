@@ -50,7 +50,7 @@ public final class Vgg implements ModelFamily<Vgg.Config> {
             Checks.require(classifier != null && classifier.stream().allMatch(w -> w != null && w > 0), "classifier",
                     "must list positive widths (empty for a single linear layer), got " + classifier);
             Checks.require(dropout >= 0 && dropout < 1, "dropout", "must be in [0, 1), got " + dropout);
-            Checks.require(classifierInitStd >= 0, "classifierInitStd", "must be >= 0 (0 = weightInit's), got "
+            Checks.require(classifierInitStd >= 0, "classifierInitStd", "must be >= 0 (0: the weightInit setting), got "
                     + classifierInitStd);
         }
 

@@ -27,6 +27,7 @@ class ValidationTest {
             "resnet20      | widths     | 16,24,64          | widths: shortcut A (zero padding) needs each stage to double the width of the one before, got [16, 24, 64]; use shortcut B",
             "vgg16         | layers     | 64,X,M            | layers: 'X' is neither a filter count nor M (in 64,X,M)",
             "vgg16         | dropout    | 1.5               | dropout: must be in [0, 1), got 1.5",
+            "vgg16         | classifierInitStd | -0.01      | classifierInitStd: must be >= 0 (0: the weightInit setting), got -0.01",
             "alexnet       | widths     | 64,192            | widths: needs five positive filter counts, got [64, 192]",
             "alexnet       | widthMultiplier | 0            | widthMultiplier: must be > 0, got 0.0",
             "lenet5        | conv1Padding | -1              | conv1Padding: must be >= 0, got -1",
