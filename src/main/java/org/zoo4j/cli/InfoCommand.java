@@ -40,6 +40,7 @@ final class InfoCommand implements Callable<Integer> {
         table.row("oneDNN", info.oneDnn() ? "on" : "off");
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
         table.row("convolution", LayerHelpers.convolutionPath());
+        table.row("batch norm", LayerHelpers.batchNormPath());
         table.row("native malloc", Backend.mallocSettings());
         table.row("BLAS threads", Backend.blasThreadSettings());
         table.row("cores", info.cores());

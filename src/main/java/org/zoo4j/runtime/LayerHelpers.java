@@ -31,7 +31,8 @@ import org.zoo4j.base.ConfigException;
 /**
  * Swaps DL4J's oneDNN helpers of convolution and batch-norm layers for zoo4j's faster ones
  * ({@link OneDnnConvolutionHelper}, or {@link DirectConvolutionHelper} where the dnnl natives are missing or
- * {@value #CONVOLUTION}{@code =direct}; {@link ChannelPassBatchNormHelper}), and DL4J's plain-ReLU activation, dense
+ * {@value #CONVOLUTION}{@code =direct}; {@link OneDnnBatchNormHelper}, or {@link ChannelPassBatchNormHelper} where the
+ * dnnl natives are missing or {@value #BATCH_NORM}{@code =nd4j}), and DL4J's plain-ReLU activation, dense
  * and output layers for {@link ReluActivationLayer}, {@link GemmDenseLayer} and {@link GemmOutputLayer}, on a network
  * about to be trained or run. Convolution layers inside DL4J's frozen-layer
  * wrappers (transfer learning) get the convolution helper too: a frozen layer runs its forward pass only.
@@ -60,6 +61,19 @@ public final class LayerHelpers {
      * {@link #convolutionPath()} says which is active and why ({@code ./zoo4j info} shows it).
      */
     public static final String CONVOLUTION = "zoo4j.convolution";
+    /**
+     * Which batch-norm helper batch-norm layers get (when {@value #SWITCH} is not false):
+     * <ul>
+     *   <li>{@code onednn} (default): {@link OneDnnBatchNormHelper}, oneDNN's batch normalization called through the
+     *       JavaCPP presets on DL4J's NCHW arrays; {@code nd4j}'s where the dnnl natives do not load, and for any array
+     *       it does not take;</li>
+     *   <li>{@code nd4j}: {@link ChannelPassBatchNormHelper}, zoo4j's whole-array passes of libnd4j's ops (zoo4j's
+     *       route before the oneDNN helper);</li>
+     *   <li>{@code dl4j}: DL4J's own oneDNN helper, as it comes.</li>
+     * </ul>
+     * {@link #batchNormPath()} says which is active ({@code ./zoo4j info} shows it).
+     */
+    public static final String BATCH_NORM = "zoo4j.batchNorm";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
@@ -77,6 +91,7 @@ public final class LayerHelpers {
         }
         int installed = replaceLayers(model, layers);
         String convolution = convolutionSetting();
+        String batchNorm = batchNormSetting();
         for (Layer outer : layers) {
             // A frozen layer wraps the layer it freezes; its convolution runs forward (and, with backprop, backward)
             Layer layer = outer instanceof FrozenLayer frozen ? frozen.getInsideLayer()
@@ -101,7 +116,12 @@ public final class LayerHelpers {
                 } else if (layer.getClass() == BatchNormalization.class && BATCH_NORM_HELPER != null
                         && BATCH_NORM_HELPER.get(layer) != null
                         && BATCH_NORM_HELPER.get(layer).getClass() == MKLDNNBatchNormHelper.class) {
-                    BATCH_NORM_HELPER.set(layer, new ChannelPassBatchNormHelper(layer.getParam("gamma").dataType()));
+                    if (batchNorm.equals("dl4j")) {
+                        continue;
+                    }
+                    DataType dataType = layer.getParam("gamma").dataType();
+                    BATCH_NORM_HELPER.set(layer, batchNorm.equals("onednn") && OneDnn.available()
+                            ? new OneDnnBatchNormHelper(dataType) : new ChannelPassBatchNormHelper(dataType));
                     installed++;
                 }
             } catch (IllegalAccessException | RuntimeException e) {
@@ -194,6 +214,41 @@ public final class LayerHelpers {
                     + " is not a convolution path: give onednn, direct or dl4j");
         }
         return value;
+    }
+
+    /** {@value #BATCH_NORM}: onednn (default), nd4j or dl4j; anything else is refused. */
+    static String batchNormSetting() {
+        String value = System.getProperty(BATCH_NORM, "onednn").trim().toLowerCase(Locale.ROOT);
+        if (!value.equals("onednn") && !value.equals("nd4j") && !value.equals("dl4j")) {
+            throw new ConfigException(BATCH_NORM + "=" + System.getProperty(BATCH_NORM)
+                    + " is not a batch-norm path: give onednn, nd4j or dl4j");
+        }
+        return value;
+    }
+
+    /**
+     * Which path batch-norm layers take once {@link #install} has run, and why: for example "oneDNN 2.5.2 called
+     * directly (zoo4j)", "DL4J's (zoo4j.batchNorm=dl4j)" or "zoo4j's passes of libnd4j's ops (dnnl natives did not
+     * load: ...)".
+     */
+    public static String batchNormPath() {
+        BackendInfo info = Backend.init();
+        if (!enabled()) {
+            return "DL4J's (" + SWITCH + "=false)";
+        }
+        if (!"CPU".equalsIgnoreCase(info.backend())) {
+            return "DL4J's (" + info.backend() + " backend: zoo4j's helpers replace only DL4J's oneDNN ones)";
+        }
+        if (!info.helpersEnabled() || !info.oneDnn()) {
+            return "DL4J's built-in (DL4J's oneDNN helpers are off)";
+        }
+        String passes = "zoo4j's passes of libnd4j's ops";
+        return switch (batchNormSetting()) {
+            case "dl4j" -> "DL4J's (" + BATCH_NORM + "=dl4j)";
+            case "nd4j" -> passes + " (" + BATCH_NORM + "=nd4j)";
+            default -> OneDnn.available() ? "oneDNN " + OneDnn.version() + " called directly (zoo4j; NCHW)"
+                    : passes + " (dnnl natives did not load: " + OneDnn.failure() + ")";
+        };
     }
 
     /**

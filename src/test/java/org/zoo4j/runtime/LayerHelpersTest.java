@@ -61,6 +61,39 @@ class LayerHelpersTest {
         }
     }
 
+    /** Runs {@code body} with {@value LayerHelpers#BATCH_NORM} set to {@code path}, then restores it. */
+    static void withBatchNorm(String path, ThrowingRunnable body) throws Exception {
+        String before = System.getProperty(LayerHelpers.BATCH_NORM);
+        System.setProperty(LayerHelpers.BATCH_NORM, path);
+        try {
+            body.run();
+        } finally {
+            if (before == null) {
+                System.clearProperty(LayerHelpers.BATCH_NORM);
+            } else {
+                System.setProperty(LayerHelpers.BATCH_NORM, before);
+            }
+        }
+    }
+
+    /** zoo4j's two batch-norm paths: oneDNN called directly and the passes of libnd4j's ops. */
+    private static final String[] BATCH_NORM_PATHS = {"onednn", "nd4j"};
+
+    /** Training forward and backward passes a zoo4j batch-norm helper took itself: {forward, backward}. */
+    private static long[] ownPasses(Object helper) {
+        if (helper instanceof OneDnnBatchNormHelper oneDnn) {
+            return new long[] {oneDnn.trainingPasses(), oneDnn.backwardPasses()};
+        }
+        long steps = ((ChannelPassBatchNormHelper) helper).channelPassSteps();
+        return new long[] {steps, steps};
+    }
+
+    /** The class of batch-norm helper a path installs. */
+    private static Class<?> batchNormHelperClass(String path) {
+        return path.equals("onednn") && OneDnn.available() ? OneDnnBatchNormHelper.class
+                : ChannelPassBatchNormHelper.class;
+    }
+
     interface ThrowingRunnable {
         void run() throws Exception;
     }
@@ -226,11 +259,18 @@ class LayerHelpersTest {
     }
 
     @Test
-    void batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread() {
+    void batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread() throws Exception {
+        for (String path : BATCH_NORM_PATHS) {
+            withBatchNorm(path, () -> batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread(path));
+        }
+    }
+
+    private static void batchNormGradientsStayExactWhenTheMeanDwarfsTheSpread(String path) {
         MultiLayerNetwork reference = batchNormThenConvolution(7, DataType.FLOAT);
         MultiLayerNetwork tuned = reference.clone();
         assertEquals(2 + 1, LayerHelpers.install(tuned), "and the output layer");
-        ChannelPassBatchNormHelper helper = (ChannelPassBatchNormHelper) LayerHelpers.helperOf(tuned.getLayer(0));
+        Object helper = LayerHelpers.helperOf(tuned.getLayer(0));
+        assertEquals(batchNormHelperClass(path), helper.getClass(), path);
         // The truth for float arithmetic on inputs near 1000: the same network in double precision.
         MultiLayerNetwork exact = batchNormThenConvolution(7, DataType.DOUBLE);
         exact.setParams(reference.params().castTo(DataType.DOUBLE));
@@ -241,11 +281,18 @@ class LayerHelpersTest {
         DataSet offset = new DataSet(centred.getFeatures().add(1000), centred.getLabels());
         assertSameGradients(exact, tuned, new DataSet(offset.getFeatures().castTo(DataType.DOUBLE),
                 offset.getLabels().castTo(DataType.DOUBLE)), offset);
-        assertEquals(2, helper.channelPassSteps(), "both steps took the helper's own passes");
+        assertEquals(List.of(2L, 2L), Arrays.stream(ownPasses(helper)).boxed().toList(),
+                path + ": both steps took the helper's own passes, forward and backward");
     }
 
     @Test
-    void batchNormRunningStatisticsAndInferenceMatchDl4jsHelper() {
+    void batchNormRunningStatisticsAndInferenceMatchDl4jsHelper() throws Exception {
+        for (String path : BATCH_NORM_PATHS) {
+            withBatchNorm(path, () -> batchNormRunningStatisticsAndInferenceMatchDl4jsHelper(path));
+        }
+    }
+
+    private static void batchNormRunningStatisticsAndInferenceMatchDl4jsHelper(String path) {
         MultiLayerNetwork reference = batchNormThenConvolution(11, DataType.FLOAT);
         MultiLayerNetwork tuned = reference.clone();
         LayerHelpers.install(tuned);
@@ -258,15 +305,29 @@ class LayerHelpersTest {
         for (String key : new String[] {"0_mean", "0_log10stdev", "0_gamma", "0_beta"}) {
             INDArray expected = reference.getParam(key);
             double diff = expected.sub(tuned.getParam(key)).amaxNumber().doubleValue();
-            assertTrue(diff <= 1e-4 * Math.max(1, expected.amaxNumber().doubleValue()), key + " differs by " + diff);
+            assertTrue(diff <= 1e-4 * Math.max(1, expected.amaxNumber().doubleValue()),
+                    path + ": " + key + " differs by " + diff);
         }
         INDArray x = batch(4, 3, 6, 6, 2, 99).getFeatures();
         double out = reference.output(x).sub(tuned.output(x)).amaxNumber().doubleValue();
-        assertTrue(out < 1e-4, "inference with the running statistics differs by " + out);
+        assertTrue(out < 1e-4, path + ": inference with the running statistics differs by " + out);
+        if (LayerHelpers.helperOf(tuned.getLayer(0)) instanceof OneDnnBatchNormHelper helper) {
+            assertEquals(1, helper.inferencePasses(), "inference ran on oneDNN's primitive; plans:\n"
+                    + helper.implementations() + "fallback calls " + helper.fallbackCalls());
+            assertEquals(0, helper.fallbackCalls());
+        } else {
+            assertEquals("nd4j", path, "the oneDNN path installs its helper where the natives load");
+        }
     }
 
     @Test
-    void batchNormOutsideItsLayoutIsTheParents() {
+    void batchNormOutsideItsLayoutIsTheParents() throws Exception {
+        for (String path : BATCH_NORM_PATHS) {
+            withBatchNorm(path, LayerHelpersTest::batchNormOutsideItsLayoutIsTheParentsOnce);
+        }
+    }
+
+    private static void batchNormOutsideItsLayoutIsTheParentsOnce() {
         // A batch norm over dense activations (rank 2, which DL4J hands on as [N, C, 1, 1]) and one in NHWC.
         MultiLayerNetwork reference = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(13)
                 .dataType(DataType.FLOAT).updater(new Adam(1e-3)).list()
@@ -291,6 +352,10 @@ class LayerHelpersTest {
                 assertEquals(0, helper.channelPassSteps(), "layer " + layer + " is not a rank-4 NCHW array");
             }
         }
+        if (LayerHelpers.helperOf(tuned.getLayer(1)) instanceof OneDnnBatchNormHelper helper) {
+            assertEquals(0, helper.trainingPasses() + helper.backwardPasses(), "NHWC is not taken");
+            assertEquals(2, helper.fallbackCalls(), "its forward and backward pass went to the fallback");
+        }
     }
 
     private static MultiLayerNetwork batchNormThenConvolution(long seed, DataType dataType) {
@@ -303,6 +368,30 @@ class LayerHelpersTest {
                 .setInputType(InputType.convolutional(6, 6, 3)).build());
         network.init();
         return network;
+    }
+
+    @Test
+    void theBatchNormSwitchChoosesTheHelperAndInfoSaysWhich() throws Exception {
+        withBatchNorm("dl4j", () -> {
+            MultiLayerNetwork network = batchNormThenConvolution(3, DataType.FLOAT);
+            LayerHelpers.install(network);
+            assertEquals(org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper.class,
+                    LayerHelpers.helperOf(network.getLayer(0)).getClass(), "DL4J's own helper is left in place");
+            assertEquals("DL4J's (zoo4j.batchNorm=dl4j)", LayerHelpers.batchNormPath());
+        });
+        withBatchNorm("nd4j", () -> {
+            MultiLayerNetwork network = batchNormThenConvolution(3, DataType.FLOAT);
+            LayerHelpers.install(network);
+            assertEquals(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(network.getLayer(0)).getClass());
+            assertEquals("zoo4j's passes of libnd4j's ops (zoo4j.batchNorm=nd4j)", LayerHelpers.batchNormPath());
+        });
+        assertTrue(OneDnn.available(), "the dnnl natives load on this machine: " + OneDnn.failure());
+        assertEquals("oneDNN " + OneDnn.version() + " called directly (zoo4j; NCHW)", LayerHelpers.batchNormPath());
+        withBatchNorm("cudnn", () -> {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    LayerHelpers::batchNormPath);
+            assertEquals("zoo4j.batchNorm=cudnn is not a batch-norm path: give onednn, nd4j or dl4j", e.getMessage());
+        });
     }
 
     @Test
@@ -450,7 +539,7 @@ class LayerHelpersTest {
         assertTrue(Arrays.stream(graph.getLayers())
                 .noneMatch(l -> l.getClass() == org.deeplearning4j.nn.layers.ActivationLayer.class),
                 "no ReLU layer of DL4J's is left in it");
-        assertInstanceOf(ChannelPassBatchNormHelper.class, LayerHelpers.helperOf(graph.getLayer("bn1")));
+        assertInstanceOf(batchNormHelperClass("onednn"), LayerHelpers.helperOf(graph.getLayer("bn1")));
         Class<?> convolutionHelper = OneDnn.available() ? OneDnnConvolutionHelper.class : DirectConvolutionHelper.class;
         assertEquals(convolutionHelper, LayerHelpers.helperOf(graph.getLayer("conv1")).getClass());
         assertNull(LayerHelpers.helperOf(graph.getLayer("fc")), "dense layers have no helper to swap");

@@ -54,8 +54,11 @@ public class LayerKernelsBenchmark {
     @Param({"128x16x32x32", "128x32x16x16", "128x64x8x8"})
     public String shape;
 
-    /** Whose implementation: DL4J's (with its oneDNN helpers mended) or zoo4j's. */
-    @Param({"dl4j", "zoo4j"})
+    /**
+     * Whose implementation: DL4J's (with its oneDNN helpers mended), zoo4j's, or zoo4j's with its oneDNN batch-norm
+     * helper ({@code onednn}: the ReLU and convolution calls are then zoo4j's, as for {@code zoo4j}).
+     */
+    @Param({"dl4j", "zoo4j", "onednn"})
     public String impl;
 
     /** One workspace for every array a call makes, reused call after call as in training. */
@@ -93,6 +96,7 @@ public class LayerKernelsBenchmark {
         runningMean = Nd4j.zeros(DataType.FLOAT, 1, s[1]);
         runningVar = Nd4j.ones(DataType.FLOAT, 1, s[1]);
         batchNorm = impl.equals("zoo4j") ? new ChannelPassBatchNormHelper(DataType.FLOAT)
+                : impl.equals("onednn") ? new OneDnnBatchNormHelper(DataType.FLOAT)
                 : new MKLDNNBatchNormHelper(DataType.FLOAT);
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
                 .list().layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
@@ -100,7 +104,7 @@ public class LayerKernelsBenchmark {
                         .build())
                 .setInputType(InputType.convolutional(s[2], s[3], s[1])).build());
         net.init();
-        if (impl.equals("zoo4j")) {
+        if (!impl.equals("dl4j")) {
             LayerHelpers.install(net);
         }
         relu = net.getLayer(0);
@@ -142,7 +146,7 @@ public class LayerKernelsBenchmark {
         long[] args = {3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1};
         INDArray dx = x.ulike();
         INDArray dw = weights.ulike();
-        if (impl.equals("zoo4j")) {
+        if (!impl.equals("dl4j")) {
             DirectConvolutionHelper.run("deconv2d", args, new INDArray[] {dy, weights}, new INDArray[] {dx});
             DirectConvolutionHelper.run("deconv2d_bp", args, new INDArray[] {dy, weights, x},
                     new INDArray[] {dy.ulike(), dw});

@@ -1,0 +1,414 @@
+package org.zoo4j.runtime;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.batch_normalization_backward;
+import org.bytedeco.dnnl.batch_normalization_forward;
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.primitive;
+import org.bytedeco.dnnl.primitive_attr;
+import org.bytedeco.dnnl.stream;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.mkldnn.MKLDNNBatchNormHelper;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A batch-norm helper that calls oneDNN's batch normalization itself (through the JavaCPP presets, {@link OneDnn}) on
+ * DL4J's NCHW float arrays, for training (forward and backward) and inference. Installed by {@link LayerHelpers}.
+ *
+ * <p>Why: zoo4j's {@link ChannelPassBatchNormHelper} takes a training step in about ten whole-array passes of
+ * libnd4j's ops (sums as matrix products, broadcast multiplies and adds); oneDNN's primitive does the forward pass in
+ * three and the backward pass in two, each channel's plane in cache. The primitives are made once per shape and kept;
+ * gamma, beta, the statistics and the gradients of gamma and beta are bound by address (oneDNN's separate scale and
+ * shift arguments), so nothing is copied around the call. The running statistics stay DL4J's: its layer reads the
+ * batch mean and (biased) variance back through {@link #getMeanCache} and {@link #getVarCache} and updates them itself.
+ *
+ * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
+ * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to
+ * {@link ChannelPassBatchNormHelper}, which hands what it does not take to DL4J's own helper. Not thread-safe per instance (a layer is used by one thread at a time); the calls
+ * are synchronized anyway.
+ */
+final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
+    /** Shapes kept per layer; the least recently used beyond this are dropped. */
+    private static final int MAX_PLANS = 4;
+
+    private final ChannelPassBatchNormHelper fallback;
+    private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Key, Plan> eldest) {
+            return size() > MAX_PLANS;
+        }
+    };
+    private final OneDnn.Address address = new OneDnn.Address();
+    /** Batch statistics of the last training forward pass taken here, outside workspaces; null: the fallback's. */
+    private INDArray batchMean;
+    private INDArray batchVariance;
+    private Plan lastTrainingPlan;
+
+    private long trainingPasses;
+    private long inferencePasses;
+    private long backwardPasses;
+    private long fallbackCalls;
+
+    OneDnnBatchNormHelper(DataType dataType) {
+        super(dataType);
+        this.fallback = new ChannelPassBatchNormHelper(dataType);
+    }
+
+    /** Training forward passes computed by oneDNN here. */
+    synchronized long trainingPasses() {
+        return trainingPasses;
+    }
+
+    /** Inference passes (running statistics) computed by oneDNN here. */
+    synchronized long inferencePasses() {
+        return inferencePasses;
+    }
+
+    /** Backward passes computed by oneDNN here. */
+    synchronized long backwardPasses() {
+        return backwardPasses;
+    }
+
+    /** Calls handed to {@link ChannelPassBatchNormHelper}. */
+    synchronized long fallbackCalls() {
+        return fallbackCalls;
+    }
+
+    /** The oneDNN implementations chosen for the shapes seen, one line each. */
+    synchronized String implementations() {
+        StringBuilder s = new StringBuilder();
+        for (var e : plans.entrySet()) {
+            s.append(e.getKey()).append(": ").append(e.getValue().describe()).append('\n');
+        }
+        return s.toString();
+    }
+
+    @Override
+    public boolean checkSupported() {
+        return OneDnn.available();
+    }
+
+    @Override
+    public boolean checkSupported(double eps, boolean fixedGammaBeta) {
+        return true; // what this helper does not take, its fallback (and DL4J's own helper behind it) does
+    }
+
+    @Override
+    public synchronized INDArray preOutput(INDArray x, boolean training, long[] shape, INDArray gamma, INDArray beta,
+                                           INDArray mean, INDArray var, double decay, double eps, CNN2DFormat format,
+                                           LayerWorkspaceMgr workspaceMgr) {
+        Plan plan = ChannelPassBatchNormHelper.applies(x, format) && isPlainVector(gamma, x.size(1))
+                && isPlainVector(beta, x.size(1)) && (training || (isFloatVector(mean, x.size(1))
+                && isFloatVector(var, x.size(1)))) ? plan(new Key(x.shape(), (float) eps, training)) : null;
+        if (plan == null) {
+            fallbackCalls++;
+            if (training) {
+                lastTrainingPlan = null;
+            }
+            return fallback.preOutput(x, training, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
+        }
+        INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape(), 'c');
+        if (training) {
+            keepStatistics(x.size(1));
+            plan.forward(x, gamma, beta, batchMean, batchVariance, out, address);
+            lastTrainingPlan = plan;
+            trainingPasses++;
+        } else {
+            plan.forward(x, gamma, beta, plain(mean, workspaceMgr), plain(var, workspaceMgr), out, address);
+            inferencePasses++;
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized INDArray getMeanCache(DataType dataType) {
+        return lastTrainingPlan == null ? fallback.getMeanCache(dataType) : batchMean.castTo(dataType);
+    }
+
+    @Override
+    public synchronized INDArray getVarCache(DataType dataType) {
+        return lastTrainingPlan == null ? fallback.getVarCache(dataType) : batchVariance.castTo(dataType);
+    }
+
+    @Override
+    public synchronized Pair<Gradient, INDArray> backpropGradient(INDArray input, INDArray epsilon, long[] shape,
+                                                                  INDArray gamma, INDArray beta, INDArray dGammaView,
+                                                                  INDArray dBetaView, double eps, CNN2DFormat format,
+                                                                  LayerWorkspaceMgr workspaceMgr) {
+        Plan plan = lastTrainingPlan;
+        long c = input.size(1);
+        if (plan == null || !ChannelPassBatchNormHelper.applies(input, format) || !plan.key.matches(input.shape())
+                || plan.key.eps != (float) eps || !isPlainVector(gamma, c) || !isPlainVector(dGammaView, c)
+                || !isPlainVector(beta, c) || !isPlainVector(dBetaView, c) || !plan.backwardAvailable() || epsilon.dataType() != DataType.FLOAT
+                || !java.util.Arrays.equals(epsilon.shape(), input.shape())) {
+            fallbackCalls++;
+            return fallback.backpropGradient(input, epsilon, shape, gamma, beta, dGammaView, dBetaView, eps, format,
+                    workspaceMgr);
+        }
+        INDArray dy = epsilon.ordering() == 'c' && Shape.hasDefaultStridesForShape(epsilon) ? epsilon
+                : workspaceMgr.dup(ArrayType.BP_WORKING_MEM, epsilon, 'c');
+        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
+        plan.backward(input, gamma, beta, batchMean, batchVariance, dy, dx, dGammaView, dBetaView, address);
+        backwardPasses++;
+        Gradient gradient = new DefaultGradient();
+        gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGammaView);
+        gradient.setGradientFor(BatchNormalizationParamInitializer.BETA, dBetaView);
+        return new Pair<>(gradient, dx);
+    }
+
+    @Override
+    public synchronized Map<String, Long> helperMemoryUse() {
+        return Map.of("oneDnnBatchStatistics", batchMean == null ? 0L : 2 * batchMean.length() * Float.BYTES);
+    }
+
+    /** The kept plan for this shape (made on first use), or null where oneDNN does not take it. */
+    private Plan plan(Key key) {
+        if (!OneDnn.available()) {
+            return null;
+        }
+        Plan plan = plans.get(key);
+        if (plan == null) {
+            plan = Plan.create(key);
+            plans.put(key, plan);
+        }
+        return plan.usable() ? plan : null;
+    }
+
+    private void keepStatistics(long channels) {
+        if (batchMean == null || batchMean.length() != channels) {
+            try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+                batchMean = Nd4j.createUninitialized(DataType.FLOAT, channels);
+                batchVariance = Nd4j.createUninitialized(DataType.FLOAT, channels);
+            }
+        }
+    }
+
+    /** A float vector of {@code length} elements, contiguous (any shape: DL4J's are [1, C] views of its flat params). */
+    private static boolean isPlainVector(INDArray v, long length) {
+        if (!isFloatVector(v, length)) {
+            return false;
+        }
+        // a [1, C] or [C] view with unit stride, or any c-ordered array with default strides
+        return length == 1 || (v.rank() == 1 || v.rank() == 2 && v.size(0) == 1) && v.stride(-1) == 1
+                || Shape.hasDefaultStridesForShape(v) && v.ordering() == 'c';
+    }
+
+    private static boolean isFloatVector(INDArray v, long length) {
+        return v != null && v.dataType() == DataType.FLOAT && v.length() == length && !v.isEmpty();
+    }
+
+    /** The running statistics as contiguous float vectors (a copy in working memory where they are not). */
+    private static INDArray plain(INDArray v, LayerWorkspaceMgr workspaceMgr) {
+        return isPlainVector(v, v.length()) ? v : workspaceMgr.dup(ArrayType.FF_WORKING_MEM, v, 'c');
+    }
+
+    /** A shape of NCHW activations, the epsilon and whether this is training (batch statistics) or inference. */
+    record Key(long n, long c, long h, long w, float eps, boolean training) {
+        Key(long[] shape, float eps, boolean training) {
+            this(shape[0], shape[1], shape[2], shape[3], eps, training);
+        }
+
+        long[] dims() {
+            return new long[] {n, c, h, w};
+        }
+
+        boolean matches(long[] shape) {
+            return shape[0] == n && shape[1] == c && shape[2] == h && shape[3] == w;
+        }
+
+        @Override
+        public String toString() {
+            return n + "x" + c + "x" + h + "x" + w + (training ? " training" : " inference");
+        }
+    }
+
+    /** The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). */
+    static final class Plan {
+        final Key key;
+        private final String failure;
+        private final batch_normalization_forward.primitive_desc fwdPd;
+        private final primitive fwd;
+        private final memory src;
+        private final memory dst;
+        private final memory scale;
+        private final memory shift;
+        private final memory mean;
+        private final memory variance;
+        private final memory fwdScratch;
+        private final IntMemoryMap fwdArgs = new IntMemoryMap();
+        private primitive bwd;
+        private batch_normalization_backward.primitive_desc bwdPd;
+        private String bwdFailure;
+        private memory diffDst;
+        private memory diffSrc;
+        private memory diffScale;
+        private memory diffShift;
+        private memory bwdScratch;
+        private final IntMemoryMap bwdArgs = new IntMemoryMap();
+
+        private Plan(Key key, String failure, batch_normalization_forward.primitive_desc fwdPd) {
+            this.key = key;
+            this.failure = failure;
+            this.fwdPd = fwdPd;
+            if (fwdPd == null) {
+                fwd = null;
+                src = dst = scale = shift = mean = variance = fwdScratch = null;
+                return;
+            }
+            fwd = new batch_normalization_forward(fwdPd);
+            src = OneDnn.unbound(fwdPd.src_desc());
+            dst = OneDnn.unbound(fwdPd.dst_desc());
+            memory.desc perChannel = vectorDesc(key.c());
+            scale = OneDnn.unbound(perChannel);
+            shift = OneDnn.unbound(perChannel);
+            mean = OneDnn.unbound(fwdPd.mean_desc());
+            variance = OneDnn.unbound(fwdPd.variance_desc());
+            fwdScratch = scratchpad(fwdPd.scratchpad_desc());
+            fwdArgs.put(dnnl.DNNL_ARG_SRC, src);
+            fwdArgs.put(dnnl.DNNL_ARG_SCALE, scale);
+            fwdArgs.put(dnnl.DNNL_ARG_SHIFT, shift);
+            fwdArgs.put(dnnl.DNNL_ARG_MEAN, mean);
+            fwdArgs.put(dnnl.DNNL_ARG_VARIANCE, variance);
+            fwdArgs.put(dnnl.DNNL_ARG_DST, dst);
+            if (fwdScratch != null) {
+                fwdArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, fwdScratch);
+            }
+        }
+
+        static Plan create(Key key) {
+            try {
+                int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value
+                        | (key.training() ? 0 : dnnl.normalization_flags.use_global_stats.value);
+                int prop = (key.training() ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference).value;
+                var desc = new batch_normalization_forward.desc(prop, activationDesc(key), key.eps(), flags);
+                return new Plan(key, null, new batch_normalization_forward.primitive_desc(desc, userScratchpad(),
+                        OneDnn.engine()));
+            } catch (RuntimeException e) {
+                return new Plan(key, e.getMessage() == null ? e.toString() : e.getMessage(), null);
+            }
+        }
+
+        boolean usable() {
+            return failure == null;
+        }
+
+        boolean backwardAvailable() {
+            if (bwd == null && bwdFailure == null && key.training()) {
+                try {
+                    int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
+                    memory.desc act = activationDesc(key);
+                    var desc = new batch_normalization_backward.desc(dnnl.prop_kind.backward.value, act, act,
+                            key.eps(), flags);
+                    bwdPd = new batch_normalization_backward.primitive_desc(desc, userScratchpad(), OneDnn.engine(),
+                            fwdPd);
+                    bwd = new batch_normalization_backward(bwdPd);
+                    diffDst = OneDnn.unbound(bwdPd.diff_dst_desc());
+                    diffSrc = OneDnn.unbound(bwdPd.diff_src_desc());
+                    memory.desc perChannel = vectorDesc(key.c());
+                    diffScale = OneDnn.unbound(perChannel);
+                    diffShift = OneDnn.unbound(perChannel);
+                    bwdScratch = scratchpad(bwdPd.scratchpad_desc());
+                    bwdArgs.put(dnnl.DNNL_ARG_SRC, src);
+                    bwdArgs.put(dnnl.DNNL_ARG_MEAN, mean);
+                    bwdArgs.put(dnnl.DNNL_ARG_VARIANCE, variance);
+                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_DST, diffDst);
+                    bwdArgs.put(dnnl.DNNL_ARG_SCALE, scale);
+                    bwdArgs.put(dnnl.DNNL_ARG_SHIFT, shift); // with use_shift, execution fails without it
+                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_SRC, diffSrc);
+                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_SCALE, diffScale);
+                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_SHIFT, diffShift);
+                    if (bwdScratch != null) {
+                        bwdArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, bwdScratch);
+                    }
+                } catch (RuntimeException e) {
+                    bwd = null;
+                    bwdFailure = e.getMessage() == null ? e.toString() : e.getMessage();
+                }
+            }
+            return bwd != null;
+        }
+
+        String describe() {
+            if (failure != null) {
+                return "not supported by oneDNN here: " + failure;
+            }
+            return "forward " + fwdPd.impl_info_str().getString()
+                    + (bwdPd != null ? "; backward " + bwdPd.impl_info_str().getString()
+                    : bwdFailure != null ? "; backward not supported: " + bwdFailure : "");
+        }
+
+        /**
+         * out = gamma * (x - mean) / sqrt(variance + eps) + beta. Training: the batch's mean and variance are written
+         * into {@code m} and {@code v}; inference: they are read from them.
+         */
+        void forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
+                     OneDnn.Address address) {
+            stream s = OneDnn.stream();
+            src.set_data_handle(address.at(OneDnn.address(x)));
+            scale.set_data_handle(address.at(OneDnn.address(gamma)));
+            shift.set_data_handle(address.at(OneDnn.address(beta)));
+            mean.set_data_handle(address.at(OneDnn.address(m)));
+            variance.set_data_handle(address.at(OneDnn.address(v)));
+            dst.set_data_handle(address.at(OneDnn.address(out)));
+            bindScratch(fwdScratch, address);
+            fwd.execute(s, fwdArgs);
+            s._wait();
+        }
+
+        /** dx, dgamma and dbeta from x, gamma, the batch statistics of the forward pass and dy. */
+        void backward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray dy, INDArray dx,
+                      INDArray dGamma, INDArray dBeta, OneDnn.Address address) {
+            stream s = OneDnn.stream();
+            src.set_data_handle(address.at(OneDnn.address(x)));
+            scale.set_data_handle(address.at(OneDnn.address(gamma)));
+            shift.set_data_handle(address.at(OneDnn.address(beta)));
+            mean.set_data_handle(address.at(OneDnn.address(m)));
+            variance.set_data_handle(address.at(OneDnn.address(v)));
+            diffDst.set_data_handle(address.at(OneDnn.address(dy)));
+            diffSrc.set_data_handle(address.at(OneDnn.address(dx)));
+            diffScale.set_data_handle(address.at(OneDnn.address(dGamma)));
+            diffShift.set_data_handle(address.at(OneDnn.address(dBeta)));
+            bindScratch(bwdScratch, address);
+            bwd.execute(s, bwdArgs);
+            s._wait();
+        }
+
+        private static void bindScratch(memory scratch, OneDnn.Address address) {
+            if (scratch != null) {
+                scratch.set_data_handle(address.at(OneDnn.scratch().buffer(OneDnn.Slot.SCRATCHPAD,
+                        scratch.get_desc().get_size())));
+            }
+        }
+
+        private static memory.desc activationDesc(Key key) {
+            return new memory.desc(key.dims(), memory.data_type.f32, memory.format_tag.nchw);
+        }
+
+        private static memory.desc vectorDesc(long length) {
+            return new memory.desc(new long[] {length}, memory.data_type.f32, memory.format_tag.x);
+        }
+
+        private static primitive_attr userScratchpad() {
+            primitive_attr attr = new primitive_attr();
+            attr.set_scratchpad_mode(dnnl.scratchpad_mode.user);
+            return attr;
+        }
+
+        private static memory scratchpad(memory.desc desc) {
+            return desc.get_size() == 0 ? null : OneDnn.unbound(desc);
+        }
+    }
+}
