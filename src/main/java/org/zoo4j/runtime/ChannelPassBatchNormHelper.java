@@ -19,8 +19,9 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * DL4J's oneDNN batch-norm helper with the training step done in a few whole-array passes. Installed by
- * {@link LayerHelpers}.
+ * DL4J's oneDNN batch-norm helper with the training step done in a few whole-array passes of libnd4j's ops. Installed
+ * by {@link LayerHelpers} where the dnnl natives do not load or {@code -Dzoo4j.batchNorm=nd4j}, and the fallback of
+ * {@link OneDnnBatchNormHelper} for arrays that one does not take.
  *
  * <p>libnd4j's {@code batchnorm_bp} asks oneDNN for the backward pass with fixed statistics and then adds the terms of
  * the batch mean and variance with about ten more element-wise operations, and its per-channel reductions over

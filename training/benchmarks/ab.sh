@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# A/B of two Java-option settings on `./zoo4j bench`, one process per run, alternating A, B, A, B, ...
+# (each with the launcher's default -Xmx4g, which a JAVA_OPTS of its own would replace):
+#   training/benchmarks/ab.sh ROUNDS "JAVA_OPTS of A" "JAVA_OPTS of B" [zoo4j bench options...]
+# e.g. training/benchmarks/ab.sh 2 -Dzoo4j.batchNorm=nd4j -Dzoo4j.batchNorm=onednn --network resnet20 --mode fit,infer
+# Prints a header (command, commit, machine, load average) and each run's table; run it with nothing else on the machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=$1 a=$2 b=$3
+shift 3
+echo "# training/benchmarks/ab.sh $rounds \"$a\" \"$b\" $*"
+echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src pom.xml || echo ' (with uncommitted changes in src or pom.xml)'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((r = 1; r <= rounds; r++)); do
+  for side in A B; do
+    opts=$a
+    [ "$side" = B ] && opts=$b
+    echo "## round $r, $side: JAVA_OPTS=-Xmx4g $opts (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    JAVA_OPTS="-Xmx4g $opts" ./zoo4j bench "$@" 2>/dev/null
+  done
+done
