@@ -37,11 +37,12 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * JMH: one training call of each kernel zoo4j replaces, against DL4J's, on ResNet-20's activation shapes (batch 128):
- * a batch-norm forward and backward pass, a ReLU layer's forward and backward pass, and the backward pass of a 3x3
- * stride-1 convolution by oneDNN's choice (libnd4j's {@code conv2d_bp}) and by the direct route. Where per-call
- * precision matters; the step-level figures are {@code ./zoo4j bench}'s. Run with {@code training/benchmarks/jmh.sh}
- * (not part of the test run: JMH forks its own JVMs).
+ * JMH: one call of each kernel zoo4j replaces, against DL4J's, by default on ResNet-20's activation shapes (batch 128;
+ * {@code -p shape=NxCxHxW,...} for others): a batch-norm training step (forward and backward), a batch-norm pass at
+ * inference, a ReLU layer's forward and backward pass, and the backward pass of a 3x3 stride-1 convolution by oneDNN's
+ * choice (libnd4j's {@code conv2d_bp}) and by the direct route. Where per-call precision matters; the step-level
+ * figures are {@code ./zoo4j bench}'s. Run with {@code training/benchmarks/jmh.sh} (not part of the test run: JMH
+ * forks its own JVMs).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -122,6 +123,15 @@ public class LayerKernelsBenchmark {
                     workspaces);
             return batchNorm.backpropGradient(x, dy, shape4, gamma, beta, dGamma, dBeta, 1e-5, CNN2DFormat.NCHW,
                     workspaces).getSecond().getDouble(0);
+        }
+    }
+
+    /** Batch norm at inference: the running statistics, no gradient. */
+    @Benchmark
+    public double batchNormInference() {
+        try (MemoryWorkspace ignored = open()) {
+            return batchNorm.preOutput(x, false, x.shape(), gamma, beta, runningMean, runningVar, 0.9, 1e-5,
+                    CNN2DFormat.NCHW, workspaces).getDouble(0);
         }
     }
 
