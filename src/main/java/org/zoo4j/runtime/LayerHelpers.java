@@ -65,8 +65,8 @@ public final class LayerHelpers {
      * Which batch-norm helper batch-norm layers get (when {@value #SWITCH} is not false):
      * <ul>
      *   <li>{@code onednn} (default): {@link OneDnnBatchNormHelper}, oneDNN's batch normalization called through the
-     *       JavaCPP presets on DL4J's NCHW arrays; {@code nd4j}'s where the dnnl natives do not load, and for any array
-     *       it does not take;</li>
+     *       JavaCPP presets on DL4J's NCHW arrays in training (inference stays DL4J's); {@code nd4j}'s where the dnnl
+     *       natives do not load, and for any array it does not take;</li>
      *   <li>{@code nd4j}: {@link ChannelPassBatchNormHelper}, zoo4j's whole-array passes of libnd4j's ops (zoo4j's
      *       route before the oneDNN helper);</li>
      *   <li>{@code dl4j}: DL4J's own oneDNN helper, as it comes.</li>
@@ -246,7 +246,7 @@ public final class LayerHelpers {
         return switch (batchNormSetting()) {
             case "dl4j" -> "DL4J's (" + BATCH_NORM + "=dl4j)";
             case "nd4j" -> passes + " (" + BATCH_NORM + "=nd4j)";
-            default -> OneDnn.available() ? "oneDNN " + OneDnn.version() + " called directly (zoo4j; NCHW)"
+            default -> OneDnn.available() ? "oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW)"
                     : passes + " (dnnl natives did not load: " + OneDnn.failure() + ")";
         };
     }

@@ -26,7 +26,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A batch-norm helper that calls oneDNN's batch normalization itself (through the JavaCPP presets, {@link OneDnn}) on
- * DL4J's NCHW float arrays, for training (forward and backward) and inference. Installed by {@link LayerHelpers}.
+ * DL4J's NCHW float arrays for training, forward and backward. Installed by {@link LayerHelpers}.
  *
  * <p>Why: zoo4j's {@link ChannelPassBatchNormHelper} takes a training step in about ten whole-array passes of
  * libnd4j's ops (sums as matrix products, broadcast multiplies and adds); oneDNN's primitive does the forward pass in
@@ -35,10 +35,15 @@ import org.nd4j.linalg.factory.Nd4j;
  * shift arguments), so nothing is copied around the call. The running statistics stay DL4J's: its layer reads the
  * batch mean and (biased) variance back through {@link #getMeanCache} and {@link #getVarCache} and updates them itself.
  *
+ * <p>Inference (the running statistics) stays on DL4J's helper, libnd4j's batchnorm op on its own oneDNN: per call the
+ * two took the same time at batch 256, but whole-network inference with this one ran 0.85x to 0.96x as fast on
+ * VGG16-BN in all five rounds measured (training/benchmarks/README.md, "Batch norm through oneDNN"), for a reason not
+ * found.
+ *
  * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
  * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to
- * {@link ChannelPassBatchNormHelper}, which hands what it does not take to DL4J's own helper. Not thread-safe per instance (a layer is used by one thread at a time); the calls
- * are synchronized anyway.
+ * {@link ChannelPassBatchNormHelper}, which hands what it does not take to DL4J's own helper. Not thread-safe per
+ * instance (a layer is used by one thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     /** Shapes kept per layer; the least recently used beyond this are dropped. */
@@ -58,7 +63,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     private Plan lastTrainingPlan;
 
     private long trainingPasses;
-    private long inferencePasses;
     private long backwardPasses;
     private long fallbackCalls;
 
@@ -70,11 +74,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     /** Training forward passes computed by oneDNN here. */
     synchronized long trainingPasses() {
         return trainingPasses;
-    }
-
-    /** Inference passes (running statistics) computed by oneDNN here. */
-    synchronized long inferencePasses() {
-        return inferencePasses;
     }
 
     /** Backward passes computed by oneDNN here. */
@@ -110,26 +109,21 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     public synchronized INDArray preOutput(INDArray x, boolean training, long[] shape, INDArray gamma, INDArray beta,
                                            INDArray mean, INDArray var, double decay, double eps, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
+        if (!training) { // DL4J's helper, by its fallback (see the class comment)
+            return fallback.preOutput(x, false, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
+        }
         Plan plan = ChannelPassBatchNormHelper.applies(x, format) && isPlainVector(gamma, x.size(1))
-                && isPlainVector(beta, x.size(1)) && (training || (isFloatVector(mean, x.size(1))
-                && isFloatVector(var, x.size(1)))) ? plan(new Key(x.shape(), (float) eps, training)) : null;
+                && isPlainVector(beta, x.size(1)) ? plan(new Key(x.shape(), (float) eps)) : null;
         if (plan == null) {
             fallbackCalls++;
-            if (training) {
-                lastTrainingPlan = null;
-            }
-            return fallback.preOutput(x, training, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
+            lastTrainingPlan = null;
+            return fallback.preOutput(x, true, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape(), 'c');
-        if (training) {
-            keepStatistics(x.size(1));
-            plan.forward(x, gamma, beta, batchMean, batchVariance, out, address);
-            lastTrainingPlan = plan;
-            trainingPasses++;
-        } else {
-            plan.forward(x, gamma, beta, plain(mean, workspaceMgr), plain(var, workspaceMgr), out, address);
-            inferencePasses++;
-        }
+        keepStatistics(x.size(1));
+        plan.forward(x, gamma, beta, batchMean, batchVariance, out, address);
+        lastTrainingPlan = plan;
+        trainingPasses++;
         return out;
     }
 
@@ -152,7 +146,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         long c = input.size(1);
         if (plan == null || !ChannelPassBatchNormHelper.applies(input, format) || !plan.key.matches(input.shape())
                 || plan.key.eps != (float) eps || !isPlainVector(gamma, c) || !isPlainVector(dGammaView, c)
-                || !isPlainVector(beta, c) || !isPlainVector(dBetaView, c) || !plan.backwardAvailable() || epsilon.dataType() != DataType.FLOAT
+                || !isPlainVector(beta, c) || !isPlainVector(dBetaView, c) || !plan.backwardAvailable()
+                || epsilon.dataType() != DataType.FLOAT
                 || !java.util.Arrays.equals(epsilon.shape(), input.shape())) {
             fallbackCalls++;
             return fallback.backpropGradient(input, epsilon, shape, gamma, beta, dGammaView, dBetaView, eps, format,
@@ -210,15 +205,10 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         return v != null && v.dataType() == DataType.FLOAT && v.length() == length && !v.isEmpty();
     }
 
-    /** The running statistics as contiguous float vectors (a copy in working memory where they are not). */
-    private static INDArray plain(INDArray v, LayerWorkspaceMgr workspaceMgr) {
-        return isPlainVector(v, v.length()) ? v : workspaceMgr.dup(ArrayType.FF_WORKING_MEM, v, 'c');
-    }
-
-    /** A shape of NCHW activations, the epsilon and whether this is training (batch statistics) or inference. */
-    record Key(long n, long c, long h, long w, float eps, boolean training) {
-        Key(long[] shape, float eps, boolean training) {
-            this(shape[0], shape[1], shape[2], shape[3], eps, training);
+    /** A shape of NCHW activations and the epsilon. */
+    record Key(long n, long c, long h, long w, float eps) {
+        Key(long[] shape, float eps) {
+            this(shape[0], shape[1], shape[2], shape[3], eps);
         }
 
         long[] dims() {
@@ -231,7 +221,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
 
         @Override
         public String toString() {
-            return n + "x" + c + "x" + h + "x" + w + (training ? " training" : " inference");
+            return n + "x" + c + "x" + h + "x" + w;
         }
     }
 
@@ -290,10 +280,9 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
 
         static Plan create(Key key) {
             try {
-                int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value
-                        | (key.training() ? 0 : dnnl.normalization_flags.use_global_stats.value);
-                int prop = (key.training() ? dnnl.prop_kind.forward_training : dnnl.prop_kind.forward_inference).value;
-                var desc = new batch_normalization_forward.desc(prop, activationDesc(key), key.eps(), flags);
+                int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
+                var desc = new batch_normalization_forward.desc(dnnl.prop_kind.forward_training.value,
+                        activationDesc(key), key.eps(), flags);
                 return new Plan(key, null, new batch_normalization_forward.primitive_desc(desc, userScratchpad(),
                         OneDnn.engine()));
             } catch (RuntimeException e) {
@@ -306,7 +295,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         }
 
         boolean backwardAvailable() {
-            if (bwd == null && bwdFailure == null && key.training()) {
+            if (bwd == null && bwdFailure == null) {
                 try {
                     int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
                     memory.desc act = activationDesc(key);
@@ -350,10 +339,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
                     : bwdFailure != null ? "; backward not supported: " + bwdFailure : "");
         }
 
-        /**
-         * out = gamma * (x - mean) / sqrt(variance + eps) + beta. Training: the batch's mean and variance are written
-         * into {@code m} and {@code v}; inference: they are read from them.
-         */
+        /** out = gamma * (x - mean) / sqrt(variance + eps) + beta; the batch's mean and variance go into m and v. */
         void forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
                      OneDnn.Address address) {
             stream s = OneDnn.stream();
