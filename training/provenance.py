@@ -17,13 +17,17 @@ def commit():
 
 
 def code_state():
-    """"commit abc1234", with " with uncommitted changes" when tracked files differ from it."""
+    """"commit abc1234", with " with uncommitted changes in FILES" when tracked files differ from it."""
     c = commit()
     if c == "unknown":
         return "unknown (not a git checkout)"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
-    return "commit %s%s" % (c, " with uncommitted changes" if dirty else "")
+    dirty = [line[3:] for line in subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                                  capture_output=True, text=True).stdout.splitlines() if line.strip()]
+    if not dirty:
+        return "commit " + c
+    # which files: a README edited during a run is not a change of the code measured
+    return "commit %s with uncommitted changes in %s%s" % (c, ", ".join(dirty[:5]),
+                                                            " and %d more" % (len(dirty) - 5) if len(dirty) > 5 else "")
 
 
 def machine():
