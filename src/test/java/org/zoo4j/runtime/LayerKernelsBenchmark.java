@@ -57,7 +57,8 @@ public class LayerKernelsBenchmark {
 
     /**
      * Whose implementation: DL4J's (with its oneDNN helpers mended), zoo4j's, or zoo4j's with its oneDNN batch-norm
-     * helper ({@code onednn}: the ReLU and convolution calls are then zoo4j's, as for {@code zoo4j}).
+     * helper ({@code onednn}: the ReLU and convolution calls are then zoo4j's, as for {@code zoo4j}; since a95e8c7 its
+     * batch norm at inference is DL4J's helper, as for {@code zoo4j}).
      */
     @Param({"dl4j", "zoo4j", "onednn"})
     public String impl;
