@@ -35,10 +35,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * shift arguments), so nothing is copied around the call. The running statistics stay DL4J's: its layer reads the
  * batch mean and (biased) variance back through {@link #getMeanCache} and {@link #getVarCache} and updates them itself.
  *
- * <p>Inference (the running statistics) stays on DL4J's helper, libnd4j's batchnorm op on its own oneDNN: per call the
- * two took the same time at batch 256, but whole-network inference with this one ran 0.85x to 0.96x as fast on
- * VGG16-BN in all five rounds measured (training/benchmarks/README.md, "Batch norm through oneDNN"), for a reason not
- * found.
+ * <p>Inference (the running statistics) stays on DL4J's helper, libnd4j's batchnorm op on its own oneDNN: per call
+ * the two took the same time at batch 256, but whole-network inference with this one ran 0.846 to 0.963 times as fast
+ * on VGG16-BN in all five rounds measured (training/benchmarks/README.md, "Batch norm through oneDNN"), for a reason
+ * not found.
  *
  * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
  * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to
