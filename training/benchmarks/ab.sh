@@ -6,6 +6,10 @@
 # Prints a header (command, commit, machine, load average) and each run's table; run it with nothing else on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ $# -lt 3 ] || ! [[ $1 =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: training/benchmarks/ab.sh ROUNDS \"JAVA_OPTS of A\" \"JAVA_OPTS of B\" [zoo4j bench options...] (ROUNDS >= 1)" >&2
+  exit 2
+fi
 rounds=$1 a=$2 b=$3
 shift 3
 echo "# training/benchmarks/ab.sh $rounds \"$a\" \"$b\" $*"

@@ -40,9 +40,10 @@ def train(out_dir, java_opts, extra, epochs, every):
     cmd = ["./zoo4j", "train", RECIPE, "--set", "epochs=%d" % epochs, "--set", "statsEvery=%d" % every,
            "--out", out_dir] + extra
     env = dict(os.environ, JAVA_OPTS=("-Xmx4g " + java_opts).strip())
-    print("JAVA_OPTS=%s %s" % (shlex.quote(env["JAVA_OPTS"]), " ".join(shlex.quote(c) for c in cmd)), flush=True)
+    line = "JAVA_OPTS=%s %s" % (shlex.quote(env["JAVA_OPTS"]), " ".join(shlex.quote(c) for c in cmd))
+    print(line, flush=True)
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return "JAVA_OPTS=%s %s" % (shlex.quote(env["JAVA_OPTS"]), " ".join(shlex.quote(c) for c in cmd))
+    return line
 
 
 def read_run(path):
