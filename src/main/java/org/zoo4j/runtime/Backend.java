@@ -26,7 +26,8 @@ import org.zoo4j.base.ConfigException;
  * <ul>
  *   <li>switches DL4J's layer helpers on ({@value #HELPERS_DISABLE}{@code =false}; M2.1 defaults them off), which with
  *       the {@link org.nd4j.nativeblas.Nd4jCpu} shim routes convolution, pooling, batch norm and LRN to oneDNN;</li>
- *   <li>sets glibc's malloc to keep large freed buffers for reuse ({@link NativeMalloc});</li>
+ *   <li>sets glibc's malloc to map native buffers of 1 MB and more on their own, so that freed ones leave the resident
+ *       set ({@link NativeMalloc});</li>
  *   <li>runs OpenBLAS's matrix products on the calling thread ({@value #BLAS_THREADS}; see
  *       {@link #configureBlasThreads});</li>
  *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the

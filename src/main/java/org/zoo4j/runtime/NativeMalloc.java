@@ -4,21 +4,27 @@ import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
 import java.util.Locale;
 import java.util.Map;
+import org.zoo4j.base.Choices;
 
 /**
  * glibc malloc settings for ND4J's and oneDNN's native buffers, applied once at start-up ({@link Backend#init()}).
  *
- * <p>glibc serves a request over its mmap threshold (128 KB at first, raised as such blocks are freed) with a fresh
- * mapping and returns it to the kernel on free, and it gives the top of its heap back once more than the trim
- * threshold is free. libnd4j and oneDNN allocate and free buffers of several MB in every layer call (layout reorders,
- * op temporaries), so a training step kept asking the kernel for zeroed pages: on ResNet-20 (batch 128, 2 cores)
- * 150,000 to 320,000 page faults per 3 s in some stretches of a run and none in others, a 8 MB reorder taking 5.0 ms
- * instead of 1.3 ms, and the run-to-run spread the benchmark saw. With a 32 MB mmap threshold (glibc's maximum), a
- * 1 GB trim threshold and 64 MB of top padding, freed buffers are reused and a warm run has no page faults.
+ * <p>glibc serves a request over its mmap threshold with a fresh mapping and returns it to the kernel on free. The
+ * threshold starts at 128 KB and, left alone, rises to the size of each mapped block freed (up to 32 MB), after which
+ * blocks of that size come from the heap, where a freed block stays resident until the heap's top is free. Training
+ * is where that costs: in its first steps DL4J's workspaces are still learning their sizes and ND4J allocates every
+ * array on its own (ResNet-20, batch 128: about 1.2 GB in the first step and 0.4 GB in each of the next two, in blocks
+ * of 1 to 8 MB), and what the heap took then stayed resident for the rest of the run: a peak of 1.4 to 1.9 GB where
+ * the arrays live at once need 0.8 GB.
  *
- * <p>The cost is resident memory: up to the trim threshold of freed heap is kept rather than returned. Where the user
- * set any {@code MALLOC_*_} variable or {@value #SWITCH}{@code =default}, or the C library is not glibc, nothing is
- * changed.
+ * <p>{@link Policy#RELEASE} (the default) fixes the threshold at 1 MB: every block of 1 MB or more is its own mapping,
+ * returned when freed. That costs page faults only where large blocks are allocated in every step, and once the
+ * workspaces are sized few are: none in ResNet-20's and LeNet-5's training steps, 2 to 5 blocks of 2 to 3 MB in
+ * AlexNet-small's, VGG16-BN's and ResNet-18's (measured with an allocation logger, 2026-12-03). {@link Policy#REUSE}
+ * is the setting zoo4j had before: blocks up to 32 MB from the heap, 1 GB of freed heap kept, for code that does
+ * allocate large buffers in every call (libnd4j's own oneDNN route did: 150,000 to 320,000 page faults per 3 s on
+ * ResNet-20 before zoo4j's layer helpers). Where the user set any {@code MALLOC_*_} variable, or the C library is not
+ * glibc, nothing is changed.
  */
 public final class NativeMalloc {
     // mallopt parameters, from glibc's malloc.h
@@ -26,22 +32,40 @@ public final class NativeMalloc {
     private static final int M_TOP_PAD = -2;
     private static final int M_MMAP_THRESHOLD = -3;
 
-    /** {@code -Dzoo4j.nativeMalloc=default} leaves glibc as it is (for comparisons). */
+    /** {@code -Dzoo4j.nativeMalloc=release|reuse|default}: the {@link Policy}, written in lower case. */
     public static final String SWITCH = "zoo4j.nativeMalloc";
 
-    static final int MMAP_THRESHOLD = 32 << 20;
-    static final int TRIM_THRESHOLD = 1 << 30;
-    static final int TOP_PAD = 64 << 20;
+    /** How native buffers of a MB or more are served. */
+    public enum Policy {
+        /** Mapped on their own from 1 MB and returned to the kernel when freed: resident memory follows live memory. */
+        RELEASE,
+        /** From the heap up to 32 MB, with 1 GB of freed heap kept for reuse: no page faults, memory held after peaks. */
+        REUSE,
+        /** glibc as it comes (for comparisons). */
+        DEFAULT
+    }
+
+    static final int RELEASE_MMAP_THRESHOLD = 1 << 20;
+    static final int REUSE_MMAP_THRESHOLD = 32 << 20;
+    static final int REUSE_TRIM_THRESHOLD = 1 << 30;
+    static final int REUSE_TOP_PAD = 64 << 20;
 
     private NativeMalloc() {
     }
 
+    /** The policy {@value #SWITCH} names ({@link Policy#RELEASE} when unset); a {@code ConfigException} otherwise. */
+    static Policy policy() {
+        String value = System.getProperty(SWITCH);
+        return value == null || value.isBlank() ? Policy.RELEASE : Choices.parse(Policy.class, SWITCH, value);
+    }
+
     /** Applies the settings; returns what was done, for the start-up log and {@code zoo4j info}. */
     static String configure(Map<String, String> environment) {
+        Policy policy = policy();
         if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
             return "system default (not Linux)";
         }
-        if ("default".equalsIgnoreCase(System.getProperty(SWITCH, "").trim())) {
+        if (policy == Policy.DEFAULT) {
             return "system default (" + SWITCH + "=default)";
         }
         for (String name : environment.keySet()) {
@@ -51,10 +75,19 @@ public final class NativeMalloc {
         }
         try {
             Function mallopt = NativeLibrary.getInstance("c").getFunction("mallopt");
-            boolean ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, MMAP_THRESHOLD}) == 1
-                    & mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, TRIM_THRESHOLD}) == 1
-                    & mallopt.invokeInt(new Object[] {M_TOP_PAD, TOP_PAD}) == 1;
-            return ok ? "glibc: buffers up to 32 MB kept for reuse" : "system default (mallopt refused the settings)";
+            boolean ok;
+            String done;
+            if (policy == Policy.RELEASE) {
+                // Setting the threshold also stops glibc from raising it as mapped blocks are freed.
+                ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, RELEASE_MMAP_THRESHOLD}) == 1;
+                done = "glibc: buffers from 1 MB mapped and returned when freed";
+            } else {
+                ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, REUSE_MMAP_THRESHOLD}) == 1
+                        & mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, REUSE_TRIM_THRESHOLD}) == 1
+                        & mallopt.invokeInt(new Object[] {M_TOP_PAD, REUSE_TOP_PAD}) == 1;
+                done = "glibc: buffers up to 32 MB kept for reuse (" + SWITCH + "=reuse)";
+            }
+            return ok ? done : "system default (mallopt refused the settings)";
         } catch (UnsatisfiedLinkError | RuntimeException e) {
             return "system default (no glibc mallopt: " + e.getMessage() + ")";
         }
