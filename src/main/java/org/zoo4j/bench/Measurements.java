@@ -24,7 +24,10 @@ import org.zoo4j.runtime.LayerHelpers;
  * ({@link BenchMode#INFER}), fit step by step ({@link BenchMode#STEPS}), zoo4j's layer helpers against DL4J's in one
  * process ({@link BenchMode#HELPERS}), the step's native operations ({@link BenchMode#OPS}) and the convolution
  * helper's two backward routes ({@link BenchMode#ROUTES}). Each warms up by the {@link Plan} first. Training networks
- * get zoo4j's layer helpers unless {@link LayerHelpers#SWITCH} is false, which gives raw DL4J.
+ * get zoo4j's layer helpers unless {@link LayerHelpers#SWITCH} is false, which gives raw DL4J. Fit, inference, steps
+ * (and the loop, {@link RunBenchmarks}) close their network when done (its parameters, gradients and updater state),
+ * so that the peak resident memory reported after a mode is one network's, not that of every network the process
+ * built before it.
  */
 public final class Measurements {
     /** Batches held in memory at most (about 60 MB for resnet20's 128 x 1 x 32 x 32). */
@@ -36,36 +39,44 @@ public final class Measurements {
     /** Bare {@code fit}, every step on a batch not seen before, as in an epoch (repeating a few would memorise them). */
     public static Result fit(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph net = training(network);
-        BatchCycle batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
-        warmUp(plan, () -> net.fit(batches.next()));
-        double[] ips = new double[plan.repeats()];
-        for (int r = 0; r < plan.repeats(); r++) {
-            long start = System.nanoTime();
-            for (int i = 0; i < plan.iterations(); i++) {
-                net.fit(batches.next());
+        try {
+            BatchCycle batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
+            warmUp(plan, () -> net.fit(batches.next()));
+            double[] ips = new double[plan.repeats()];
+            for (int r = 0; r < plan.repeats(); r++) {
+                long start = System.nanoTime();
+                for (int i = 0; i < plan.iterations(); i++) {
+                    net.fit(batches.next());
+                }
+                Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
+                ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
             }
-            Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
-            ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+            return result(network, BenchMode.FIT.toString(), batch, ips);
+        } finally {
+            net.close();
         }
-        return result(network, BenchMode.FIT.toString(), batch, ips);
     }
 
     /** Inference over batches in memory. */
     public static Result infer(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph net = network.build();
-        LayerHelpers.install(net); // a no-op for --raw-dl4j
-        BatchCycle batches = BatchCycle.of(network, batch, Math.min(plan.iterations(), 10));
-        warmUp(plan, () -> net.output(batches.next().getFeatures())[0].close());
-        double[] ips = new double[plan.repeats()];
-        for (int r = 0; r < plan.repeats(); r++) {
-            long start = System.nanoTime();
-            for (int i = 0; i < plan.iterations(); i++) {
-                net.output(batches.next().getFeatures())[0].close();
+        try {
+            LayerHelpers.install(net); // a no-op for --raw-dl4j
+            BatchCycle batches = BatchCycle.of(network, batch, Math.min(plan.iterations(), 10));
+            warmUp(plan, () -> net.output(batches.next().getFeatures())[0].close());
+            double[] ips = new double[plan.repeats()];
+            for (int r = 0; r < plan.repeats(); r++) {
+                long start = System.nanoTime();
+                for (int i = 0; i < plan.iterations(); i++) {
+                    net.output(batches.next().getFeatures())[0].close();
+                }
+                Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
+                ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
             }
-            Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
-            ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+            return result(network, BenchMode.INFER.toString(), batch, ips);
+        } finally {
+            net.close();
         }
-        return result(network, BenchMode.INFER.toString(), batch, ips);
     }
 
     /**
@@ -74,13 +85,17 @@ public final class Measurements {
      */
     public static Result steps(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph net = training(network);
-        BatchCycle batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
-        warmUp(plan, () -> net.fit(batches.next()));
-        double[] ips = new double[plan.steps()];
-        for (int i = 0; i < ips.length; i++) {
-            ips[i] = timedStep(net, batches.next(), batch);
+        try {
+            BatchCycle batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
+            warmUp(plan, () -> net.fit(batches.next()));
+            double[] ips = new double[plan.steps()];
+            for (int i = 0; i < ips.length; i++) {
+                ips[i] = timedStep(net, batches.next(), batch);
+            }
+            return result(network, BenchMode.STEPS.toString(), batch, ips);
+        } finally {
+            net.close();
         }
-        return result(network, BenchMode.STEPS.toString(), batch, ips);
     }
 
     /**

@@ -38,6 +38,7 @@ public final class RunBenchmarks {
             trainer.run();
             double[] ips = trainer.state().history().stream().skip(warmupEpochs)
                     .mapToDouble(EpochMetrics::imagesPerSecond).toArray();
+            trainer.net().close(); // as Measurements' modes do: the next mode's peak is its own network's
             return Measurements.result(network, BenchMode.LOOP.toString(), batch, ips);
         } finally {
             AtomicFiles.deleteTree(runDir);
