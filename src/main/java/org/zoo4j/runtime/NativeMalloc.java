@@ -37,7 +37,7 @@ public final class NativeMalloc {
 
     /** How native buffers of a MB or more are served. */
     public enum Policy {
-        /** Mapped on their own from 4 MB and returned to the kernel when freed: resident memory follows live memory. */
+        /** Mapped on their own from 1 MB and returned to the kernel when freed: resident memory follows live memory. */
         RELEASE,
         /** From the heap up to 32 MB, with 1 GB of freed heap kept for reuse: no page faults, memory held after peaks. */
         REUSE,
@@ -45,7 +45,7 @@ public final class NativeMalloc {
         DEFAULT
     }
 
-    static final int RELEASE_MMAP_THRESHOLD = 4 << 20;
+    static final int RELEASE_MMAP_THRESHOLD = 1 << 20;
     static final int REUSE_MMAP_THRESHOLD = 32 << 20;
     static final int REUSE_TRIM_THRESHOLD = 1 << 30;
     static final int REUSE_TOP_PAD = 64 << 20;
@@ -80,7 +80,7 @@ public final class NativeMalloc {
             if (policy == Policy.RELEASE) {
                 // Setting the threshold also stops glibc from raising it as mapped blocks are freed.
                 ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, RELEASE_MMAP_THRESHOLD}) == 1;
-                done = "glibc: buffers from 4 MB mapped and returned when freed";
+                done = "glibc: buffers from 1 MB mapped and returned when freed";
             } else {
                 ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, REUSE_MMAP_THRESHOLD}) == 1
                         & mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, REUSE_TRIM_THRESHOLD}) == 1
