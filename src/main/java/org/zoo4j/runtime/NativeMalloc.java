@@ -9,22 +9,22 @@ import org.zoo4j.base.Choices;
 /**
  * glibc malloc settings for ND4J's and oneDNN's native buffers, applied once at start-up ({@link Backend#init()}).
  *
- * <p>glibc serves a request over its mmap threshold with a fresh mapping and returns it to the kernel on free. The
- * threshold starts at 128 KB and, left alone, rises to the size of each mapped block freed (up to 32 MB), after which
- * blocks of that size come from the heap, where a freed block stays resident until the heap's top is free. Training
- * is where that costs: in its first steps DL4J's workspaces are still learning their sizes and ND4J allocates every
- * array on its own (ResNet-20, batch 128: about 1.2 GB in the first step and 0.4 GB in each of the next two, in blocks
- * of 1 to 8 MB), and what the heap took then stayed resident for the rest of the run: a peak of 1.4 to 1.9 GB where
- * the arrays live at once need 0.8 GB.
+ * <p>glibc serves a request over its mmap threshold with a mapping of its own and returns it to the kernel on free.
+ * The threshold starts at 128 KB and, left alone, rises to the size of each mapped block freed (up to 32 MB); blocks
+ * under it come from the heap, where a freed block stays resident. Training is where that costs: in its first three
+ * steps DL4J's workspaces are still learning their sizes and ND4J allocates arrays one by one (ResNet-20 at batch 128:
+ * 1.1 GB in blocks of 1 MB or more in step 1, 0.4 GB in each of steps 2 and 3, none from step 5 on), and what the heap
+ * took then stayed resident for the rest of the run.
  *
- * <p>{@link Policy#RELEASE} (the default) fixes the threshold at 1 MB: every block of 1 MB or more is its own mapping,
- * returned when freed. That costs page faults only where large blocks are allocated in every step, and once the
- * workspaces are sized few are: none in ResNet-20's and LeNet-5's training steps, 2 to 5 blocks of 2 to 3 MB in
- * AlexNet-small's, VGG16-BN's and ResNet-18's (measured with an allocation logger, 2026-12-03). {@link Policy#REUSE}
- * is the setting zoo4j had before: blocks up to 32 MB from the heap, 1 GB of freed heap kept, for code that does
- * allocate large buffers in every call (libnd4j's own oneDNN route did: 150,000 to 320,000 page faults per 3 s on
- * ResNet-20 before zoo4j's layer helpers). Where the user set any {@code MALLOC_*_} variable, or the C library is not
- * glibc, nothing is changed.
+ * <p>{@link Policy#RELEASE}, the default, fixes the threshold at 1 MB: every block of 1 MB or more is a mapping of its
+ * own, returned when freed, so resident memory follows what is live (ResNet-20's training peak 681 MB against 1,812
+ * under {@code reuse}, {@code training/benchmarks/native-allocations-2026-12-03-e732f72.txt}). Steps that allocate
+ * such blocks every time fault their pages in again each time: in steady state ResNet-20's and LeNet-5's training
+ * steps allocate none, AlexNet-small's 2 (5.8 MB in all), VGG16-BN's 4 (8.0 MB), ResNet-18's 5 (14.5 MB) (same file).
+ * {@link Policy#REUSE} is what zoo4j set before: blocks up to 32 MB from the heap and 1 GB of freed heap kept, for
+ * code that allocates large buffers in every call (libnd4j's own oneDNN route did: 150,000 to 320,000 page faults per
+ * 3 s on ResNet-20 before zoo4j's layer helpers). Where the user set any {@code MALLOC_*_} variable, or the C library
+ * is not glibc, nothing is changed.
  */
 public final class NativeMalloc {
     // mallopt parameters, from glibc's malloc.h
