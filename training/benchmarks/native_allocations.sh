@@ -22,9 +22,14 @@ table=target/native_allocations.steps
 rm -f "$log"
 echo "# training/benchmarks/native_allocations.sh $*"
 echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src pom.xml || echo ' (with uncommitted changes in src or pom.xml)'), $(date -u '+%Y-%m-%d %H:%M UTC'), JAVA_OPTS=${JAVA_OPTS:-}"
-NATIVE_ALLOCATIONS_LOG="$log" LD_PRELOAD="$PWD/target/native_allocations.so" \
-  java -Xmx4g ${JAVA_OPTS:-} -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
-  org.zoo4j.runtime.NativeMemorySteps "$@" 2>/dev/null > "$table"
+errors=target/native_allocations.err
+if ! NATIVE_ALLOCATIONS_LOG="$log" LD_PRELOAD="$PWD/target/native_allocations.so" \
+    java -Xmx4g ${JAVA_OPTS:-} -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
+    org.zoo4j.runtime.NativeMemorySteps "$@" 2> "$errors" > "$table"; then
+  echo "native_allocations.sh: the run failed (all of its output: $errors):" >&2
+  grep -v " INFO " "$errors" | head -5 >&2
+  exit 1
+fi
 # NativeMemorySteps marks the start of step 1 and the end of each step with a block of 64 MB + its number of bytes.
 awk -v marker=$((64 << 20)) '
   FNR == NR {

@@ -40,7 +40,11 @@ public final class Main implements Runnable {
             boolean helpOnly = parsed.asCommandLineList().stream().anyMatch(c -> c.isUsageHelpRequested()
                     || c.isVersionHelpRequested());
             if (!helpOnly && !WITHOUT_BACKEND.contains(last.getCommandName())) {
-                Backend.init(); // once, before any command that computes
+                try {
+                    Backend.init(); // once, before any command that computes
+                } catch (RuntimeException e) { // a bad -Dzoo4j.* switch is the user's, as in a command
+                    return new ErrorHandler().handleExecutionException(e, last, parsed);
+                }
             }
             return new CommandLine.RunLast().execute(parsed);
         });

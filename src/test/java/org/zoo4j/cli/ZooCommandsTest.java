@@ -1,11 +1,14 @@
 package org.zoo4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.zoo4j.Zoo;
 
@@ -27,6 +30,19 @@ class ZooCommandsTest {
             System.setOut(out);
             System.setErr(err);
         }
+    }
+
+    /** The native start-up runs once per JVM, so its bad switches are checked in a JVM of their own. */
+    @Test
+    void aBadStartUpSwitchIsOneLineAndExitCodeTwo() throws Exception {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dzoo4j.nativeMalloc=keep", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "info")
+                .redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), output);
+        assertEquals(2, p.exitValue(), output);
+        assertTrue(output.contains("zoo4j info: zoo4j.nativeMalloc: one of release, reuse, default; got 'keep'"), output);
+        assertFalse(output.contains("\tat "), "no stack trace: " + output);
     }
 
     @Test
