@@ -5,6 +5,7 @@ and the peak resident memory of both sides; then the median ratio per mode and o
     python3 training/benchmarks/ab_ratios.py FILE [FILE ...]
 """
 import collections
+import os
 import re
 import statistics
 import sys
@@ -32,7 +33,12 @@ def pairs(path):
 
 def main():
     if len(sys.argv) < 2:
-        sys.exit("usage: python3 training/benchmarks/ab_ratios.py FILE [FILE ...] (output of ab.sh)")
+        print("usage: python3 training/benchmarks/ab_ratios.py FILE [FILE ...] (output of ab.sh)", file=sys.stderr)
+        sys.exit(2)
+    for path in sys.argv[1:]:
+        if not os.path.isfile(path):
+            print("ab_ratios.py: no such file: %s" % path, file=sys.stderr)
+            sys.exit(2)
     by_mode = collections.defaultdict(list)
     print("# python3 training/benchmarks/ab_ratios.py " + " ".join(sys.argv[1:]))
     for path in sys.argv[1:]:

@@ -48,30 +48,29 @@ class LayerHelpersTest {
 
     /** Runs {@code body} with {@value LayerHelpers#CONVOLUTION} set to {@code path}, then restores it. */
     static void withConvolution(String path, ThrowingRunnable body) throws Exception {
-        String before = System.getProperty(LayerHelpers.CONVOLUTION);
-        System.setProperty(LayerHelpers.CONVOLUTION, path);
-        try {
-            body.run();
-        } finally {
-            if (before == null) {
-                System.clearProperty(LayerHelpers.CONVOLUTION);
-            } else {
-                System.setProperty(LayerHelpers.CONVOLUTION, before);
-            }
-        }
+        withProperty(LayerHelpers.CONVOLUTION, path, body);
     }
 
     /** Runs {@code body} with {@value LayerHelpers#BATCH_NORM} set to {@code path}, then restores it. */
     static void withBatchNorm(String path, ThrowingRunnable body) throws Exception {
-        String before = System.getProperty(LayerHelpers.BATCH_NORM);
-        System.setProperty(LayerHelpers.BATCH_NORM, path);
+        withProperty(LayerHelpers.BATCH_NORM, path, body);
+    }
+
+    /** Runs {@code body} with system property {@code key} set to {@code value} (cleared for null), then restores it. */
+    static void withProperty(String key, String value, ThrowingRunnable body) throws Exception {
+        String before = System.getProperty(key);
+        if (value == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, value);
+        }
         try {
             body.run();
         } finally {
             if (before == null) {
-                System.clearProperty(LayerHelpers.BATCH_NORM);
+                System.clearProperty(key);
             } else {
-                System.setProperty(LayerHelpers.BATCH_NORM, before);
+                System.setProperty(key, before);
             }
         }
     }

@@ -12,14 +12,13 @@ import org.bytedeco.javacpp.Pointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
-import org.junit.jupiter.api.function.Executable;
 import org.zoo4j.base.ConfigException;
 
 class NativeMallocTest {
     private static final long MB = 1 << 20;
 
     @Test
-    void policyIsReleaseUnlessTheSwitchNamesAnother() throws Throwable {
+    void policyIsReleaseUnlessTheSwitchNamesAnother() throws Exception {
         withSwitch(null, () -> assertEquals(NativeMalloc.Policy.RELEASE, NativeMalloc.policy()));
         withSwitch("reuse", () -> assertEquals(NativeMalloc.Policy.REUSE, NativeMalloc.policy()));
         withSwitch(" Default ", () -> assertEquals(NativeMalloc.Policy.DEFAULT, NativeMalloc.policy()));
@@ -31,7 +30,7 @@ class NativeMallocTest {
 
     @Test
     @EnabledOnOs(OS.LINUX)
-    void theEnvironmentsOwnMallocSettingsWin() throws Throwable {
+    void theEnvironmentsOwnMallocSettingsWin() throws Exception {
         withSwitch(null, () -> assertEquals("as the environment sets it (MALLOC_TOP_PAD_)",
                 NativeMalloc.configure(Map.of("MALLOC_TOP_PAD_", "0"))));
         withSwitch("default", () -> assertEquals("system default (zoo4j.nativeMalloc=default)",
@@ -71,21 +70,7 @@ class NativeMallocTest {
         throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 
-    private static void withSwitch(String value, Executable body) throws Throwable {
-        String before = System.getProperty(NativeMalloc.SWITCH);
-        if (value == null) {
-            System.clearProperty(NativeMalloc.SWITCH);
-        } else {
-            System.setProperty(NativeMalloc.SWITCH, value);
-        }
-        try {
-            body.execute();
-        } finally {
-            if (before == null) {
-                System.clearProperty(NativeMalloc.SWITCH);
-            } else {
-                System.setProperty(NativeMalloc.SWITCH, before);
-            }
-        }
+    private static void withSwitch(String value, LayerHelpersTest.ThrowingRunnable body) throws Exception {
+        LayerHelpersTest.withProperty(NativeMalloc.SWITCH, value, body);
     }
 }

@@ -36,6 +36,9 @@ public final class NativeMemorySteps {
     public static void main(String[] args) throws IOException {
         Backend.init();
         BenchNetwork network = BenchNetwork.named(args.length > 0 ? args[0] : "resnet20");
+        if (args.length > 3 && !args[3].equals("train") && !args[3].equals("infer")) {
+            throw new IllegalArgumentException("mode: train or infer; got '" + args[3] + "'");
+        }
         boolean training = args.length <= 3 || args[3].equals("train");
         int batch = args.length > 1 ? Integer.parseInt(args[1])
                 : training ? network.trainBatch().get(0) : network.inferBatch();
