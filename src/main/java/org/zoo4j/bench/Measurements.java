@@ -15,6 +15,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.profiler.OpProfiler;
 import org.zoo4j.base.InputShape;
+import org.zoo4j.runtime.BatchNormFolding;
 import org.zoo4j.runtime.ConvolutionProfile;
 import org.zoo4j.runtime.ConvolutionRoutes;
 import org.zoo4j.runtime.LayerHelpers;
@@ -57,11 +58,12 @@ public final class Measurements {
         }
     }
 
-    /** Inference over batches in memory. */
+    /** Inference over batches in memory, on the network as zoo4j runs inference ({@link BatchNormFolding}). */
     public static Result infer(BenchNetwork network, int batch, Plan plan) {
-        ComputationGraph net = network.build();
+        ComputationGraph trained = network.build();
+        // Helpers and folding are both off for --raw-dl4j
+        ComputationGraph net = BatchNormFolding.forInference(trained);
         try {
-            LayerHelpers.install(net); // a no-op for --raw-dl4j
             BatchCycle batches = BatchCycle.of(network, batch, Math.min(plan.iterations(), 10));
             warmUp(plan, () -> net.output(batches.next().getFeatures())[0].close());
             double[] ips = new double[plan.repeats()];
@@ -75,7 +77,10 @@ public final class Measurements {
             }
             return result(network, BenchMode.INFER.toString(), batch, ips);
         } finally {
-            net.close();
+            if (net != trained) {
+                net.close();
+            }
+            trained.close();
         }
     }
 
