@@ -12,6 +12,8 @@ if [ $# -lt 3 ] || ! [[ $1 =~ ^[1-9][0-9]*$ ]]; then
 fi
 rounds=$1 a=$2 b=$3
 shift 3
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 echo "# training/benchmarks/ab.sh $rounds \"$a\" \"$b\" $*"
 echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src pom.xml || echo ' (with uncommitted changes in src or pom.xml)'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
@@ -19,6 +21,11 @@ for ((r = 1; r <= rounds; r++)); do
     opts=$a
     [ "$side" = B ] && opts=$b
     echo "## round $r, $side: JAVA_OPTS=-Xmx4g $opts (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    JAVA_OPTS="-Xmx4g $opts" ./zoo4j bench "$@" 2>/dev/null
+    # The bench's log goes to a file, not into the table; a failed run shows its log's warnings and errors.
+    if ! JAVA_OPTS="-Xmx4g $opts" ./zoo4j bench "$@" 2>"$log"; then
+      echo "ab.sh: round $r, $side failed; its log without INFO lines:" >&2
+      grep -v ' INFO ' "$log" >&2 || true
+      exit 1
+    fi
   done
 done
