@@ -3,6 +3,7 @@ package org.zoo4j.cli;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.zoo4j.base.Choices;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Table;
@@ -11,6 +12,7 @@ import org.zoo4j.data.DataConfig;
 import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.NormalizationMode;
 import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.runtime.InferenceFusion;
 import org.zoo4j.training.EvaluationReport;
 import org.zoo4j.training.Plots;
 import org.zoo4j.transfer.PretrainedWeights;
@@ -71,9 +73,16 @@ final class EvalCommand implements Callable<Integer> {
                 throw new ConfigException(data.dataset() + " has " + pipeline.labels().size()
                         + " classes but the model was trained on " + loaded.labels().size() + " " + loaded.labels());
             }
-            EvaluationReport e = EvaluationReport.of(loaded.net(),
-                    split == Split.TEST ? pipeline.test() : pipeline.validation(),
-                    loaded.labels(), loaded.normalization());
+            ComputationGraph net = InferenceFusion.forInference(loaded.net());
+            EvaluationReport e;
+            try {
+                e = EvaluationReport.of(net, split == Split.TEST ? pipeline.test() : pipeline.validation(),
+                        loaded.labels(), loaded.normalization());
+            } finally {
+                if (net != loaded.net()) {
+                    net.close();
+                }
+            }
             print(e, file, data.dataset());
             Path out = png != null ? png : file.toAbsolutePath().resolveSibling("confusion-eval.png");
             Plots.confusion(out, e, "Confusion matrix: " + file.getFileName() + " on " + data.dataset() + " "

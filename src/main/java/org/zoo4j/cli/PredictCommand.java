@@ -8,12 +8,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.InputShape;
 import org.zoo4j.data.DataException;
 import org.zoo4j.data.ImageFiles;
 import org.zoo4j.modelfile.ModelFile;
+import org.zoo4j.runtime.InferenceFusion;
 import org.zoo4j.transfer.PretrainedWeights;
 import org.zoo4j.transfer.WeightsCache;
 import picocli.CommandLine.Command;
@@ -52,6 +54,7 @@ final class PredictCommand implements Callable<Integer> {
                 new WeightsCache(WeightsCache.defaultRoot(), System.err)), false, trustOptions.trust());
         InputShape shape = loaded.preprocessing().input();
         List<String> unreadable = new ArrayList<>();
+        ComputationGraph net = InferenceFusion.forInference(loaded.net());
         for (Path image : images) {
             INDArray features;
             try {
@@ -62,7 +65,7 @@ final class PredictCommand implements Callable<Integer> {
                 unreadable.add(image.toString());
                 continue; // the other images still get their predictions
             }
-            float[] p = loaded.net().outputSingle(false, features).toFloatVector();
+            float[] p = net.outputSingle(false, features).toFloatVector();
             Integer[] order = new Integer[p.length];
             Arrays.setAll(order, i -> i);
             Arrays.sort(order, Comparator.comparingDouble(i -> -p[i]));
@@ -70,6 +73,9 @@ final class PredictCommand implements Callable<Integer> {
             for (int k = 0; k < Math.min(top, p.length); k++) {
                 System.out.printf(Locale.ROOT, "  %6.2f%%  %s%n", 100 * p[order[k]], loaded.labels().get(order[k]));
             }
+        }
+        if (net != loaded.net()) {
+            net.close();
         }
         if (!unreadable.isEmpty()) {
             throw new DataException(unreadable.size() + " of " + images.size() + " images could not be read: "

@@ -6,16 +6,22 @@ import org.bytedeco.dnnl.convolution_backward_weights;
 import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). */
+/**
+ * The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). A plan for
+ * inference with ReLU ({@link #create(ConvolutionShape, ConvolutionVariant, boolean)}) applies the ReLU in the
+ * convolution's own kernel (a oneDNN post-op) and has no backward pass.
+ */
 final class ConvolutionPlan {
     final ConvolutionShape key;
     private final ConvolutionVariant variant;
+    private final boolean inferenceRelu;
     private final String failure;
     private final convolution_forward.primitive_desc fwdPd;
     private final primitive fwd;
@@ -31,9 +37,11 @@ final class ConvolutionPlan {
     private Backward bwd;
     private String bwdFailure;
 
-    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, String failure, convolution_forward.primitive_desc fwdPd) {
+    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, boolean inferenceRelu, String failure,
+                            convolution_forward.primitive_desc fwdPd) {
         this.key = key;
         this.variant = variant;
+        this.inferenceRelu = inferenceRelu;
         this.failure = failure;
         this.fwdPd = fwdPd;
         if (fwdPd == null) {
@@ -67,29 +75,43 @@ final class ConvolutionPlan {
     }
 
     static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant) {
+        return create(key, variant, false);
+    }
+
+    /** @param inferenceRelu whether the forward pass is for inference only and ends in a ReLU (dst = relu(conv + b)) */
+    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant, boolean inferenceRelu) {
         try {
-            return new ConvolutionPlan(key, variant, null, forwardDesc(key, variant, variant.forward(key)));
+            return new ConvolutionPlan(key, variant, inferenceRelu, null,
+                    forwardDesc(key, variant, variant.forward(key), inferenceRelu));
         } catch (RuntimeException e) {
-            return new ConvolutionPlan(key, variant, e.getMessage(), null);
+            return new ConvolutionPlan(key, variant, inferenceRelu, e.getMessage(), null);
         }
     }
 
-    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v, dnnl.algorithm algorithm) {
+    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v,
+                                                                  dnnl.algorithm algorithm, boolean inferenceRelu) {
         memory.desc srcAny = activationDesc(k.src(), v);
         memory.desc wAny = anyDesc(k.weights());
         memory.desc dstAny = activationDesc(k.dst(), v);
+        dnnl.prop_kind kind = inferenceRelu ? dnnl.prop_kind.forward_inference : dnnl.prop_kind.forward_training;
         convolution_forward.desc d = k.bias()
-                ? new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny,
+                ? new convolution_forward.desc(kind, algorithm, srcAny, wAny,
                 plainDesc(new long[] {k.oc()}, memory.format_tag.x), dstAny, k.strides(), k.padL(), k.padR())
-                : new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny, dstAny,
+                : new convolution_forward.desc(kind, algorithm, srcAny, wAny, dstAny,
                 k.strides(), k.padL(), k.padR());
+        primitive_attr attr = userScratchpad();
+        if (inferenceRelu) {
+            post_ops relu = new post_ops();
+            relu.append_eltwise(1f, dnnl.algorithm.eltwise_relu, 0f, 0f);
+            attr.set_post_ops(relu);
+        }
         try {
-            return new convolution_forward.primitive_desc(d, userScratchpad(), OneDnn.engine());
+            return new convolution_forward.primitive_desc(d, attr, OneDnn.engine());
         } catch (RuntimeException e) {
             if (algorithm == dnnl.algorithm.convolution_direct) {
                 throw e;
             }
-            return forwardDesc(k, v, dnnl.algorithm.convolution_direct);
+            return forwardDesc(k, v, dnnl.algorithm.convolution_direct, inferenceRelu);
         }
     }
 
@@ -98,6 +120,9 @@ final class ConvolutionPlan {
     }
 
     boolean backwardAvailable() {
+        if (inferenceRelu) {
+            return false;
+        }
         if (bwd == null && bwdFailure == null) {
             try {
                 bwd = new Backward(this);
@@ -128,7 +153,8 @@ final class ConvolutionPlan {
         if (failure != null) {
             return "not supported by oneDNN here: " + failure;
         }
-        String s = "forward " + fwdPd.impl_info_str().getString() + (src.reordered() ? " (src reordered)" : "")
+        String s = "forward " + fwdPd.impl_info_str().getString() + (inferenceRelu ? " with ReLU (inference)" : "")
+                + (src.reordered() ? " (src reordered)" : "")
                 + (dst.reordered() ? " (dst reordered)" : "");
         if (bwd != null) {
             s += "; backward data " + bwd.dataPd.impl_info_str().getString() + ", backward weights "
@@ -141,7 +167,7 @@ final class ConvolutionPlan {
     }
 
     /**
-     * dst = conv(x, w) + b. A null {@code w} means the forward-layout weights from earlier in this step are
+     * dst = conv(x, w) + b (with the ReLU applied, for a plan for inference with ReLU). A null {@code w} means the forward-layout weights from earlier in this step are
      * current.
      */
     void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address) {

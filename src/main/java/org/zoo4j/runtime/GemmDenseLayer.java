@@ -11,7 +11,6 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
@@ -74,7 +73,7 @@ final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
             out = z; // backprop needs no pre-activation: nothing to keep
         } else {
             out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, z.shape(), 'c');
-            if (isPlainRelu(fn)) {
+            if (LayerHelpers.isPlainRelu(fn)) {
                 Nd4j.exec(new RectifiedLinear(z, out, 0.0));
             } else {
                 out.assign(z);
@@ -103,7 +102,7 @@ final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
         INDArray delta;
         if (identity) {
             delta = epsilon;
-        } else if (isPlainRelu(fn)) {
+        } else if (LayerHelpers.isPlainRelu(fn)) {
             delta = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, z.shape(), 'c');
             Nd4j.exec(new Step(z, delta, 0.0)); // 1 where z > 0, else 0: DL4J's derivative, 0 at 0
             Nd4j.exec(new MulOp(epsilon, delta, delta));
@@ -125,10 +124,6 @@ final class GemmDenseLayer extends DenseLayer implements DenseProducts.Access {
         keptInput = new WeakReference<>(null);
         keptWeights = new WeakReference<>(null);
         keptPreOutput = null;
-    }
-
-    private static boolean isPlainRelu(IActivation fn) {
-        return fn.getClass() == ActivationReLU.class && fn.equals(new ActivationReLU());
     }
 
     @Override

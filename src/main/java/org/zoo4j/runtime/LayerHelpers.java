@@ -84,6 +84,19 @@ public final class LayerHelpers {
 
     /** Installs the faster helpers where they apply; returns how many layers got one. */
     public static int install(Model model) {
+        return install(model, false);
+    }
+
+    /**
+     * {@link #install}, for a graph that is only ever run forward (an inference copy, {@link InferenceFusion}): its
+     * plain-ReLU convolutions get a helper that applies the ReLU inside the convolution
+     * ({@link OneDnnConvolutionHelper#inferenceRelu}) and cannot train. Returns how many layers got a helper.
+     */
+    static int installForInference(ComputationGraph graph) {
+        return install(graph, true);
+    }
+
+    private static int install(Model model, boolean inferenceOnly) {
         Layer[] layers = model instanceof ComputationGraph graph ? graph.getLayers()
                 : model instanceof MultiLayerNetwork network ? network.getLayers() : null;
         if (layers == null || !enabled()) {
@@ -107,8 +120,10 @@ public final class LayerHelpers {
                     var conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
                     DataType dataType = layer.getParam("W").dataType();
                     boolean reuse = forwardOutputServesBackprop(conf.getActivationFn());
-                    CONVOLUTION_HELPER.set(layer, convolution.equals("onednn") && OneDnn.available()
-                            ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
+                    boolean onednn = convolution.equals("onednn") && OneDnn.available();
+                    CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly && isPlainRelu(conf.getActivationFn())
+                            ? OneDnnConvolutionHelper.inferenceRelu(dataType, conf.hasBias())
+                            : onednn ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
                             : new DirectConvolutionHelper(dataType, reuse));
                     installed++;
                 } else if (layer != outer) {
@@ -332,9 +347,13 @@ public final class LayerHelpers {
     /** Whether backprop may differentiate the activation at its output instead of at its input. */
     static boolean forwardOutputServesBackprop(IActivation activation) {
         // ReLU with no threshold, cap or slope: its derivative is 1 exactly where its output is positive.
-        return activation instanceof ActivationIdentity
-                || (activation != null && activation.getClass() == ActivationReLU.class
-                && activation.equals(new ActivationReLU()));
+        return activation instanceof ActivationIdentity || isPlainRelu(activation);
+    }
+
+    /** ReLU with no threshold, cap or slope. */
+    static boolean isPlainRelu(IActivation activation) {
+        return activation != null && activation.getClass() == ActivationReLU.class
+                && activation.equals(new ActivationReLU());
     }
 
     private static Field helperField(Class<?> layerClass) {

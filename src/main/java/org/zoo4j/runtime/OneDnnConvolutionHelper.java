@@ -52,7 +52,11 @@ import org.nd4j.linalg.api.shape.Shape;
  *       in {@link DirectConvolutionHelper}): DL4J's layer recomputes the forward pass before its backward pass.</li>
  * </ul>
  * Anything else (NHWC, other data types, dilation, causal padding, a shape oneDNN refuses) goes to
- * {@link DirectConvolutionHelper}, the route zoo4j used before. Not thread-safe per instance (a layer is used by one
+ * {@link DirectConvolutionHelper}, the route zoo4j used before.
+ *
+ * <p>A helper made by {@link #inferenceRelu} serves a ReLU convolution of an inference copy ({@link InferenceFusion}):
+ * its forward pass applies the ReLU inside oneDNN's kernel (a post-op) and {@link #activate} hands that output back
+ * as it is, so the ReLU costs no pass of its own; it has no backward pass. Not thread-safe per instance (a layer is used by one
  * thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnConvolutionHelper implements ConvolutionHelper {
@@ -63,6 +67,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final boolean reuseForwardOutput;
     private final boolean hasBias;
     private final ConvolutionVariant variant;
+    private final boolean inferenceRelu;
     private final Map<ConvolutionShape, ConvolutionPlan> plans = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<ConvolutionShape, ConvolutionPlan> eldest) {
@@ -74,6 +79,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private WeakReference<INDArray> lastInput = new WeakReference<>(null);
     private WeakReference<INDArray> lastWeights = new WeakReference<>(null);
     private WeakReference<INDArray> lastOutput = new WeakReference<>(null);
+    /** The last output of a forward pass that applied the ReLU itself (a helper for inference with ReLU). */
+    private WeakReference<INDArray> lastActivated = new WeakReference<>(null);
     /** Whose weights the plan's forward-layout copy holds: the weights array and the output of that forward pass. */
     private ConvolutionPlan weightsPlan;
     private WeakReference<INDArray> weightsOf = new WeakReference<>(null);
@@ -104,10 +111,26 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, ConvolutionVariant variant) {
+        this(dataType, hasBias, reuseForwardOutput, variant, false);
+    }
+
+    private OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput,
+                                    ConvolutionVariant variant, boolean inferenceRelu) {
         this.fallback = new DirectConvolutionHelper(dataType, reuseForwardOutput);
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
         this.variant = variant;
+        this.inferenceRelu = inferenceRelu;
+    }
+
+    /** A helper for a plain-ReLU convolution run for inference only: the ReLU fused into the convolution. */
+    static OneDnnConvolutionHelper inferenceRelu(DataType dataType, boolean hasBias) {
+        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true);
+    }
+
+    /** Whether this helper's forward pass applies the layer's ReLU itself (see {@link #inferenceRelu}). */
+    boolean appliesRelu() {
+        return inferenceRelu;
     }
 
     /** Backprop returns no gradient with respect to the input from now on (see {@link LayerHelpers#installForTraining}). */
@@ -179,8 +202,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     @Override
-    public INDArray activate(INDArray z, IActivation afn, boolean training) {
-        return afn.getActivation(z, training);
+    public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
+        // The output of a fused forward pass is activated already; the fallback's is not.
+        return inferenceRelu && z == lastActivated.get() ? z : afn.getActivation(z, training);
     }
 
     @Override
@@ -213,6 +237,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
         plan.forward(x, weightsKept ? null : w, b, out, address);
         forwardPasses++;
+        if (inferenceRelu) {
+            lastActivated = new WeakReference<>(out);
+        }
         if (weightsKept) {
             weightReuses++;
         } else if (plan.forwardWeightsReordered()) {
@@ -239,6 +266,11 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                                                                   ConvolutionMode convolutionMode, int[] dilation,
                                                                   CNN2DFormat format,
                                                                   LayerWorkspaceMgr workspaceMgr) {
+        if (inferenceRelu) {
+            // DL4J's layer then takes its own route (its configuration has the ReLU), with a warning
+            throw new IllegalStateException("this convolution is fused with its ReLU for inference and has no backward"
+                    + " pass: train the network as built, not its inference copy");
+        }
         forgetForwardOutput();
         ConvolutionPlan plan = plan(input, weights, kernel, strides, pad, convolutionMode, dilation, format);
         ConvolutionShape k = plan == null ? null : plan.key;
@@ -327,7 +359,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         ConvolutionPlan plan = plans.get(key);
         if (plan == null) {
-            plan = ConvolutionPlan.create(key, variant);
+            plan = ConvolutionPlan.create(key, variant, inferenceRelu);
             plans.put(key, plan);
         }
         return plan.usable() ? plan : null;

@@ -8,7 +8,6 @@ import org.deeplearning4j.nn.layers.ActivationLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
@@ -69,8 +68,6 @@ final class ReluActivationLayer extends ActivationLayer {
     /** Whether {@code conf} is an activation layer of plain ReLU (no threshold, cap or slope). */
     static boolean isPlainRelu(NeuralNetConfiguration conf) {
         return conf.getLayer() instanceof org.deeplearning4j.nn.conf.layers.ActivationLayer layer
-                && layer.getActivationFn() != null
-                && layer.getActivationFn().getClass() == ActivationReLU.class
-                && layer.getActivationFn().equals(new ActivationReLU());
+                && LayerHelpers.isPlainRelu(layer.getActivationFn());
     }
 }

@@ -26,6 +26,7 @@ import org.zoo4j.modelfile.ModelFileCard;
 import org.zoo4j.modelfile.TrainingState;
 import org.zoo4j.recipe.LoopSettings;
 import org.zoo4j.recipe.Monitor;
+import org.zoo4j.runtime.InferenceFusion;
 
 /**
  * The epoch loop, for any DL4J {@code ComputationGraph} or {@code MultiLayerNetwork} and any {@code DataSetIterator}
@@ -369,10 +370,23 @@ public final class TrainingLoop {
 
     /** Tests the best model (where test data was given) and stores the result in the run and its model files. */
     private Result finish(Status status) throws IOException {
-        EvaluationReport tested = test == null ? null
-                : EvaluationReport.of(ModelFile.readNetwork(run.bestOrLast()), test, labels, null);
+        EvaluationReport tested = test == null ? null : test(run.bestOrLast());
         String message = run.finish(status, state, tested, resultDetails.get());
         return new Result(status, run.path(), state.epochsDone(), tested, message);
+    }
+
+    /** The model in {@code file} on the test data, run as inference is ({@link InferenceFusion}). */
+    private EvaluationReport test(Path file) throws IOException {
+        Model trained = ModelFile.readNetwork(file);
+        Model net = InferenceFusion.forInference(trained);
+        try {
+            return EvaluationReport.of(net, test, labels, null);
+        } finally {
+            if (net != trained) {
+                net.close();
+            }
+            trained.close();
+        }
     }
 
     private void checkpoint(Path file, boolean withUpdater) throws IOException {

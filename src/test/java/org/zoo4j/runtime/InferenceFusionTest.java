@@ -1,0 +1,261 @@
+package org.zoo4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.Random;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.zoo4j.Zoo;
+
+class InferenceFusionTest {
+
+    /** Running statistics, scales and shifts far from their initial 0 and 1, so that a wrong fold shows. */
+    private static void randomiseBatchNorms(ComputationGraph graph, long seed) {
+        Random random = new Random(seed);
+        for (var layer : graph.getLayers()) {
+            Map<String, INDArray> params = layer.paramTable();
+            for (var e : params.entrySet()) {
+                INDArray p = e.getValue();
+                switch (e.getKey()) {
+                    case BatchNormalizationParamInitializer.GAMMA -> fill(p, random, 0.5, 1.5);
+                    case BatchNormalizationParamInitializer.BETA, BatchNormalizationParamInitializer.GLOBAL_MEAN ->
+                            fill(p, random, -0.5, 0.5);
+                    case BatchNormalizationParamInitializer.GLOBAL_VAR -> fill(p, random, 0.2, 3.0);
+                    case BatchNormalizationParamInitializer.GLOBAL_LOG_STD -> fill(p, random, -0.4, 0.3);
+                    case "b" -> fill(p, random, -0.3, 0.3);
+                    default -> {
+                    }
+                }
+            }
+        }
+    }
+
+    private static void fill(INDArray p, Random random, double low, double high) {
+        for (long i = 0; i < p.length(); i++) {
+            p.putScalar(i, low + (high - low) * random.nextDouble());
+        }
+    }
+
+    private static long layersOf(ComputationGraph graph, Class<?> type) {
+        return graph.getConfiguration().getVertices().values().stream()
+                .filter(v -> v instanceof org.deeplearning4j.nn.conf.graph.LayerVertex l
+                        && type.isInstance(l.getLayerConf().getLayer()))
+                .count();
+    }
+
+    private static double maxRelativeDifference(INDArray a, INDArray b) {
+        double scale = Math.max(1e-6, a.amaxNumber().doubleValue());
+        return a.sub(b).amaxNumber().doubleValue() / scale;
+    }
+
+    @Test
+    void resnetFoldsEveryBatchNormAndFusesItsReluAndGivesTheSameOutputs() {
+        ComputationGraph trained = Zoo.create("resnet20", Map.of("input", "3,16,16", "numClasses", 10, "shortcut", "B"));
+        randomiseBatchNorms(trained, 7);
+        INDArray before = trained.params().dup();
+        INDArray x = Nd4j.rand(DataType.FLOAT, 4, 3, 16, 16).subi(0.5);
+        INDArray expected = trained.outputSingle(false, x.dup());
+        // conv1, 2 per block x 9 blocks, and the 2 projection shortcuts
+        assertEquals(21, InferenceFusion.batchNormPairs(trained.getConfiguration()).size());
+        assertEquals(Map.of(), InferenceFusion.reluPairs(trained.getConfiguration()), "each ReLU reads a batch norm");
+        ComputationGraph fused = InferenceFusion.fuse(trained, true, true);
+        try {
+            assertEquals(0, layersOf(fused, BatchNormalization.class));
+            assertEquals(21, layersOf(trained, BatchNormalization.class));
+            // The stem's and each block's first ReLU are fused; the 9 after the residual additions stay
+            assertEquals(19, layersOf(trained, ActivationLayer.class));
+            assertEquals(9, layersOf(fused, ActivationLayer.class));
+            INDArray actual = fused.outputSingle(false, x.dup());
+            // Softmax outputs: the logits' float rounding only
+            assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
+                    () -> "fused output differs: " + expected.sub(actual).amaxNumber());
+            assertEquals(before, trained.params(), "the trained network is not changed");
+            // The batch norms' parameters are gone; the convolutions gained a bias each
+            assertTrue(fused.numParams() < trained.numParams());
+            requireOneDnn();
+            int reluHelpers = 0;
+            for (var layer : fused.getLayers()) {
+                if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper h) {
+                    assertEquals(0, h.fallbackCalls(), layer.conf().getLayer().getLayerName());
+                    assertTrue(h.forwardPasses() > 0);
+                    reluHelpers += h.appliesRelu() ? 1 : 0;
+                }
+            }
+            assertEquals(10, reluHelpers, "the ReLU runs inside these convolutions");
+        } finally {
+            fused.close();
+        }
+    }
+
+    /**
+     * A hand-made graph with each case: log-std and plain variance, locked gamma/beta, a frozen convolution with a
+     * bias, a convolution read by two vertices (not folded), a batch norm after something else (not folded), a
+     * batch norm configured with ReLU, which DL4J's layer does not apply (nor may the fold), a ReLU layer after a batch
+     * norm (fused once the batch norm is folded) and one after something else (kept).
+     */
+    private static ComputationGraph mixed(boolean useLogStd) {
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT)
+                .graphBuilder().addInputs("in").setInputTypes(InputType.convolutional(8, 8, 2))
+                .addLayer("c1", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4).hasBias(false)
+                        .activation(Activation.IDENTITY).build(), "in")
+                .addLayer("n1", new BatchNormalization.Builder().useLogStd(useLogStd).activation(Activation.RELU)
+                        .build(), "c1")
+                .addLayer("c2", new FrozenLayer(new ConvolutionLayer.Builder(1, 1).nOut(4).hasBias(true)
+                        .activation(Activation.IDENTITY).build()), "n1")
+                .addLayer("n2", new BatchNormalization.Builder().useLogStd(useLogStd).lockGammaBeta(true)
+                        .gamma(1.5).beta(-0.25).build(), "c2")
+                .addLayer("r2", new ActivationLayer.Builder().activation(Activation.RELU).build(), "n2")
+                .addLayer("c3", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4)
+                        .activation(Activation.IDENTITY).build(), "r2")
+                .addLayer("n3", new BatchNormalization.Builder().useLogStd(useLogStd).build(), "c3")
+                .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "n3", "c3")
+                .addLayer("n4", new BatchNormalization.Builder().useLogStd(useLogStd).build(), "add")
+                .addLayer("r4", new ActivationLayer.Builder().activation(Activation.RELU).build(), "n4")
+                .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "r4")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "pool")
+                .setOutputs("out").build();
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        return graph;
+    }
+
+    @Test
+    void foldsAndFusesOnlyWhereTheConvolutionFeedsTheNextLayerAlone() {
+        for (boolean useLogStd : new boolean[] {true, false}) {
+            ComputationGraph trained = mixed(useLogStd);
+            randomiseBatchNorms(trained, useLogStd ? 11 : 12);
+            assertEquals(Map.of("c1", "n1", "c2", "n2"), InferenceFusion.batchNormPairs(trained.getConfiguration()));
+            INDArray x = Nd4j.rand(DataType.FLOAT, 5, 2, 8, 8).subi(0.5);
+            INDArray expected = trained.outputSingle(false, x.dup());
+            for (boolean fuseRelu : new boolean[] {true, false}) {
+                ComputationGraph fused = InferenceFusion.fuse(trained, true, fuseRelu);
+                try {
+                    assertNull(fused.getVertex("n1"));
+                    assertNull(fused.getVertex("n2"));
+                    assertFalse(fused.getVertex("n3") == null, "c3 is also read by 'add': n3 stays");
+                    assertFalse(fused.getVertex("n4") == null);
+                    assertFalse(fused.getVertex("r4") == null, "r4 reads a batch norm that stays");
+                    assertEquals(fuseRelu, fused.getVertex("r2") == null, "r2 reads c2 once n2 is folded");
+                    assertEquals(4, fused.getLayer("c1").getParam("b").length(), "c1 gained a bias");
+                    INDArray actual = fused.outputSingle(false, x.dup());
+                    assertTrue(maxRelativeDifference(expected, actual) < 1e-4, () -> "useLogStd=" + useLogStd
+                            + ", fuseRelu=" + fuseRelu + ": output differs by " + expected.sub(actual).amaxNumber());
+                } finally {
+                    fused.close();
+                }
+            }
+        }
+    }
+
+    /** Where the convolution path is not oneDNN's, the fused ReLU is applied by DL4J's layer after the helper. */
+    @Test
+    void aFusedReluIsAppliedOnTheOtherConvolutionPaths() throws Exception {
+        ComputationGraph trained = mixed(false);
+        randomiseBatchNorms(trained, 13);
+        INDArray x = Nd4j.rand(DataType.FLOAT, 3, 2, 8, 8).subi(0.5);
+        INDArray expected = trained.outputSingle(false, x.dup());
+        for (String path : new String[] {"direct", "dl4j"}) {
+            LayerHelpersTest.withProperty(LayerHelpers.CONVOLUTION, path, () -> {
+                ComputationGraph fused = InferenceFusion.fuse(trained, true, true);
+                try {
+                    assertNull(fused.getVertex("r2"));
+                    assertFalse(LayerHelpers.helperOf(fused.getLayer("c2")) instanceof OneDnnConvolutionHelper);
+                    INDArray actual = fused.outputSingle(false, x.dup());
+                    assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
+                            () -> path + ": output differs by " + expected.sub(actual).amaxNumber());
+                } finally {
+                    fused.close();
+                }
+            });
+        }
+    }
+
+    /** The helper of a fused convolution hands its own output back as activated, and has no backward pass. */
+    @Test
+    void theFusedHelperActivatesOnlyItsOwnOutputAndRefusesBackprop() {
+        requireOneDnn();
+        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.inferenceRelu(DataType.FLOAT, true);
+        INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 6, 6).subi(0.5);
+        INDArray w = Nd4j.rand(DataType.FLOAT, 4, 3, 3, 3).subi(0.5);
+        INDArray b = Nd4j.rand(DataType.FLOAT, 1, 4).subi(0.5);
+        int[] k = {3, 3};
+        int[] s = {1, 1};
+        int[] p = {1, 1};
+        int[] d = {1, 1};
+        LayerWorkspaceMgr noWorkspaces = LayerWorkspaceMgr.noWorkspaces();
+        INDArray z = helper.preOutput(x, w, b, k, s, p, null, null, ConvolutionMode.Truncate, d, CNN2DFormat.NCHW,
+                noWorkspaces);
+        INDArray plain = new OneDnnConvolutionHelper(DataType.FLOAT, true, true).preOutput(x, w, b, k, s, p, null,
+                null, ConvolutionMode.Truncate, d, CNN2DFormat.NCHW, noWorkspaces);
+        assertEquals(0, helper.fallbackCalls());
+        assertTrue(plain.minNumber().doubleValue() < 0, "the test needs negative pre-activations");
+        assertEquals(Transforms.relu(plain, true), z, "relu(conv(x) + b)");
+        assertSame(z, helper.activate(z, new ActivationReLU(), false));
+        INDArray other = plain.dup();
+        assertEquals(Transforms.relu(plain, true), helper.activate(other, new ActivationReLU(), false));
+        assertThrows(IllegalStateException.class, () -> helper.backpropGradient(x, w, b, z, k, s, p,
+                Nd4j.zeros(DataType.FLOAT, 1, 4), Nd4j.zerosLike(w), new ActivationReLU(), null, null, null,
+                ConvolutionMode.Truncate, d, CNN2DFormat.NCHW, noWorkspaces));
+    }
+
+    private static void requireOneDnn() {
+        // A failure, not a skip: the dnnl natives are a dependency of every CPU build
+        assertTrue(OneDnn.available(), () -> "dnnl natives did not load: " + OneDnn.failure());
+    }
+
+    @Test
+    void theSwitchesChooseTheFusionsOrTheTrainedNetwork() throws Exception {
+        ComputationGraph trained = mixed(true);
+        LayerHelpersTest.withProperty(InferenceFusion.FOLD_BATCH_NORM, "false", () ->
+                LayerHelpersTest.withProperty(InferenceFusion.FUSE_RELU, "false", () -> {
+                    assertSame(trained, InferenceFusion.forInference(trained));
+                    assertTrue(InferenceFusion.describe().startsWith("the network as trained"));
+                }));
+        LayerHelpersTest.withProperty(InferenceFusion.FOLD_BATCH_NORM, null, () ->
+                LayerHelpersTest.withProperty(InferenceFusion.FUSE_RELU, null, () -> {
+                    ComputationGraph fused = InferenceFusion.forInference(trained);
+                    assertNotSame(trained, fused);
+                    assertNull(fused.getVertex("n2"));
+                    assertNull(fused.getVertex("r2"));
+                    fused.close();
+                    assertEquals("a copy with batch norms folded into convolutions and ReLUs fused into convolutions",
+                            InferenceFusion.describe());
+                }));
+        LayerHelpersTest.withProperty(InferenceFusion.FUSE_RELU, "false", () -> {
+            ComputationGraph fused = InferenceFusion.forInference(trained);
+            assertNull(fused.getVertex("n2"));
+            assertFalse(fused.getVertex("r2") == null);
+            fused.close();
+        });
+    }
+}
