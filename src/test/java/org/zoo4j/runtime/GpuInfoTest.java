@@ -45,6 +45,8 @@ class GpuInfoTest {
         assertTrue(info.matches("(?s).*\\nGPU\\s+no GPU \\(CPU backend\\).*"), info);
         assertTrue(info.matches("(?s).*\\ncuDNN\\s+none \\(CPU backend\\).*"), info);
         assertTrue(info.matches("(?s).*\\nNVIDIA driver\\s+\\S.*"), info);
+        assertTrue(info.matches("(?s).*\\ninference\\s+a copy with batch norms folded into convolutions and ReLUs.*"),
+                info);
     }
 
     /** The CUDA backend's environment as nd4j-cuda-11.6 builds it: a list of maps, numbers as Longs. */
