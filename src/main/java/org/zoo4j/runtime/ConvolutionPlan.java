@@ -14,14 +14,14 @@ import org.bytedeco.dnnl.stream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). A plan for
- * inference with ReLU ({@link #create(ConvolutionShape, ConvolutionVariant, boolean)}) applies the ReLU in the
- * convolution's own kernel (a oneDNN post-op) and has no backward pass.
+ * The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). A plan with
+ * the ReLU fused ({@link #create(ConvolutionShape, ConvolutionVariant, boolean)}) applies it in the convolution's own
+ * kernel (a oneDNN post-op) and has no backward pass.
  */
 final class ConvolutionPlan {
     final ConvolutionShape key;
     private final ConvolutionVariant variant;
-    private final boolean inferenceRelu;
+    private final boolean relu;
     private final String failure;
     private final convolution_forward.primitive_desc fwdPd;
     private final primitive fwd;
@@ -37,11 +37,11 @@ final class ConvolutionPlan {
     private Backward bwd;
     private String bwdFailure;
 
-    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, boolean inferenceRelu, String failure,
+    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, boolean relu, String failure,
                             convolution_forward.primitive_desc fwdPd) {
         this.key = key;
         this.variant = variant;
-        this.inferenceRelu = inferenceRelu;
+        this.relu = relu;
         this.failure = failure;
         this.fwdPd = fwdPd;
         if (fwdPd == null) {
@@ -78,32 +78,32 @@ final class ConvolutionPlan {
         return create(key, variant, false);
     }
 
-    /** @param inferenceRelu whether the forward pass is for inference only and ends in a ReLU (dst = relu(conv + b)) */
-    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant, boolean inferenceRelu) {
+    /** @param relu whether the forward pass ends in a ReLU (dst = relu(conv + b)); then there is no backward pass */
+    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant, boolean relu) {
         try {
-            return new ConvolutionPlan(key, variant, inferenceRelu, null,
-                    forwardDesc(key, variant, variant.forward(key), inferenceRelu));
+            return new ConvolutionPlan(key, variant, relu, null, forwardDesc(key, variant, variant.forward(key), relu));
         } catch (RuntimeException e) {
-            return new ConvolutionPlan(key, variant, inferenceRelu, e.getMessage(), null);
+            return new ConvolutionPlan(key, variant, relu, e.getMessage(), null);
         }
     }
 
     private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v,
-                                                                  dnnl.algorithm algorithm, boolean inferenceRelu) {
+                                                                  dnnl.algorithm algorithm, boolean relu) {
         memory.desc srcAny = activationDesc(k.src(), v);
         memory.desc wAny = anyDesc(k.weights());
         memory.desc dstAny = activationDesc(k.dst(), v);
-        dnnl.prop_kind kind = inferenceRelu ? dnnl.prop_kind.forward_inference : dnnl.prop_kind.forward_training;
+        // forward_training also with the ReLU: forward_inference let oneDNN pick other kernels, slower here (README)
+        dnnl.prop_kind kind = dnnl.prop_kind.forward_training;
         convolution_forward.desc d = k.bias()
                 ? new convolution_forward.desc(kind, algorithm, srcAny, wAny,
                 plainDesc(new long[] {k.oc()}, memory.format_tag.x), dstAny, k.strides(), k.padL(), k.padR())
                 : new convolution_forward.desc(kind, algorithm, srcAny, wAny, dstAny,
                 k.strides(), k.padL(), k.padR());
         primitive_attr attr = userScratchpad();
-        if (inferenceRelu) {
-            post_ops relu = new post_ops();
-            relu.append_eltwise(1f, dnnl.algorithm.eltwise_relu, 0f, 0f);
-            attr.set_post_ops(relu);
+        if (relu) {
+            post_ops ops = new post_ops();
+            ops.append_eltwise(1f, dnnl.algorithm.eltwise_relu, 0f, 0f);
+            attr.set_post_ops(ops);
         }
         try {
             return new convolution_forward.primitive_desc(d, attr, OneDnn.engine());
@@ -111,7 +111,7 @@ final class ConvolutionPlan {
             if (algorithm == dnnl.algorithm.convolution_direct) {
                 throw e;
             }
-            return forwardDesc(k, v, dnnl.algorithm.convolution_direct, inferenceRelu);
+            return forwardDesc(k, v, dnnl.algorithm.convolution_direct, relu);
         }
     }
 
@@ -120,7 +120,7 @@ final class ConvolutionPlan {
     }
 
     boolean backwardAvailable() {
-        if (inferenceRelu) {
+        if (relu) {
             return false;
         }
         if (bwd == null && bwdFailure == null) {
@@ -153,7 +153,7 @@ final class ConvolutionPlan {
         if (failure != null) {
             return "not supported by oneDNN here: " + failure;
         }
-        String s = "forward " + fwdPd.impl_info_str().getString() + (inferenceRelu ? " with ReLU (inference)" : "")
+        String s = "forward " + fwdPd.impl_info_str().getString() + (relu ? " with ReLU" : "")
                 + (src.reordered() ? " (src reordered)" : "")
                 + (dst.reordered() ? " (dst reordered)" : "");
         if (bwd != null) {

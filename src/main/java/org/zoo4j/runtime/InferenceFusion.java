@@ -39,11 +39,12 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  *       preprocessor) reads nothing else.</li>
  *   <li><b>ReLU fused into the convolution</b> ({@value #FUSE_RELU}): a plain-ReLU activation layer that reads such a
  *       convolution alone (after the folding, a convolution, batch norm, ReLU sequence is one) becomes the
- *       convolution's own activation, and every plain-ReLU convolution gets a helper that applies the ReLU inside
- *       oneDNN's convolution kernel ({@link LayerHelpers#installForInference}).</li>
+ *       convolution's own activation, and every plain-ReLU convolution applies the ReLU inside oneDNN's convolution
+ *       kernel.</li>
  * </ul>
- * Anything else is copied as it is. The copy has no updater state and is meant for {@code output}: its fused
- * convolutions have no backward pass of their own. The original is not changed.
+ * Anything else is copied as it is. The copy has no updater state and is meant for {@code output}: its convolutions'
+ * helpers keep their weights reordered for oneDNN from one call to the next and have no backward pass
+ * ({@link LayerHelpers#installForInference}); its parameters are not to be changed. The original is not changed.
  */
 public final class InferenceFusion {
     /**
@@ -176,11 +177,7 @@ public final class InferenceFusion {
                 }
             }
         }
-        if (fuseRelu) {
-            LayerHelpers.installForInference(copy);
-        } else {
-            LayerHelpers.install(copy);
-        }
+        LayerHelpers.installForInference(copy, fuseRelu);
         return copy;
     }
 

@@ -54,9 +54,11 @@ import org.nd4j.linalg.api.shape.Shape;
  * Anything else (NHWC, other data types, dilation, causal padding, a shape oneDNN refuses) goes to
  * {@link DirectConvolutionHelper}, the route zoo4j used before.
  *
- * <p>A helper made by {@link #inferenceRelu} serves a ReLU convolution of an inference copy ({@link InferenceFusion}):
- * its forward pass applies the ReLU inside oneDNN's kernel (a post-op) and {@link #activate} hands that output back
- * as it is, so the ReLU costs no pass of its own; it has no backward pass. Not thread-safe per instance (a layer is used by one
+ * <p>A helper made by {@link #forInference} serves a convolution of an inference copy ({@link InferenceFusion}), whose
+ * weights do not change: it reorders them into the forward layout once and keeps them for every later call (not once
+ * per step), and has no backward pass. For a plain-ReLU convolution its forward pass also applies the ReLU inside
+ * oneDNN's kernel (a post-op) and {@link #activate} hands that output back as it is, so the ReLU costs no pass of its
+ * own. Not thread-safe per instance (a layer is used by one
  * thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnConvolutionHelper implements ConvolutionHelper {
@@ -67,7 +69,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final boolean reuseForwardOutput;
     private final boolean hasBias;
     private final ConvolutionVariant variant;
-    private final boolean inferenceRelu;
+    private final boolean inferenceOnly;
+    private final boolean fusedRelu;
     private final Map<ConvolutionShape, ConvolutionPlan> plans = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<ConvolutionShape, ConvolutionPlan> eldest) {
@@ -79,7 +82,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private WeakReference<INDArray> lastInput = new WeakReference<>(null);
     private WeakReference<INDArray> lastWeights = new WeakReference<>(null);
     private WeakReference<INDArray> lastOutput = new WeakReference<>(null);
-    /** The last output of a forward pass that applied the ReLU itself (a helper for inference with ReLU). */
+    /** The last output of a forward pass that applied the ReLU itself (an inference helper with the ReLU fused). */
     private WeakReference<INDArray> lastActivated = new WeakReference<>(null);
     /** Whose weights the plan's forward-layout copy holds: the weights array and the output of that forward pass. */
     private ConvolutionPlan weightsPlan;
@@ -111,26 +114,36 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, ConvolutionVariant variant) {
-        this(dataType, hasBias, reuseForwardOutput, variant, false);
+        this(dataType, hasBias, reuseForwardOutput, variant, false, false);
     }
 
     private OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput,
-                                    ConvolutionVariant variant, boolean inferenceRelu) {
+                                    ConvolutionVariant variant, boolean inferenceOnly, boolean fusedRelu) {
         this.fallback = new DirectConvolutionHelper(dataType, reuseForwardOutput);
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
         this.variant = variant;
-        this.inferenceRelu = inferenceRelu;
+        this.inferenceOnly = inferenceOnly;
+        this.fusedRelu = fusedRelu;
     }
 
-    /** A helper for a plain-ReLU convolution run for inference only: the ReLU fused into the convolution. */
-    static OneDnnConvolutionHelper inferenceRelu(DataType dataType, boolean hasBias) {
-        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true);
+    /**
+     * A helper for a convolution run for inference only, with weights that do not change (see the class comment).
+     *
+     * @param relu whether the layer's activation is a plain ReLU, to be applied inside the convolution
+     */
+    static OneDnnConvolutionHelper forInference(DataType dataType, boolean hasBias, boolean relu) {
+        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true, relu);
     }
 
-    /** Whether this helper's forward pass applies the layer's ReLU itself (see {@link #inferenceRelu}). */
+    /** Whether this helper serves inference only (see {@link #forInference}). */
+    boolean inferenceOnly() {
+        return inferenceOnly;
+    }
+
+    /** Whether this helper's forward pass applies the layer's ReLU itself (see {@link #forInference}). */
     boolean appliesRelu() {
-        return inferenceRelu;
+        return fusedRelu;
     }
 
     /** Backprop returns no gradient with respect to the input from now on (see {@link LayerHelpers#installForTraining}). */
@@ -204,7 +217,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     @Override
     public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
         // The output of a fused forward pass is activated already; the fallback's is not.
-        return inferenceRelu && z == lastActivated.get() ? z : afn.getActivation(z, training);
+        return fusedRelu && z == lastActivated.get() ? z : afn.getActivation(z, training);
     }
 
     @Override
@@ -237,7 +250,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
         plan.forward(x, weightsKept ? null : w, b, out, address);
         forwardPasses++;
-        if (inferenceRelu) {
+        if (fusedRelu) {
             lastActivated = new WeakReference<>(out);
         }
         if (weightsKept) {
@@ -266,10 +279,10 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                                                                   ConvolutionMode convolutionMode, int[] dilation,
                                                                   CNN2DFormat format,
                                                                   LayerWorkspaceMgr workspaceMgr) {
-        if (inferenceRelu) {
-            // DL4J's layer then takes its own route (its configuration has the ReLU), with a warning
-            throw new IllegalStateException("this convolution is fused with its ReLU for inference and has no backward"
-                    + " pass: train the network as built, not its inference copy");
+        if (inferenceOnly) {
+            // DL4J's layer then takes its own route, with a warning
+            throw new IllegalStateException("this convolution belongs to an inference copy and has no backward pass:"
+                    + " train the network as built, not its inference copy");
         }
         forgetForwardOutput();
         ConvolutionPlan plan = plan(input, weights, kernel, strides, pad, convolutionMode, dilation, format);
@@ -325,9 +338,12 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         lastOutput = new WeakReference<>(null);
     }
 
-    /** Whether the plan's forward-layout weights are this array's, reordered in this same training step. */
+    /**
+     * Whether the plan's forward-layout weights are this array's, reordered in this same training step (or at all, in
+     * an inference helper: there the weights do not change).
+     */
     private boolean weightsCurrent(ConvolutionPlan plan, INDArray weights) {
-        return weightsPlan == plan && weightsOf.get() == weights && sameStep(weightsStep.get());
+        return weightsPlan == plan && weightsOf.get() == weights && (inferenceOnly || sameStep(weightsStep.get()));
     }
 
     /** Whether an output of this helper is still live in the workspace (and workspace generation) it was made in. */
@@ -359,7 +375,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         ConvolutionPlan plan = plans.get(key);
         if (plan == null) {
-            plan = ConvolutionPlan.create(key, variant, inferenceRelu);
+            plan = ConvolutionPlan.create(key, variant, fusedRelu);
             plans.put(key, plan);
         }
         return plan.usable() ? plan : null;

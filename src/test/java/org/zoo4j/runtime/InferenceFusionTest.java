@@ -103,14 +103,27 @@ class InferenceFusionTest {
             assertTrue(fused.numParams() < trained.numParams());
             requireOneDnn();
             int reluHelpers = 0;
+            long reorders = 0;
             for (var layer : fused.getLayers()) {
                 if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper h) {
+                    assertTrue(h.inferenceOnly());
                     assertEquals(0, h.fallbackCalls(), layer.conf().getLayer().getLayerName());
                     assertTrue(h.forwardPasses() > 0);
                     reluHelpers += h.appliesRelu() ? 1 : 0;
+                    reorders += h.weightReorders();
                 }
             }
             assertEquals(10, reluHelpers, "the ReLU runs inside these convolutions");
+            assertTrue(reorders > 0, "the test needs weights that oneDNN reorders");
+            INDArray again = fused.outputSingle(false, x.dup());
+            assertEquals(actual, again);
+            long reordersAfter = 0;
+            for (var layer : fused.getLayers()) {
+                if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper h) {
+                    reordersAfter += h.weightReorders();
+                }
+            }
+            assertEquals(reorders, reordersAfter, "the second call reuses the weights reordered by the first");
         } finally {
             fused.close();
         }
@@ -204,7 +217,7 @@ class InferenceFusionTest {
     @Test
     void theFusedHelperActivatesOnlyItsOwnOutputAndRefusesBackprop() {
         requireOneDnn();
-        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.inferenceRelu(DataType.FLOAT, true);
+        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true, true);
         INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 6, 6).subi(0.5);
         INDArray w = Nd4j.rand(DataType.FLOAT, 4, 3, 3, 3).subi(0.5);
         INDArray b = Nd4j.rand(DataType.FLOAT, 1, 4).subi(0.5);
