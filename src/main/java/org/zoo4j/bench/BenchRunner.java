@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.runtime.ConvolutionRoutes;
-import org.zoo4j.runtime.InferenceFusion;
+import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.runtime.LayerHelpers;
 
 /**
@@ -54,8 +54,7 @@ public final class BenchRunner {
     public static List<Result> run(Options options, Report report) throws IOException {
         if (options.rawDl4j()) {
             System.setProperty(LayerHelpers.SWITCH, "false");
-            System.setProperty(InferenceFusion.FOLD_BATCH_NORM, "false");
-            System.setProperty(InferenceFusion.FUSE_RELU, "false");
+            System.setProperty(InferenceCopy.SWITCH, "false");
         }
         List<Result> results = new ArrayList<>();
         Path work = Files.createTempDirectory("zoo4j-bench");

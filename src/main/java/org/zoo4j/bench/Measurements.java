@@ -15,7 +15,7 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.profiler.OpProfiler;
 import org.zoo4j.base.InputShape;
-import org.zoo4j.runtime.InferenceFusion;
+import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.runtime.ConvolutionProfile;
 import org.zoo4j.runtime.ConvolutionRoutes;
 import org.zoo4j.runtime.LayerHelpers;
@@ -58,11 +58,11 @@ public final class Measurements {
         }
     }
 
-    /** Inference over batches in memory, on the network as zoo4j runs inference ({@link InferenceFusion}). */
+    /** Inference over batches in memory, on the network as zoo4j runs inference ({@link InferenceCopy}). */
     public static Result infer(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph trained = network.build();
-        // Helpers and fusions are all off for --raw-dl4j
-        ComputationGraph net = InferenceFusion.forInference(trained);
+        // Helpers and the inference copy are both off for --raw-dl4j
+        ComputationGraph net = InferenceCopy.forInference(trained);
         try {
             BatchCycle batches = BatchCycle.of(network, batch, Math.min(plan.iterations(), 10));
             warmUp(plan, () -> net.output(batches.next().getFeatures())[0].close());

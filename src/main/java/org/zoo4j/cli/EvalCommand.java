@@ -12,7 +12,7 @@ import org.zoo4j.data.DataConfig;
 import org.zoo4j.data.DataPipeline;
 import org.zoo4j.data.NormalizationMode;
 import org.zoo4j.modelfile.ModelFile;
-import org.zoo4j.runtime.InferenceFusion;
+import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.training.EvaluationReport;
 import org.zoo4j.training.Plots;
 import org.zoo4j.transfer.PretrainedWeights;
@@ -73,7 +73,7 @@ final class EvalCommand implements Callable<Integer> {
                 throw new ConfigException(data.dataset() + " has " + pipeline.labels().size()
                         + " classes but the model was trained on " + loaded.labels().size() + " " + loaded.labels());
             }
-            ComputationGraph net = InferenceFusion.forInference(loaded.net());
+            ComputationGraph net = InferenceCopy.forInference(loaded.net());
             EvaluationReport e;
             try {
                 e = EvaluationReport.of(net, split == Split.TEST ? pipeline.test() : pipeline.validation(),

@@ -6,7 +6,7 @@ import org.zoo4j.base.Table;
 import org.zoo4j.runtime.Backend;
 import org.zoo4j.runtime.BackendInfo;
 import org.zoo4j.runtime.GpuInfo;
-import org.zoo4j.runtime.InferenceFusion;
+import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.runtime.LayerHelpers;
 import picocli.CommandLine.Command;
 
@@ -42,7 +42,7 @@ final class InfoCommand implements Callable<Integer> {
         table.row("layer helpers", info.helpersEnabled() ? "enabled" : "disabled");
         table.row("convolution", LayerHelpers.convolutionPath());
         table.row("batch norm", LayerHelpers.batchNormPath());
-        table.row("inference", InferenceFusion.describe());
+        table.row("inference", InferenceCopy.describe());
         table.row("native malloc", Backend.mallocSettings());
         table.row("BLAS threads", Backend.blasThreadSettings());
         table.row("cores", info.cores());

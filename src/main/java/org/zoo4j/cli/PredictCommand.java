@@ -15,7 +15,7 @@ import org.zoo4j.base.InputShape;
 import org.zoo4j.data.DataException;
 import org.zoo4j.data.ImageFiles;
 import org.zoo4j.modelfile.ModelFile;
-import org.zoo4j.runtime.InferenceFusion;
+import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.transfer.PretrainedWeights;
 import org.zoo4j.transfer.WeightsCache;
 import picocli.CommandLine.Command;
@@ -54,7 +54,7 @@ final class PredictCommand implements Callable<Integer> {
                 new WeightsCache(WeightsCache.defaultRoot(), System.err)), false, trustOptions.trust());
         InputShape shape = loaded.preprocessing().input();
         List<String> unreadable = new ArrayList<>();
-        ComputationGraph net = InferenceFusion.forInference(loaded.net());
+        ComputationGraph net = InferenceCopy.forInference(loaded.net());
         for (Path image : images) {
             INDArray features;
             try {

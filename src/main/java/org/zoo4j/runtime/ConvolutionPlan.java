@@ -6,22 +6,16 @@ import org.bytedeco.dnnl.convolution_backward_weights;
 import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
-import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/**
- * The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). A plan with
- * the ReLU fused ({@link #create(ConvolutionShape, ConvolutionVariant, boolean)}) applies it in the convolution's own
- * kernel (a oneDNN post-op) and has no backward pass.
- */
+/** The primitives for one shape, made once, and the memory objects they run on (buffers bound per call). */
 final class ConvolutionPlan {
     final ConvolutionShape key;
     private final ConvolutionVariant variant;
-    private final boolean relu;
     private final String failure;
     private final convolution_forward.primitive_desc fwdPd;
     private final primitive fwd;
@@ -37,11 +31,9 @@ final class ConvolutionPlan {
     private Backward bwd;
     private String bwdFailure;
 
-    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, boolean relu, String failure,
-                            convolution_forward.primitive_desc fwdPd) {
+    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, String failure, convolution_forward.primitive_desc fwdPd) {
         this.key = key;
         this.variant = variant;
-        this.relu = relu;
         this.failure = failure;
         this.fwdPd = fwdPd;
         if (fwdPd == null) {
@@ -75,43 +67,29 @@ final class ConvolutionPlan {
     }
 
     static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant) {
-        return create(key, variant, false);
-    }
-
-    /** @param relu whether the forward pass ends in a ReLU (dst = relu(conv + b)); then there is no backward pass */
-    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant, boolean relu) {
         try {
-            return new ConvolutionPlan(key, variant, relu, null, forwardDesc(key, variant, variant.forward(key), relu));
+            return new ConvolutionPlan(key, variant, null, forwardDesc(key, variant, variant.forward(key)));
         } catch (RuntimeException e) {
-            return new ConvolutionPlan(key, variant, relu, e.getMessage(), null);
+            return new ConvolutionPlan(key, variant, e.getMessage(), null);
         }
     }
 
-    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v,
-                                                                  dnnl.algorithm algorithm, boolean relu) {
+    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v, dnnl.algorithm algorithm) {
         memory.desc srcAny = activationDesc(k.src(), v);
         memory.desc wAny = anyDesc(k.weights());
         memory.desc dstAny = activationDesc(k.dst(), v);
-        // forward_training also with the ReLU: forward_inference let oneDNN pick other kernels, slower here (README)
-        dnnl.prop_kind kind = dnnl.prop_kind.forward_training;
         convolution_forward.desc d = k.bias()
-                ? new convolution_forward.desc(kind, algorithm, srcAny, wAny,
+                ? new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny,
                 plainDesc(new long[] {k.oc()}, memory.format_tag.x), dstAny, k.strides(), k.padL(), k.padR())
-                : new convolution_forward.desc(kind, algorithm, srcAny, wAny, dstAny,
+                : new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny, dstAny,
                 k.strides(), k.padL(), k.padR());
-        primitive_attr attr = userScratchpad();
-        if (relu) {
-            post_ops ops = new post_ops();
-            ops.append_eltwise(1f, dnnl.algorithm.eltwise_relu, 0f, 0f);
-            attr.set_post_ops(ops);
-        }
         try {
-            return new convolution_forward.primitive_desc(d, attr, OneDnn.engine());
+            return new convolution_forward.primitive_desc(d, userScratchpad(), OneDnn.engine());
         } catch (RuntimeException e) {
             if (algorithm == dnnl.algorithm.convolution_direct) {
                 throw e;
             }
-            return forwardDesc(k, v, dnnl.algorithm.convolution_direct, relu);
+            return forwardDesc(k, v, dnnl.algorithm.convolution_direct);
         }
     }
 
@@ -120,9 +98,6 @@ final class ConvolutionPlan {
     }
 
     boolean backwardAvailable() {
-        if (relu) {
-            return false;
-        }
         if (bwd == null && bwdFailure == null) {
             try {
                 bwd = new Backward(this);
@@ -153,8 +128,7 @@ final class ConvolutionPlan {
         if (failure != null) {
             return "not supported by oneDNN here: " + failure;
         }
-        String s = "forward " + fwdPd.impl_info_str().getString() + (relu ? " with ReLU" : "")
-                + (src.reordered() ? " (src reordered)" : "")
+        String s = "forward " + fwdPd.impl_info_str().getString() + (src.reordered() ? " (src reordered)" : "")
                 + (dst.reordered() ? " (dst reordered)" : "");
         if (bwd != null) {
             s += "; backward data " + bwd.dataPd.impl_info_str().getString() + ", backward weights "
@@ -167,7 +141,7 @@ final class ConvolutionPlan {
     }
 
     /**
-     * dst = conv(x, w) + b (with the ReLU applied, for a plan for inference with ReLU). A null {@code w} means the forward-layout weights from earlier in this step are
+     * dst = conv(x, w) + b. A null {@code w} means the forward-layout weights from earlier in this step are
      * current.
      */
     void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address) {

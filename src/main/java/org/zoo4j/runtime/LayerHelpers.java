@@ -84,20 +84,19 @@ public final class LayerHelpers {
 
     /** Installs the faster helpers where they apply; returns how many layers got one. */
     public static int install(Model model) {
-        return install(model, false, false);
+        return install(model, false);
     }
 
     /**
      * {@link #install}, for a graph that is only ever run forward, its weights fixed (an inference copy,
-     * {@link InferenceFusion}): its convolutions get helpers that keep their reordered weights and cannot train
-     * ({@link OneDnnConvolutionHelper#forInference}), where {@code fuseRelu} those of plain-ReLU convolutions applying
-     * the ReLU inside the convolution. Returns how many layers got a helper.
+     * {@link InferenceCopy}): its convolutions get helpers that keep their reordered weights and cannot train
+     * ({@link OneDnnConvolutionHelper#forInference}). Returns how many layers got a helper.
      */
-    static int installForInference(ComputationGraph graph, boolean fuseRelu) {
-        return install(graph, true, fuseRelu);
+    static int installForInference(ComputationGraph graph) {
+        return install(graph, true);
     }
 
-    private static int install(Model model, boolean inferenceOnly, boolean fuseRelu) {
+    private static int install(Model model, boolean inferenceOnly) {
         Layer[] layers = model instanceof ComputationGraph graph ? graph.getLayers()
                 : model instanceof MultiLayerNetwork network ? network.getLayers() : null;
         if (layers == null || !enabled()) {
@@ -122,8 +121,8 @@ public final class LayerHelpers {
                     DataType dataType = layer.getParam("W").dataType();
                     boolean reuse = forwardOutputServesBackprop(conf.getActivationFn());
                     boolean onednn = convolution.equals("onednn") && OneDnn.available();
-                    CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly ? OneDnnConvolutionHelper.forInference(
-                            dataType, conf.hasBias(), fuseRelu && isPlainRelu(conf.getActivationFn()))
+                    CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly
+                            ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias())
                             : onednn ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
                             : new DirectConvolutionHelper(dataType, reuse));
                     installed++;

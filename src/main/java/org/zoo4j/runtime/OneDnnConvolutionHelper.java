@@ -54,11 +54,9 @@ import org.nd4j.linalg.api.shape.Shape;
  * Anything else (NHWC, other data types, dilation, causal padding, a shape oneDNN refuses) goes to
  * {@link DirectConvolutionHelper}, the route zoo4j used before.
  *
- * <p>A helper made by {@link #forInference} serves a convolution of an inference copy ({@link InferenceFusion}), whose
+ * <p>A helper made by {@link #forInference} serves a convolution of an inference copy ({@link InferenceCopy}), whose
  * weights do not change: it reorders them into the forward layout once and keeps them for every later call (not once
- * per step), and has no backward pass. For a plain-ReLU convolution its forward pass also applies the ReLU inside
- * oneDNN's kernel (a post-op) and {@link #activate} hands that output back as it is, so the ReLU costs no pass of its
- * own. Not thread-safe per instance (a layer is used by one
+ * per step), and has no backward pass. Not thread-safe per instance (a layer is used by one
  * thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnConvolutionHelper implements ConvolutionHelper {
@@ -70,7 +68,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final boolean hasBias;
     private final ConvolutionVariant variant;
     private final boolean inferenceOnly;
-    private final boolean fusedRelu;
     private final Map<ConvolutionShape, ConvolutionPlan> plans = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<ConvolutionShape, ConvolutionPlan> eldest) {
@@ -82,8 +79,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private WeakReference<INDArray> lastInput = new WeakReference<>(null);
     private WeakReference<INDArray> lastWeights = new WeakReference<>(null);
     private WeakReference<INDArray> lastOutput = new WeakReference<>(null);
-    /** The last output of a forward pass that applied the ReLU itself (an inference helper with the ReLU fused). */
-    private WeakReference<INDArray> lastActivated = new WeakReference<>(null);
     /** Whose weights the plan's forward-layout copy holds: the weights array and the output of that forward pass. */
     private ConvolutionPlan weightsPlan;
     private WeakReference<INDArray> weightsOf = new WeakReference<>(null);
@@ -114,36 +109,26 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, ConvolutionVariant variant) {
-        this(dataType, hasBias, reuseForwardOutput, variant, false, false);
+        this(dataType, hasBias, reuseForwardOutput, variant, false);
     }
 
     private OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput,
-                                    ConvolutionVariant variant, boolean inferenceOnly, boolean fusedRelu) {
+                                    ConvolutionVariant variant, boolean inferenceOnly) {
         this.fallback = new DirectConvolutionHelper(dataType, reuseForwardOutput);
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
         this.variant = variant;
         this.inferenceOnly = inferenceOnly;
-        this.fusedRelu = fusedRelu;
     }
 
-    /**
-     * A helper for a convolution run for inference only, with weights that do not change (see the class comment).
-     *
-     * @param relu whether the layer's activation is a plain ReLU, to be applied inside the convolution
-     */
-    static OneDnnConvolutionHelper forInference(DataType dataType, boolean hasBias, boolean relu) {
-        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true, relu);
+    /** A helper for a convolution run for inference only, with weights that do not change (see the class comment). */
+    static OneDnnConvolutionHelper forInference(DataType dataType, boolean hasBias) {
+        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true);
     }
 
     /** Whether this helper serves inference only (see {@link #forInference}). */
     boolean inferenceOnly() {
         return inferenceOnly;
-    }
-
-    /** Whether this helper's forward pass applies the layer's ReLU itself (see {@link #forInference}). */
-    boolean appliesRelu() {
-        return fusedRelu;
     }
 
     /** Backprop returns no gradient with respect to the input from now on (see {@link LayerHelpers#installForTraining}). */
@@ -215,9 +200,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     @Override
-    public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
-        // The output of a fused forward pass is activated already; the fallback's is not.
-        return fusedRelu && z == lastActivated.get() ? z : afn.getActivation(z, training);
+    public INDArray activate(INDArray z, IActivation afn, boolean training) {
+        return afn.getActivation(z, training);
     }
 
     @Override
@@ -250,9 +234,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
         plan.forward(x, weightsKept ? null : w, b, out, address);
         forwardPasses++;
-        if (fusedRelu) {
-            lastActivated = new WeakReference<>(out);
-        }
         if (weightsKept) {
             weightReuses++;
         } else if (plan.forwardWeightsReordered()) {
@@ -375,7 +356,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         ConvolutionPlan plan = plans.get(key);
         if (plan == null) {
-            plan = ConvolutionPlan.create(key, variant, fusedRelu);
+            plan = ConvolutionPlan.create(key, variant);
             plans.put(key, plan);
         }
         return plan.usable() ? plan : null;

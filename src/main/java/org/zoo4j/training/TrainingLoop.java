@@ -26,7 +26,7 @@ import org.zoo4j.modelfile.ModelFileCard;
 import org.zoo4j.modelfile.TrainingState;
 import org.zoo4j.recipe.LoopSettings;
 import org.zoo4j.recipe.Monitor;
-import org.zoo4j.runtime.InferenceFusion;
+import org.zoo4j.runtime.InferenceCopy;
 
 /**
  * The epoch loop, for any DL4J {@code ComputationGraph} or {@code MultiLayerNetwork} and any {@code DataSetIterator}
@@ -375,10 +375,10 @@ public final class TrainingLoop {
         return new Result(status, run.path(), state.epochsDone(), tested, message);
     }
 
-    /** The model in {@code file} on the test data, run as inference is ({@link InferenceFusion}). */
+    /** The model in {@code file} on the test data, run as inference is ({@link InferenceCopy}). */
     private EvaluationReport test(Path file) throws IOException {
         Model trained = ModelFile.readNetwork(file);
-        Model net = InferenceFusion.forInference(trained);
+        Model net = InferenceCopy.forInference(trained);
         try {
             return EvaluationReport.of(net, test, labels, null);
         } finally {

@@ -28,15 +28,14 @@ import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.zoo4j.Zoo;
 
-class InferenceFusionTest {
+class InferenceCopyTest {
 
     /** Running statistics, scales and shifts far from their initial 0 and 1, so that a wrong fold shows. */
     private static void randomiseBatchNorms(ComputationGraph graph, long seed) {
@@ -78,62 +77,56 @@ class InferenceFusionTest {
     }
 
     @Test
-    void resnetFoldsEveryBatchNormAndFusesItsReluAndGivesTheSameOutputs() {
+    void resnetFoldsEveryBatchNormAndGivesTheSameOutputs() {
         ComputationGraph trained = Zoo.create("resnet20", Map.of("input", "3,16,16", "numClasses", 10, "shortcut", "B"));
         randomiseBatchNorms(trained, 7);
         INDArray before = trained.params().dup();
         INDArray x = Nd4j.rand(DataType.FLOAT, 4, 3, 16, 16).subi(0.5);
         INDArray expected = trained.outputSingle(false, x.dup());
         // conv1, 2 per block x 9 blocks, and the 2 projection shortcuts
-        assertEquals(21, InferenceFusion.batchNormPairs(trained.getConfiguration()).size());
-        assertEquals(Map.of(), InferenceFusion.reluPairs(trained.getConfiguration()), "each ReLU reads a batch norm");
-        ComputationGraph fused = InferenceFusion.fuse(trained, true, true);
+        assertEquals(21, InferenceCopy.batchNormPairs(trained.getConfiguration()).size());
+        ComputationGraph copy = InferenceCopy.of(trained);
         try {
-            assertEquals(0, layersOf(fused, BatchNormalization.class));
+            assertEquals(0, layersOf(copy, BatchNormalization.class));
             assertEquals(21, layersOf(trained, BatchNormalization.class));
-            // The stem's and each block's first ReLU are fused; the 9 after the residual additions stay
-            assertEquals(19, layersOf(trained, ActivationLayer.class));
-            assertEquals(9, layersOf(fused, ActivationLayer.class));
-            INDArray actual = fused.outputSingle(false, x.dup());
+            assertEquals(19, layersOf(copy, ActivationLayer.class), "the ReLUs stay");
+            INDArray actual = copy.outputSingle(false, x.dup());
             // Softmax outputs: the logits' float rounding only
             assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
-                    () -> "fused output differs: " + expected.sub(actual).amaxNumber());
+                    () -> "copy's output differs: " + expected.sub(actual).amaxNumber());
             assertEquals(before, trained.params(), "the trained network is not changed");
             // The batch norms' parameters are gone; the convolutions gained a bias each
-            assertTrue(fused.numParams() < trained.numParams());
+            assertTrue(copy.numParams() < trained.numParams());
             requireOneDnn();
-            int reluHelpers = 0;
             long reorders = 0;
-            for (var layer : fused.getLayers()) {
+            for (var layer : copy.getLayers()) {
                 if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper h) {
                     assertTrue(h.inferenceOnly());
                     assertEquals(0, h.fallbackCalls(), layer.conf().getLayer().getLayerName());
                     assertTrue(h.forwardPasses() > 0);
-                    reluHelpers += h.appliesRelu() ? 1 : 0;
                     reorders += h.weightReorders();
                 }
             }
-            assertEquals(10, reluHelpers, "the ReLU runs inside these convolutions");
             assertTrue(reorders > 0, "the test needs weights that oneDNN reorders");
-            INDArray again = fused.outputSingle(false, x.dup());
+            INDArray again = copy.outputSingle(false, x.dup());
             assertEquals(actual, again);
             long reordersAfter = 0;
-            for (var layer : fused.getLayers()) {
+            for (var layer : copy.getLayers()) {
                 if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper h) {
                     reordersAfter += h.weightReorders();
                 }
             }
             assertEquals(reorders, reordersAfter, "the second call reuses the weights reordered by the first");
         } finally {
-            fused.close();
+            copy.close();
         }
     }
 
     /**
      * A hand-made graph with each case: log-std and plain variance, locked gamma/beta, a frozen convolution with a
      * bias, a convolution read by two vertices (not folded), a batch norm after something else (not folded), a
-     * batch norm configured with ReLU, which DL4J's layer does not apply (nor may the fold), a ReLU layer after a batch
-     * norm (fused once the batch norm is folded) and one after something else (kept).
+     * batch norm configured with ReLU, which DL4J's layer does not apply (nor may the fold), and ReLU layers after
+     * batch norms.
      */
     private static ComputationGraph mixed(boolean useLogStd) {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT)
@@ -163,81 +156,80 @@ class InferenceFusionTest {
     }
 
     @Test
-    void foldsAndFusesOnlyWhereTheConvolutionFeedsTheNextLayerAlone() {
+    void foldsOnlyWhereTheConvolutionFeedsTheBatchNormAlone() {
         for (boolean useLogStd : new boolean[] {true, false}) {
             ComputationGraph trained = mixed(useLogStd);
             randomiseBatchNorms(trained, useLogStd ? 11 : 12);
-            assertEquals(Map.of("c1", "n1", "c2", "n2"), InferenceFusion.batchNormPairs(trained.getConfiguration()));
+            assertEquals(Map.of("c1", "n1", "c2", "n2"), InferenceCopy.batchNormPairs(trained.getConfiguration()));
             INDArray x = Nd4j.rand(DataType.FLOAT, 5, 2, 8, 8).subi(0.5);
             INDArray expected = trained.outputSingle(false, x.dup());
-            for (boolean fuseRelu : new boolean[] {true, false}) {
-                ComputationGraph fused = InferenceFusion.fuse(trained, true, fuseRelu);
-                try {
-                    assertNull(fused.getVertex("n1"));
-                    assertNull(fused.getVertex("n2"));
-                    assertFalse(fused.getVertex("n3") == null, "c3 is also read by 'add': n3 stays");
-                    assertFalse(fused.getVertex("n4") == null);
-                    assertFalse(fused.getVertex("r4") == null, "r4 reads a batch norm that stays");
-                    assertEquals(fuseRelu, fused.getVertex("r2") == null, "r2 reads c2 once n2 is folded");
-                    assertEquals(4, fused.getLayer("c1").getParam("b").length(), "c1 gained a bias");
-                    INDArray actual = fused.outputSingle(false, x.dup());
-                    assertTrue(maxRelativeDifference(expected, actual) < 1e-4, () -> "useLogStd=" + useLogStd
-                            + ", fuseRelu=" + fuseRelu + ": output differs by " + expected.sub(actual).amaxNumber());
-                } finally {
-                    fused.close();
-                }
+            ComputationGraph copy = InferenceCopy.of(trained);
+            try {
+                assertNull(copy.getVertex("n1"));
+                assertNull(copy.getVertex("n2"));
+                assertFalse(copy.getVertex("n3") == null, "c3 is also read by 'add': n3 stays");
+                assertFalse(copy.getVertex("n4") == null);
+                assertFalse(copy.getVertex("r2") == null);
+                assertEquals(4, copy.getLayer("c1").getParam("b").length(), "c1 gained a bias");
+                INDArray actual = copy.outputSingle(false, x.dup());
+                assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
+                        () -> "useLogStd=" + useLogStd + ": output differs by " + expected.sub(actual).amaxNumber());
+            } finally {
+                copy.close();
             }
         }
     }
 
-    /** Where the convolution path is not oneDNN's, the fused ReLU is applied by DL4J's layer after the helper. */
+    /** On the other convolution paths the copy gives the same outputs too (their helpers are the training ones). */
     @Test
-    void aFusedReluIsAppliedOnTheOtherConvolutionPaths() throws Exception {
+    void theCopyGivesTheSameOutputsOnTheOtherConvolutionPaths() throws Exception {
         ComputationGraph trained = mixed(false);
         randomiseBatchNorms(trained, 13);
         INDArray x = Nd4j.rand(DataType.FLOAT, 3, 2, 8, 8).subi(0.5);
         INDArray expected = trained.outputSingle(false, x.dup());
         for (String path : new String[] {"direct", "dl4j"}) {
             LayerHelpersTest.withProperty(LayerHelpers.CONVOLUTION, path, () -> {
-                ComputationGraph fused = InferenceFusion.fuse(trained, true, true);
+                ComputationGraph copy = InferenceCopy.of(trained);
                 try {
-                    assertNull(fused.getVertex("r2"));
-                    assertFalse(LayerHelpers.helperOf(fused.getLayer("c2")) instanceof OneDnnConvolutionHelper);
-                    INDArray actual = fused.outputSingle(false, x.dup());
+                    assertNull(copy.getVertex("n2"));
+                    assertFalse(LayerHelpers.helperOf(copy.getLayer("c2")) instanceof OneDnnConvolutionHelper);
+                    INDArray actual = copy.outputSingle(false, x.dup());
                     assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
                             () -> path + ": output differs by " + expected.sub(actual).amaxNumber());
                 } finally {
-                    fused.close();
+                    copy.close();
                 }
             });
         }
     }
 
-    /** The helper of a fused convolution hands its own output back as activated, and has no backward pass. */
+    /** An inference helper reorders its weights once, gives the training helper's outputs, and has no backward pass. */
     @Test
-    void theFusedHelperActivatesOnlyItsOwnOutputAndRefusesBackprop() {
+    void theInferenceHelperKeepsItsWeightsAndRefusesBackprop() {
         requireOneDnn();
-        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true, true);
-        INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 6, 6).subi(0.5);
-        INDArray w = Nd4j.rand(DataType.FLOAT, 4, 3, 3, 3).subi(0.5);
-        INDArray b = Nd4j.rand(DataType.FLOAT, 1, 4).subi(0.5);
+        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true);
+        OneDnnConvolutionHelper training = new OneDnnConvolutionHelper(DataType.FLOAT, true, true);
+        INDArray x = Nd4j.rand(DataType.FLOAT, 2, 16, 6, 6).subi(0.5);
+        INDArray w = Nd4j.rand(DataType.FLOAT, 16, 16, 3, 3).subi(0.5);
+        INDArray b = Nd4j.rand(DataType.FLOAT, 1, 16).subi(0.5);
         int[] k = {3, 3};
         int[] s = {1, 1};
         int[] p = {1, 1};
         int[] d = {1, 1};
         LayerWorkspaceMgr noWorkspaces = LayerWorkspaceMgr.noWorkspaces();
-        INDArray z = helper.preOutput(x, w, b, k, s, p, null, null, ConvolutionMode.Truncate, d, CNN2DFormat.NCHW,
-                noWorkspaces);
-        INDArray plain = new OneDnnConvolutionHelper(DataType.FLOAT, true, true).preOutput(x, w, b, k, s, p, null,
-                null, ConvolutionMode.Truncate, d, CNN2DFormat.NCHW, noWorkspaces);
+        INDArray expected = training.preOutput(x, w, b, k, s, p, null, null, ConvolutionMode.Truncate, d,
+                CNN2DFormat.NCHW, noWorkspaces);
+        for (int call = 1; call <= 3; call++) {
+            INDArray z = helper.preOutput(x, w, b, k, s, p, null, null, ConvolutionMode.Truncate, d, CNN2DFormat.NCHW,
+                    noWorkspaces);
+            assertEquals(expected, z);
+        }
         assertEquals(0, helper.fallbackCalls());
-        assertTrue(plain.minNumber().doubleValue() < 0, "the test needs negative pre-activations");
-        assertEquals(Transforms.relu(plain, true), z, "relu(conv(x) + b)");
-        assertSame(z, helper.activate(z, new ActivationReLU(), false));
-        INDArray other = plain.dup();
-        assertEquals(Transforms.relu(plain, true), helper.activate(other, new ActivationReLU(), false));
-        assertThrows(IllegalStateException.class, () -> helper.backpropGradient(x, w, b, z, k, s, p,
-                Nd4j.zeros(DataType.FLOAT, 1, 4), Nd4j.zerosLike(w), new ActivationReLU(), null, null, null,
+        assertEquals(3, helper.forwardPasses());
+        assertEquals(1, helper.weightReorders(), "16 channels: oneDNN's blocked weight layout, reordered once");
+        assertEquals(2, helper.weightReuses());
+        assertThrows(IllegalStateException.class, () -> helper.backpropGradient(x, w, b, expected, k, s, p,
+                Nd4j.zeros(DataType.FLOAT, 1, 16), Nd4j.zerosLike(w), new ActivationIdentity(), null, null, null,
                 ConvolutionMode.Truncate, d, CNN2DFormat.NCHW, noWorkspaces));
     }
 
@@ -247,28 +239,17 @@ class InferenceFusionTest {
     }
 
     @Test
-    void theSwitchesChooseTheFusionsOrTheTrainedNetwork() throws Exception {
+    void theSwitchKeepsTheTrainedNetwork() throws Exception {
         ComputationGraph trained = mixed(true);
-        LayerHelpersTest.withProperty(InferenceFusion.FOLD_BATCH_NORM, "false", () ->
-                LayerHelpersTest.withProperty(InferenceFusion.FUSE_RELU, "false", () -> {
-                    assertSame(trained, InferenceFusion.forInference(trained));
-                    assertTrue(InferenceFusion.describe().startsWith("the network as trained"));
-                }));
-        LayerHelpersTest.withProperty(InferenceFusion.FOLD_BATCH_NORM, null, () ->
-                LayerHelpersTest.withProperty(InferenceFusion.FUSE_RELU, null, () -> {
-                    ComputationGraph fused = InferenceFusion.forInference(trained);
-                    assertNotSame(trained, fused);
-                    assertNull(fused.getVertex("n2"));
-                    assertNull(fused.getVertex("r2"));
-                    fused.close();
-                    assertEquals("a copy with batch norms folded into convolutions and ReLUs fused into convolutions",
-                            InferenceFusion.describe());
-                }));
-        LayerHelpersTest.withProperty(InferenceFusion.FUSE_RELU, "false", () -> {
-            ComputationGraph fused = InferenceFusion.forInference(trained);
-            assertNull(fused.getVertex("n2"));
-            assertFalse(fused.getVertex("r2") == null);
-            fused.close();
+        LayerHelpersTest.withProperty(InferenceCopy.SWITCH, "false", () -> {
+            assertSame(trained, InferenceCopy.forInference(trained));
+            assertEquals("the network as trained (zoo4j.inferenceCopy=false)", InferenceCopy.describe());
+        });
+        LayerHelpersTest.withProperty(InferenceCopy.SWITCH, null, () -> {
+            ComputationGraph copy = InferenceCopy.forInference(trained);
+            assertNotSame(trained, copy);
+            assertNull(copy.getVertex("n2"));
+            copy.close();
         });
     }
 }

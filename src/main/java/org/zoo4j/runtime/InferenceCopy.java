@@ -1,0 +1,196 @@
+package org.zoo4j.runtime;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * A copy of a trained graph for inference, with every batch norm that directly follows a convolution folded into that
+ * convolution: its weights scaled per output channel by {@code gamma / sqrt(var + eps)} and its bias set to
+ * {@code beta + (bias - mean) * gamma / sqrt(var + eps)}, from the running statistics. The batch norm's pass over the
+ * convolution's output is gone; the outputs equal the original's at inference to float rounding. PyTorch's
+ * {@code torch.fx} fusion and TorchScript's {@code optimize_for_inference} do the same.
+ *
+ * <p>A pair is folded where the convolution is a plain 2D one (exact class, also inside DL4J's frozen-layer wrappers)
+ * with the identity activation and NCHW data, its output goes to the batch norm alone, and the batch norm (NCHW, no
+ * input preprocessor) reads nothing else. Anything else is copied as it is. The copy has no updater state and is meant
+ * for {@code output}: its convolutions' helpers keep their weights reordered for oneDNN from one call to the next and
+ * have no backward pass ({@link LayerHelpers#installForInference}), so its parameters are not to be changed. The
+ * original is not changed.
+ */
+public final class InferenceCopy {
+    /**
+     * Set to {@code false} ({@code -Dzoo4j.inferenceCopy=false}) to run inference (prediction, evaluation, a run's final
+     * test, the benchmark's inference) on the network as trained: batch norms as separate layers, the convolutions'
+     * weights reordered on every call.
+     */
+    public static final String SWITCH = "zoo4j.inferenceCopy";
+
+    private InferenceCopy() {
+    }
+
+    /** Whether {@link #forInference} makes the copy ({@value #SWITCH}, default true). */
+    public static boolean enabled() {
+        return !"false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim());
+    }
+
+    /** What inference runs on, for {@code ./zoo4j info}. */
+    public static String describe() {
+        return enabled() ? "a copy with batch norms folded into convolutions and weights reordered once"
+                : "the network as trained (" + SWITCH + "=false)";
+    }
+
+    /**
+     * The network to run inference on: {@link #of}'s copy where the switch is on, else {@code trained} itself with
+     * zoo4j's layer helpers installed. The caller closes a copy when done with it ({@code result != trained}).
+     */
+    public static ComputationGraph forInference(ComputationGraph trained) {
+        if (enabled()) {
+            return of(trained);
+        }
+        LayerHelpers.install(trained);
+        return trained;
+    }
+
+    /**
+     * {@link #forInference(ComputationGraph)} for a graph; any other model (a multi-layer network: no copy) is returned
+     * as it is.
+     */
+    public static Model forInference(Model trained) {
+        return trained instanceof ComputationGraph graph ? forInference(graph) : trained;
+    }
+
+    /** The (convolution, batch norm) vertex names {@link #of} folds, in the graph's order. */
+    public static Map<String, String> batchNormPairs(ComputationGraphConfiguration conf) {
+        Map<String, Integer> readers = new LinkedHashMap<>();
+        for (List<String> inputs : conf.getVertexInputs().values()) {
+            for (String in : inputs) {
+                readers.merge(in, 1, Integer::sum);
+            }
+        }
+        Map<String, String> pairs = new LinkedHashMap<>();
+        for (var e : conf.getVertices().entrySet()) {
+            List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
+            if (!(e.getValue() instanceof LayerVertex norm) || norm.getPreProcessor() != null || inputs.size() != 1
+                    || !(unwrap(norm.getLayerConf().getLayer()) instanceof BatchNormalization bn)
+                    || bn.getClass() != BatchNormalization.class || bn.getCnn2DFormat() != CNN2DFormat.NCHW) {
+                continue;
+            }
+            String convName = inputs.get(0);
+            if (conf.getVertices().get(convName) instanceof LayerVertex conv
+                    && unwrap(conv.getLayerConf().getLayer()) instanceof ConvolutionLayer c
+                    && c.getClass() == ConvolutionLayer.class && c.getCnn2dDataFormat() == CNN2DFormat.NCHW
+                    && c.getActivationFn() instanceof ActivationIdentity
+                    && readers.getOrDefault(convName, 0) == 1 && !conf.getNetworkOutputs().contains(convName)) {
+                pairs.put(convName, e.getKey());
+            }
+        }
+        return pairs;
+    }
+
+    /** The copy (see the class comment), its layer helpers installed. */
+    public static ComputationGraph of(ComputationGraph trained) {
+        ComputationGraphConfiguration conf = trained.getConfiguration().clone();
+        Map<String, String> pairs = batchNormPairs(conf);
+        Map<String, String> renamed = new LinkedHashMap<>();
+        for (var p : pairs.entrySet()) {
+            LayerVertex convVertex = (LayerVertex) conf.getVertices().get(p.getKey());
+            // The copy is for inference only: the convolution loses any frozen wrapper and gains a bias. It keeps its
+            // identity activation: DL4J's batch-norm layer never applies the activation it is configured with.
+            ConvolutionLayer conv = (ConvolutionLayer) unwrap(convVertex.getLayerConf().getLayer());
+            conv.setHasBias(true);
+            conv.setLayerName(p.getKey());
+            convVertex.getLayerConf().setLayer(conv);
+            conf.getVertices().remove(p.getValue());
+            conf.getVertexInputs().remove(p.getValue());
+            renamed.put(p.getValue(), p.getKey());
+        }
+        for (List<String> inputs : conf.getVertexInputs().values()) {
+            inputs.replaceAll(in -> renamed.getOrDefault(in, in));
+        }
+        conf.setNetworkOutputs(new ArrayList<>(conf.getNetworkOutputs()));
+        conf.getNetworkOutputs().replaceAll(out -> renamed.getOrDefault(out, out));
+        conf.setTopologicalOrder(null);
+        conf.setTopologicalOrderStr(null);
+        ComputationGraph copy = new ComputationGraph(conf);
+        copy.init();
+        for (var vertex : copy.getVertices()) {
+            if (!vertex.hasLayer()) {
+                continue;
+            }
+            String name = vertex.getVertexName();
+            org.deeplearning4j.nn.api.Layer layer = vertex.getLayer();
+            Map<String, INDArray> from = trained.getVertex(name).getLayer().paramTable();
+            if (pairs.containsKey(name)) {
+                foldInto(layer.paramTable(), from, trained.getVertex(pairs.get(name)).getLayer());
+            } else {
+                for (var param : layer.paramTable().entrySet()) {
+                    param.getValue().assign(from.get(param.getKey()));
+                }
+            }
+        }
+        LayerHelpers.installForInference(copy);
+        return copy;
+    }
+
+    /** Sets the folded convolution's weights and bias from the trained convolution's and its batch norm's. */
+    private static void foldInto(Map<String, INDArray> target, Map<String, INDArray> conv,
+                                 org.deeplearning4j.nn.api.Layer normLayer) {
+        BatchNormalization bn = (BatchNormalization) unwrap(normLayer.conf().getLayer());
+        Map<String, INDArray> norm = normLayer.paramTable();
+        INDArray w = conv.get(ConvolutionParamInitializer.WEIGHT_KEY);
+        long channels = w.size(0);
+        // In double: the scale's rounding is then the only float rounding added to the convolution's
+        INDArray mean = vector(norm.get(BatchNormalizationParamInitializer.GLOBAL_MEAN), channels);
+        INDArray variance;
+        if (bn.isUseLogStd()) {
+            INDArray log10Std = vector(norm.get(BatchNormalizationParamInitializer.GLOBAL_LOG_STD), channels);
+            variance = Transforms.pow(Nd4j.valueArrayOf(log10Std.shape(), 10.0, DataType.DOUBLE), log10Std.mul(2.0));
+        } else {
+            variance = vector(norm.get(BatchNormalizationParamInitializer.GLOBAL_VAR), channels);
+        }
+        INDArray gamma = bn.isLockGammaBeta() ? Nd4j.valueArrayOf(new long[] {channels}, bn.getGamma(), DataType.DOUBLE)
+                : vector(norm.get(BatchNormalizationParamInitializer.GAMMA), channels);
+        INDArray beta = bn.isLockGammaBeta() ? Nd4j.valueArrayOf(new long[] {channels}, bn.getBeta(), DataType.DOUBLE)
+                : vector(norm.get(BatchNormalizationParamInitializer.BETA), channels);
+        INDArray scale = gamma.div(Transforms.sqrt(variance.add(bn.getEps()), false));
+        INDArray bias = conv.containsKey(ConvolutionParamInitializer.BIAS_KEY)
+                ? vector(conv.get(ConvolutionParamInitializer.BIAS_KEY), channels)
+                : Nd4j.zeros(DataType.DOUBLE, channels);
+        INDArray foldedBias = bias.sub(mean).muli(scale).addi(beta);
+        INDArray weights = w.castTo(DataType.DOUBLE).reshape('c', channels, w.length() / channels)
+                .mulColumnVector(scale.reshape(channels, 1));
+        target.get(ConvolutionParamInitializer.WEIGHT_KEY).assign(weights.reshape('c', w.shape()));
+        target.get(ConvolutionParamInitializer.BIAS_KEY).assign(
+                foldedBias.reshape(target.get(ConvolutionParamInitializer.BIAS_KEY).shape()));
+    }
+
+    private static INDArray vector(INDArray a, long length) {
+        return a.castTo(DataType.DOUBLE).reshape(length);
+    }
+
+    private static Layer unwrap(Layer layer) {
+        if (layer instanceof FrozenLayer frozen) {
+            return frozen.getLayer();
+        }
+        return layer instanceof FrozenLayerWithBackprop frozen ? frozen.getUnderlying() : layer;
+    }
+}
