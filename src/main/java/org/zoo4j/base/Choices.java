@@ -23,6 +23,22 @@ public final class Choices {
         throw new ConfigException(setting + ": one of " + list(type) + "; got '" + text + "'");
     }
 
+    /**
+     * An on/off system property ({@code -Dzoo4j.inferenceCopy=false}): true or false in any case, unset or blank for
+     * {@code defaultValue}; anything else is refused rather than read as one of the two.
+     */
+    public static boolean flag(String property, boolean defaultValue) {
+        String value = System.getProperty(property);
+        if (value == null || value.isBlank()) {
+            return defaultValue;
+        }
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new ConfigException(property + "=" + value + ": give true or false");
+        };
+    }
+
     /** How a constant is written: its name in lower case, '_' as '-'. */
     public static String name(Enum<?> e) {
         return e.name().toLowerCase(Locale.ROOT).replace('_', '-');

@@ -21,6 +21,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.zoo4j.base.Choices;
 
 /**
  * A copy of a trained graph for inference, with every batch norm that directly follows a convolution folded into that
@@ -49,7 +50,7 @@ public final class InferenceCopy {
 
     /** Whether {@link #forInference} makes the copy ({@value #SWITCH}, default true). */
     public static boolean enabled() {
-        return !"false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim());
+        return Choices.flag(SWITCH, true);
     }
 
     /** What inference runs on, for {@code ./zoo4j info}. */

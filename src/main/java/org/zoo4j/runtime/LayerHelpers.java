@@ -26,6 +26,7 @@ import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zoo4j.base.Choices;
 import org.zoo4j.base.ConfigException;
 
 /**
@@ -218,7 +219,7 @@ public final class LayerHelpers {
 
     /** Whether {@link #install} does anything ({@value #SWITCH}, default true). */
     public static boolean enabled() {
-        return !"false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim());
+        return Choices.flag(SWITCH, true);
     }
 
     /** {@value #CONVOLUTION}: onednn (default), direct or dl4j; anything else is refused. */

@@ -34,6 +34,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.zoo4j.Zoo;
+import org.zoo4j.base.ConfigException;
 
 class InferenceCopyTest {
 
@@ -250,6 +251,11 @@ class InferenceCopyTest {
             assertNotSame(trained, copy);
             assertNull(copy.getVertex("n2"));
             copy.close();
+        });
+        LayerHelpersTest.withProperty(InferenceCopy.SWITCH, " TRUE ", () -> assertTrue(InferenceCopy.enabled()));
+        LayerHelpersTest.withProperty(InferenceCopy.SWITCH, "no", () -> {
+            ConfigException e = assertThrows(ConfigException.class, () -> InferenceCopy.forInference(trained));
+            assertEquals("zoo4j.inferenceCopy=no: give true or false", e.getMessage());
         });
     }
 }
