@@ -15,9 +15,9 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.profiler.OpProfiler;
 import org.zoo4j.base.InputShape;
-import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.runtime.ConvolutionProfile;
 import org.zoo4j.runtime.ConvolutionRoutes;
+import org.zoo4j.runtime.InferenceCopy;
 import org.zoo4j.runtime.LayerHelpers;
 
 /**

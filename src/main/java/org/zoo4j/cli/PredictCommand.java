@@ -55,27 +55,31 @@ final class PredictCommand implements Callable<Integer> {
         InputShape shape = loaded.preprocessing().input();
         List<String> unreadable = new ArrayList<>();
         ComputationGraph net = InferenceCopy.forInference(loaded.net());
-        for (Path image : images) {
-            INDArray features;
-            try {
-                // Read as training reads image folders: same decoder, resizing and (RGB) channel order.
-                features = loaded.normalization().apply(ImageFiles.read(image, shape));
-            } catch (DataException e) {
-                System.err.println("zoo4j predict: " + e.getMessage());
-                unreadable.add(image.toString());
-                continue; // the other images still get their predictions
+        try {
+            for (Path image : images) {
+                INDArray features;
+                try {
+                    // Read as training reads image folders: same decoder, resizing and (RGB) channel order.
+                    features = loaded.normalization().apply(ImageFiles.read(image, shape));
+                } catch (DataException e) {
+                    System.err.println("zoo4j predict: " + e.getMessage());
+                    unreadable.add(image.toString());
+                    continue; // the other images still get their predictions
+                }
+                float[] p = net.outputSingle(false, features).toFloatVector();
+                Integer[] order = new Integer[p.length];
+                Arrays.setAll(order, i -> i);
+                Arrays.sort(order, Comparator.comparingDouble(i -> -p[i]));
+                System.out.println(image + ":");
+                for (int k = 0; k < Math.min(top, p.length); k++) {
+                    System.out.printf(Locale.ROOT, "  %6.2f%%  %s%n", 100 * p[order[k]],
+                            loaded.labels().get(order[k]));
+                }
             }
-            float[] p = net.outputSingle(false, features).toFloatVector();
-            Integer[] order = new Integer[p.length];
-            Arrays.setAll(order, i -> i);
-            Arrays.sort(order, Comparator.comparingDouble(i -> -p[i]));
-            System.out.println(image + ":");
-            for (int k = 0; k < Math.min(top, p.length); k++) {
-                System.out.printf(Locale.ROOT, "  %6.2f%%  %s%n", 100 * p[order[k]], loaded.labels().get(order[k]));
+        } finally {
+            if (net != loaded.net()) {
+                net.close();
             }
-        }
-        if (net != loaded.net()) {
-            net.close();
         }
         if (!unreadable.isEmpty()) {
             throw new DataException(unreadable.size() + " of " + images.size() + " images could not be read: "
