@@ -136,7 +136,8 @@ def main():
             "%s zoo4j %s, PyTorch %d" % (n, ours.get(n), theirs[n]) for n in mismatched))
     sgemm = peer(["--sgemm", "--threads", str(args.threads), "--repeats", str(args.repeats)])[0]
     if "/blas/libblas" in sgemm["blas"]:
-        # Debian's reference BLAS makes PyTorch's convolutions several times slower: a comparison against it is void.
+        # Debian's reference BLAS: PyTorch's matrix products (fully connected layers, the FP32 ceiling) run far slower
+        # than any PyTorch user's would, so a comparison against it is void.
         sys.exit("PyTorch runs on the reference BLAS (%s): install libopenblas0-pthread (apt-get install "
                  "libopenblas0-pthread) and run again" % sgemm["blas"])
     flops = {n: peer(["--flops", n])[0]["value"] for n in networks}
