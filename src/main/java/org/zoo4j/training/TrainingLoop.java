@@ -378,14 +378,20 @@ public final class TrainingLoop {
     /** The model in {@code file} on the test data, run as inference is ({@link InferenceCopy}). */
     private EvaluationReport test(Path file) throws IOException {
         Model trained = ModelFile.readNetwork(file);
-        Model net = InferenceCopy.forInference(trained);
+        Model net;
+        try {
+            net = InferenceCopy.forInference(trained);
+        } catch (RuntimeException | Error e) {
+            trained.close();
+            throw e;
+        }
+        if (net != trained) {
+            trained.close(); // the copy holds its own parameters: the file's network is not kept beside it
+        }
         try {
             return EvaluationReport.of(net, test, labels, null);
         } finally {
-            if (net != trained) {
-                net.close();
-            }
-            trained.close();
+            net.close();
         }
     }
 

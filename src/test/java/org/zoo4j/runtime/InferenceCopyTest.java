@@ -130,7 +130,11 @@ class InferenceCopyTest {
      * batch norms.
      */
     private static ComputationGraph mixed(boolean useLogStd) {
-        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT)
+        return mixed(useLogStd, DataType.FLOAT);
+    }
+
+    private static ComputationGraph mixed(boolean useLogStd, DataType dataType) {
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).dataType(dataType)
                 .graphBuilder().addInputs("in").setInputTypes(InputType.convolutional(8, 8, 2))
                 .addLayer("c1", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4).hasBias(false)
                         .activation(Activation.IDENTITY).build(), "in")
@@ -178,6 +182,34 @@ class InferenceCopyTest {
             } finally {
                 copy.close();
             }
+        }
+    }
+
+    /**
+     * A double-precision graph folds too (its weights need no cast, so the fold frees a copy of them), and the trained
+     * network is unchanged and still runs after the copy is closed.
+     */
+    @Test
+    void aDoublePrecisionGraphFoldsAndKeepsItsOwnWeights() {
+        ComputationGraph trained = mixed(false, DataType.DOUBLE);
+        try {
+            randomiseBatchNorms(trained, 13);
+            INDArray before = trained.params().dup();
+            INDArray x = Nd4j.rand(DataType.DOUBLE, 5, 2, 8, 8).subi(0.5);
+            INDArray expected = trained.outputSingle(false, x.dup());
+            ComputationGraph copy = InferenceCopy.of(trained);
+            try {
+                assertNull(copy.getVertex("n1"));
+                INDArray actual = copy.outputSingle(false, x.dup());
+                assertTrue(maxRelativeDifference(expected, actual) < 1e-10,
+                        () -> "output differs by " + expected.sub(actual).amaxNumber());
+            } finally {
+                copy.close();
+            }
+            assertEquals(before, trained.params(), "the trained network's weights are unchanged and still readable");
+            assertEquals(expected, trained.outputSingle(false, x.dup()));
+        } finally {
+            trained.close();
         }
     }
 
