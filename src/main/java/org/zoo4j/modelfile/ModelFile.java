@@ -2,6 +2,8 @@ package org.zoo4j.modelfile;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -16,8 +18,11 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
@@ -56,8 +61,10 @@ public final class ModelFile {
     public static final String STATE = "zoo4j/state.json";
     public static final String CARD = "zoo4j/card.json";
     public static final String LOOP = "zoo4j/loop.json";
+    private static final String DL4J_PARAMETERS = "coefficients.bin";
+    private static final String DL4J_UPDATER_STATE = "updaterState.bin";
     /** DL4J's own entries that a model file may hold; all are read without Java serialisation. */
-    static final List<String> DL4J_ENTRIES = List.of("configuration.json", "coefficients.bin", "updaterState.bin",
+    static final List<String> DL4J_ENTRIES = List.of("configuration.json", DL4J_PARAMETERS, DL4J_UPDATER_STATE,
             "noParams.marker");
     static final Pattern ZOO4J_ENTRY = Pattern.compile("zoo4j/[a-z0-9_-]+\\.json");
 
@@ -248,7 +255,7 @@ public final class ModelFile {
     }
 
     /** The network of a model file: a ComputationGraph, or a MultiLayerNetwork where its configuration says so. */
-    private static Model restore(Path file, boolean withUpdater) throws IOException {
+    static Model restore(Path file, boolean withUpdater) throws IOException { // package-private: tested on its own
         String configuration;
         try (ZipFile zip = new ZipFile(file.toFile())) {
             configuration = ModelFileIntegrity.readEntry(zip, "configuration.json");
@@ -260,13 +267,46 @@ public final class ModelFile {
         Model net;
         try {
             net = tree.has("confs") ? ModelSerializer.restoreMultiLayerNetwork(file.toFile(), withUpdater)
-                    : ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+                    : restoreGraph(file, configuration, withUpdater);
         } catch (IOException | RuntimeException e) {
             throw new ModelFileException(file + ": damaged: DL4J cannot read its network (" + e + "); download or "
                     + "train it again", e);
         }
         LayerHelpers.install(net); // evaluation, prediction, visualisation and resumed training alike
         return net;
+    }
+
+    /**
+     * A graph read as DL4J's {@code ModelSerializer.restoreComputationGraph} reads it, but with its parameters (and
+     * optimiser state) streamed from the zip straight into native memory: DL4J's reader first copies every entry of the
+     * file, the optimiser state included even when it is not wanted, into byte arrays on the Java heap (about 190 MB
+     * at once for VGG16-BN's 59 MB of parameters), which G1 then keeps committed. A file without the parameters entry
+     * (DL4J's no-parameters marker) goes to DL4J's reader.
+     */
+    private static ComputationGraph restoreGraph(Path file, String configuration, boolean withUpdater)
+            throws IOException {
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            ZipEntry coefficients = zip.getEntry(DL4J_PARAMETERS);
+            if (coefficients == null || zip.getEntry("noParams.marker") != null) {
+                return ModelSerializer.restoreComputationGraph(file.toFile(), withUpdater);
+            }
+            ComputationGraphConfiguration conf = ComputationGraphConfiguration.fromJson(configuration);
+            INDArray params = readArray(zip, coefficients);
+            conf.setDataType(params.dataType()); // as DL4J's reader does: the parameters' type is the network's
+            ComputationGraph net = new ComputationGraph(conf);
+            net.init(params, false);
+            ZipEntry state = zip.getEntry(DL4J_UPDATER_STATE);
+            if (withUpdater && state != null) {
+                net.getUpdater().setStateViewArray(readArray(zip, state));
+            }
+            return net;
+        }
+    }
+
+    private static INDArray readArray(ZipFile zip, ZipEntry entry) throws IOException {
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(zip.getInputStream(entry), 1 << 16))) {
+            return Nd4j.read(in);
+        }
     }
 
     /** The model file a path names: a zip as it is; a run directory's best model, or its last when there is no best. */
