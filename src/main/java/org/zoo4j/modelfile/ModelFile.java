@@ -279,9 +279,9 @@ public final class ModelFile {
     /**
      * A graph read as DL4J's {@code ModelSerializer.restoreComputationGraph} reads it, but with its parameters (and
      * optimiser state) streamed from the zip straight into native memory: DL4J's reader first copies every entry of the
-     * file, the optimiser state included even when it is not wanted, into byte arrays on the Java heap (about 190 MB
-     * at once for VGG16-BN's 59 MB of parameters), which G1 then keeps committed. A file without the parameters entry
-     * (DL4J's no-parameters marker) goes to DL4J's reader.
+     * file, the optimiser state included even when it is not wanted, into byte arrays on the Java heap (for VGG16-BN
+     * 59 MB of parameters and 118 MB of Adam state, in buffers that grow by copying). A file without the parameters
+     * entry (DL4J's no-parameters marker) goes to DL4J's reader.
      */
     private static ComputationGraph restoreGraph(Path file, String configuration, boolean withUpdater)
             throws IOException {
@@ -293,8 +293,14 @@ public final class ModelFile {
             ComputationGraphConfiguration conf = ComputationGraphConfiguration.fromJson(configuration);
             INDArray params = readArray(zip, coefficients);
             conf.setDataType(params.dataType()); // as DL4J's reader does: the parameters' type is the network's
-            ComputationGraph net = new ComputationGraph(conf);
-            net.init(params, false);
+            ComputationGraph net;
+            try {
+                net = new ComputationGraph(conf);
+                net.init(params, false);
+            } catch (RuntimeException | Error e) {
+                params.close();
+                throw e;
+            }
             ZipEntry state = zip.getEntry(DL4J_UPDATER_STATE);
             if (withUpdater && state != null) {
                 net.getUpdater().setStateViewArray(readArray(zip, state));

@@ -178,7 +178,7 @@ public final class InferenceCopy {
                 : Nd4j.zeros(DataType.DOUBLE, channels);
         INDArray foldedBias = bias.sub(mean).muli(scale).addi(beta);
         // The weight-sized temporaries (twice the float weights each) are freed here, not left to the garbage
-        // collector: with little heap in use it runs seldom, and VGG16-BN's copy held 230 MB of them at its test.
+        // collector: with little heap in use it runs seldom, and a large network's copy held them through its test.
         INDArray inDouble = w.dataType() == DataType.DOUBLE ? w.dup() : w.castTo(DataType.DOUBLE);
         INDArray weights = inDouble.reshape('c', channels, w.length() / channels)
                 .mulColumnVector(scale.reshape(channels, 1));
