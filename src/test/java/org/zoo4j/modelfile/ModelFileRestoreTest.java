@@ -2,6 +2,7 @@ package org.zoo4j.modelfile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -33,9 +34,6 @@ import org.zoo4j.runtime.LayerHelpers;
 class ModelFileRestoreTest {
     @TempDir
     Path dir;
-
-    private record Loaded(ComputationGraph net) {
-    }
 
     private static ComputationGraph trained(DataType type) {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(5).dataType(type)
@@ -70,24 +68,25 @@ class ModelFileRestoreTest {
             ModelFile.save(file, net, true, Map.of());
             ComputationGraph dl4j = ModelSerializer.restoreComputationGraph(file.toFile(), true);
             LayerHelpers.install(dl4j); // the same kernels as zoo4j's reader gives its network, for the step below
-            Loaded withState = new Loaded((ComputationGraph) ModelFile.restore(file, true));
-            Loaded withoutState = new Loaded((ComputationGraph) ModelFile.restore(file, false));
-            assertEquals(type, withState.net().params().dataType());
-            assertEquals(dl4j.params(), withState.net().params(), type + ": parameters");
-            assertEquals(net.params(), withState.net().params());
-            assertNotNull(withState.net().getUpdater(false));
-            assertEquals(dl4j.getUpdater().getStateViewArray(), withState.net().getUpdater().getStateViewArray(),
+            ComputationGraph withState = (ComputationGraph) ModelFile.restore(file, true);
+            ComputationGraph withoutState = (ComputationGraph) ModelFile.restore(file, false);
+            assertEquals(type, withState.params().dataType());
+            assertEquals(dl4j.params(), withState.params(), type + ": parameters");
+            assertEquals(net.params(), withState.params());
+            assertNotNull(withState.getUpdater(false));
+            assertEquals(dl4j.getUpdater().getStateViewArray(), withState.getUpdater().getStateViewArray(),
                     type + ": optimiser state");
-            assertEquals(net.getUpdater().getStateViewArray(), withState.net().getUpdater().getStateViewArray());
-            assertEquals(dl4j.params(), withoutState.net().params());
-            assertEquals(dl4j.getConfiguration().toJson(), withoutState.net().getConfiguration().toJson());
+            assertEquals(net.getUpdater().getStateViewArray(), withState.getUpdater().getStateViewArray());
+            assertNull(withoutState.getUpdater(false), "no optimiser state where none is asked for");
+            assertEquals(dl4j.params(), withoutState.params());
+            assertEquals(dl4j.getConfiguration().toJson(), withoutState.getConfiguration().toJson());
             INDArray x = Nd4j.rand(type, 4, 2, 6, 6);
-            assertEquals(dl4j.outputSingle(false, x.dup()), withoutState.net().outputSingle(false, x.dup()));
+            assertEquals(dl4j.outputSingle(false, x.dup()), withoutState.outputSingle(false, x.dup()));
             // and it trains on from the state it read as DL4J's copy does
             DataSet more = new DataSet(x, Nd4j.eye(3).getRows(0, 1, 2, 0).castTo(type));
             dl4j.fit(more);
-            withState.net().fit(more);
-            assertEquals(dl4j.params(), withState.net().params(), type + ": one more step");
+            withState.fit(more);
+            assertEquals(dl4j.params(), withState.params(), type + ": one more step");
         }
     }
 }
