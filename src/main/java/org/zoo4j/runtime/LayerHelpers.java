@@ -123,7 +123,8 @@ public final class LayerHelpers {
                     boolean reuse = forwardOutputServesBackprop(conf.getActivationFn());
                     boolean onednn = convolution.equals("onednn") && OneDnn.available();
                     CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly
-                            ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias())
+                            ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias(),
+                                    isPlainRelu(conf.getActivationFn()))
                             : onednn ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
                             : new DirectConvolutionHelper(dataType, reuse));
                     installed++;
