@@ -159,6 +159,14 @@ public final class InferenceCopy {
 
     /** The copy (see the class comment), its layer helpers installed. */
     public static ComputationGraph of(ComputationGraph trained) {
+        return of(trained, true);
+    }
+
+    /**
+     * The copy; {@code reluInConvolution} false: with its ReLU layers kept and no convolution applying a ReLU inside
+     * oneDNN's primitive, as before that was built (for {@code InferenceCopyBenchmark}).
+     */
+    static ComputationGraph of(ComputationGraph trained, boolean reluInConvolution) {
         ComputationGraphConfiguration conf = trained.getConfiguration().clone();
         Map<String, String> pairs = batchNormPairs(conf);
         Map<String, String> renamed = new LinkedHashMap<>();
@@ -178,7 +186,7 @@ public final class InferenceCopy {
         // Then each plain ReLU that reads a convolution alone becomes that convolution's activation, which its
         // inference helper applies inside the convolution (LayerHelpers.installForInference).
         renamed.clear();
-        for (var p : reluPairs(conf).entrySet()) {
+        for (var p : (reluInConvolution ? reluPairs(conf) : Map.<String, String>of()).entrySet()) {
             LayerVertex convVertex = (LayerVertex) conf.getVertices().get(p.getKey());
             ConvolutionLayer conv = (ConvolutionLayer) unwrap(convVertex.getLayerConf().getLayer());
             conv.setActivationFn(new ActivationReLU());
@@ -208,7 +216,7 @@ public final class InferenceCopy {
                 }
             }
         }
-        LayerHelpers.installForInference(copy);
+        LayerHelpers.installForInference(copy, reluInConvolution);
         return copy;
     }
 
