@@ -7,6 +7,7 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -33,7 +34,8 @@ import org.zoo4j.base.Choices;
  * {@code torch.fx} fusion and TorchScript's {@code optimize_for_inference} do the same. Then every plain-ReLU activation
  * layer that reads such a convolution alone (with or without a batch norm folded into it) becomes that convolution's
  * activation, and the convolution's inference helper applies it inside oneDNN's convolution (a post-op): a
- * convolution -> batch norm -> ReLU chain is one pass over its output where it was three.
+ * convolution -> batch norm -> ReLU chain is one pass over its output where it was three. And every plain-ReLU layer
+ * after a two-input addition that nothing else reads (a residual block's end) joins it in an {@link AddReluVertex}.
  *
  * <p>A pair is folded where the convolution is a plain 2D one (exact class, also inside DL4J's frozen-layer wrappers)
  * with the identity activation and NCHW data, its output goes to the batch norm alone, and the batch norm (NCHW, no
@@ -61,8 +63,8 @@ public final class InferenceCopy {
 
     /** What inference runs on, for {@code ./zoo4j info}. */
     public static String describe() {
-        return enabled() ? "a copy with batch norms folded into convolutions, their ReLUs applied by the convolutions"
-                + " and weights reordered once"
+        return enabled() ? "a copy with batch norms folded into convolutions, ReLUs applied by the convolution or"
+                + " addition before them, and weights reordered once"
                 : "the network as trained (" + SWITCH + "=false)";
     }
 
@@ -117,9 +119,7 @@ public final class InferenceCopy {
         Map<String, String> pairs = new LinkedHashMap<>();
         for (var e : conf.getVertices().entrySet()) {
             List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
-            if (!(e.getValue() instanceof LayerVertex act) || act.getPreProcessor() != null || inputs.size() != 1
-                    || !(unwrap(act.getLayerConf().getLayer()) instanceof ActivationLayer layer)
-                    || layer.getClass() != ActivationLayer.class || !LayerHelpers.isPlainRelu(layer.getActivationFn())) {
+            if (!plainRelu(e.getValue()) || inputs.size() != 1) {
                 continue;
             }
             String convName = inputs.get(0);
@@ -129,6 +129,37 @@ public final class InferenceCopy {
             }
         }
         return pairs;
+    }
+
+    /**
+     * The (addition, ReLU) vertex names {@link #of} merges into an {@link AddReluVertex}: a plain-ReLU activation layer
+     * whose only input is DL4J's element-wise addition of two inputs, which nothing else reads and which is no network
+     * output.
+     */
+    static Map<String, String> addReluPairs(ComputationGraphConfiguration conf) {
+        Map<String, Integer> readers = readers(conf);
+        Map<String, String> pairs = new LinkedHashMap<>();
+        for (var e : conf.getVertices().entrySet()) {
+            List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
+            if (!plainRelu(e.getValue()) || inputs.size() != 1) {
+                continue;
+            }
+            String addName = inputs.get(0);
+            if (conf.getVertices().get(addName) instanceof ElementWiseVertex add
+                    && add.getClass() == ElementWiseVertex.class && add.getOp() == ElementWiseVertex.Op.Add
+                    && conf.getVertexInputs().getOrDefault(addName, List.of()).size() == 2
+                    && readers.getOrDefault(addName, 0) == 1 && !conf.getNetworkOutputs().contains(addName)) {
+                pairs.put(addName, e.getKey());
+            }
+        }
+        return pairs;
+    }
+
+    /** An activation layer (DL4J's own class, also frozen) of plain ReLU with no input preprocessor. */
+    private static boolean plainRelu(org.deeplearning4j.nn.conf.graph.GraphVertex vertex) {
+        return vertex instanceof LayerVertex act && act.getPreProcessor() == null
+                && unwrap(act.getLayerConf().getLayer()) instanceof ActivationLayer layer
+                && layer.getClass() == ActivationLayer.class && LayerHelpers.isPlainRelu(layer.getActivationFn());
     }
 
     private static boolean plainConvolution(ComputationGraphConfiguration conf, String name) {
@@ -163,10 +194,10 @@ public final class InferenceCopy {
     }
 
     /**
-     * The copy; {@code reluInConvolution} false: with its ReLU layers kept and no convolution applying a ReLU inside
-     * oneDNN's primitive, as before that was built (for {@code InferenceCopyBenchmark}).
+     * The copy; {@code fuseRelus} false: with its ReLU layers kept, and no convolution applying a ReLU inside oneDNN's
+     * primitive, as before those were built (for {@code InferenceCopyBenchmark}).
      */
-    static ComputationGraph of(ComputationGraph trained, boolean reluInConvolution) {
+    static ComputationGraph of(ComputationGraph trained, boolean fuseRelus) {
         ComputationGraphConfiguration conf = trained.getConfiguration().clone();
         Map<String, String> pairs = batchNormPairs(conf);
         Map<String, String> renamed = new LinkedHashMap<>();
@@ -186,12 +217,21 @@ public final class InferenceCopy {
         // Then each plain ReLU that reads a convolution alone becomes that convolution's activation, which its
         // inference helper applies inside the convolution (LayerHelpers.installForInference).
         renamed.clear();
-        for (var p : (reluInConvolution ? reluPairs(conf) : Map.<String, String>of()).entrySet()) {
+        for (var p : (fuseRelus ? reluPairs(conf) : Map.<String, String>of()).entrySet()) {
             LayerVertex convVertex = (LayerVertex) conf.getVertices().get(p.getKey());
             ConvolutionLayer conv = (ConvolutionLayer) unwrap(convVertex.getLayerConf().getLayer());
             conv.setActivationFn(new ActivationReLU());
             conv.setLayerName(p.getKey());
             convVertex.getLayerConf().setLayer(conv);
+            conf.getVertices().remove(p.getValue());
+            conf.getVertexInputs().remove(p.getValue());
+            renamed.put(p.getValue(), p.getKey());
+        }
+        rename(conf, renamed);
+        // And each plain ReLU after a two-input addition (a residual block's end) joins the addition in one vertex.
+        renamed.clear();
+        for (var p : (fuseRelus ? addReluPairs(conf) : Map.<String, String>of()).entrySet()) {
+            conf.getVertices().put(p.getKey(), new AddReluVertex());
             conf.getVertices().remove(p.getValue());
             conf.getVertexInputs().remove(p.getValue());
             renamed.put(p.getValue(), p.getKey());
@@ -216,7 +256,7 @@ public final class InferenceCopy {
                 }
             }
         }
-        LayerHelpers.installForInference(copy, reluInConvolution);
+        LayerHelpers.installForInference(copy, fuseRelus);
         return copy;
     }
 

@@ -12,8 +12,9 @@ import org.zoo4j.Zoo;
 import org.zoo4j.bench.BenchNetwork;
 
 /**
- * Inference copies with and without their ReLUs applied inside the convolutions (ReLU layers merged into the
- * convolution they read, {@link InferenceCopy#reluPairs}, and a convolution's own ReLU applied by oneDNN's primitive),
+ * Inference copies with and without their ReLUs fused into the operation before them (ReLU layers merged into the
+ * convolution they read, {@link InferenceCopy#reluPairs}, or into the addition they read, {@link AddReluVertex}, and a
+ * convolution's own ReLU applied by oneDNN's primitive),
  * timed in one process on the same batch: A (without: ReLUs as separate passes) and B (with) in turn, the order alternating, so that a
  * shared machine's drift affects both alike; where separate processes are compared, one process's speed varies by
  * more than this change. Prints each round's milliseconds per call and the speed ratio B / A (above 1: merged is
@@ -33,7 +34,7 @@ public final class InferenceCopyBenchmark {
         String[] names = (args.length > 0 ? args[0] : "resnet20,vgg16-bn,alexnet-small,lenet5").split(",");
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 11;
         double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 1.5;
-        System.out.println("# inference copies, ReLUs as passes of their own (A) against applied inside the convolutions (B); " + rounds
+        System.out.println("# inference copies, ReLUs as passes of their own (A) against fused into the operation before them (B); " + rounds
                 + " rounds of about " + seconds + " s per side; threads " + Nd4j.getEnvironment().maxMasterThreads());
         for (String name : names) {
             BenchNetwork network = BenchNetwork.named(name);
@@ -50,8 +51,9 @@ public final class InferenceCopyBenchmark {
             time(b, x, 3);
             int calls = Math.max(1, (int) Math.round(seconds / (0.001 * time(a, x, 2))));
             System.out.printf(Locale.ROOT, "## %s, batch %d: ReLU layers %d (A) -> %d (B), convolutions applying a ReLU %d"
-                    + " (A) -> %d (B); outputs differ by at most %.2e; %d calls per side and round%n", name,
-                    network.inferBatch(), relus(a), relus(b), fusing(a), fusing(b), difference, calls);
+                    + " (A) -> %d (B), additions with a ReLU %d (A) -> %d (B); outputs differ by at most %.2e; %d calls"
+                    + " per side and round%n", name, network.inferBatch(), relus(a), relus(b), fusing(a), fusing(b),
+                    sums(a), sums(b), difference, calls);
             System.out.println("round   A ms/call   B ms/call   B/A speed");
             List<Double> ratios = new ArrayList<>();
             for (int r = 1; r <= rounds; r++) {
@@ -89,6 +91,10 @@ public final class InferenceCopyBenchmark {
     private static long fusing(ComputationGraph graph) {
         return Arrays.stream(graph.getLayers()).filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnConvolutionHelper h
                 && h.fusedActivations() > 0).count();
+    }
+
+    private static long sums(ComputationGraph graph) {
+        return Arrays.stream(graph.getVertices()).filter(v -> v instanceof AddReluVertex.Impl).count();
     }
 
     private static long relus(ComputationGraph graph) {

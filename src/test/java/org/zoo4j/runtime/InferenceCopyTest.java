@@ -93,8 +93,10 @@ class InferenceCopyTest {
             assertEquals(0, layersOf(copy, BatchNormalization.class));
             assertEquals(21, layersOf(trained, BatchNormalization.class));
             assertEquals(19, layersOf(trained, ActivationLayer.class));
-            assertEquals(9, layersOf(copy, ActivationLayer.class),
-                    "the ReLU after each block's sum stays; conv1's and each block's first ReLU are merged");
+            assertEquals(0, layersOf(copy, ActivationLayer.class),
+                    "conv1's and each block's first ReLU are merged into the convolution, each block's last into its sum");
+            assertEquals(9, copy.getConfiguration().getVertices().values().stream()
+                    .filter(v -> v instanceof AddReluVertex).count());
             INDArray actual = copy.outputSingle(false, x.dup());
             // Softmax outputs: the logits' float rounding only
             assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
@@ -117,6 +119,12 @@ class InferenceCopyTest {
             }
             assertTrue(reorders > 0, "the test needs weights that oneDNN reorders");
             assertEquals(10, fusing, "conv1 and each block's first convolution apply their ReLU themselves");
+            for (var vertex : copy.getVertices()) {
+                if (vertex instanceof AddReluVertex.Impl sum) {
+                    assertEquals(0, sum.nd4jCalls(), vertex.getVertexName());
+                    assertEquals(1, sum.onednnCalls(), vertex.getVertexName());
+                }
+            }
             INDArray again = copy.outputSingle(false, x.dup());
             assertEquals(actual, again);
             long reordersAfter = 0;
@@ -135,7 +143,8 @@ class InferenceCopyTest {
      * A hand-made graph with each case: log-std and plain variance, locked gamma/beta, a frozen convolution with a
      * bias, a convolution read by two vertices (not folded), a batch norm after something else (not folded), a
      * batch norm configured with ReLU, which DL4J's layer does not apply (nor may the fold), ReLU layers after
-     * batch norms, a ReLU layer straight after a convolution, a convolution with its own ReLU, and a leaky ReLU layer.
+     * batch norms, a ReLU layer straight after a convolution, a convolution with its own ReLU, a leaky ReLU layer, and
+     * a residual sum with a ReLU after it.
      */
     private static ComputationGraph mixed(boolean useLogStd) {
         return mixed(useLogStd, DataType.FLOAT);
@@ -165,7 +174,11 @@ class InferenceCopyTest {
                 .addLayer("c6", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4)
                         .activation(Activation.RELU).build(), "r5")
                 .addLayer("r6", new ActivationLayer.Builder().activation(Activation.LEAKYRELU).build(), "c6")
-                .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "r6")
+                .addLayer("c7", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4)
+                        .activation(Activation.IDENTITY).build(), "r6")
+                .addVertex("sum", new ElementWiseVertex(ElementWiseVertex.Op.Add), "c7", "r6")
+                .addLayer("r7", new ActivationLayer.Builder().activation(Activation.RELU).build(), "sum")
+                .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "r7")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
                         .activation(Activation.SOFTMAX).build(), "pool")
                 .setOutputs("out").build();
@@ -182,6 +195,7 @@ class InferenceCopyTest {
             assertEquals(Map.of("c1", "n1", "c2", "n2"), InferenceCopy.batchNormPairs(trained.getConfiguration()));
             assertEquals(Map.of("c5", "r5"), InferenceCopy.reluPairs(trained.getConfiguration()),
                     "before the fold only c5 feeds a ReLU directly");
+            assertEquals(Map.of("sum", "r7"), InferenceCopy.addReluPairs(trained.getConfiguration()));
             INDArray x = Nd4j.rand(DataType.FLOAT, 5, 2, 8, 8).subi(0.5);
             INDArray expected = trained.outputSingle(false, x.dup());
             ComputationGraph copy = InferenceCopy.of(trained);
@@ -194,6 +208,9 @@ class InferenceCopyTest {
                 assertFalse(copy.getVertex("r4") == null, "r4 reads a batch norm that stays");
                 assertNull(copy.getVertex("r5"), "c5 applies r5's ReLU");
                 assertFalse(copy.getVertex("r6") == null, "a leaky ReLU is not merged");
+                assertNull(copy.getVertex("r7"), "the sum applies r7's ReLU");
+                assertTrue(copy.getVertex("add") instanceof org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex,
+                        "an addition read by a batch norm stays DL4J's");
                 assertEquals(4, copy.getLayer("c1").getParam("b").length(), "c1 gained a bias");
                 INDArray actual = copy.outputSingle(false, x.dup());
                 assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
@@ -203,10 +220,11 @@ class InferenceCopyTest {
                     var h = (OneDnnConvolutionHelper) LayerHelpers.helperOf(copy.getLayer(conv));
                     assertEquals(1, h.fusedActivations(), conv + " applies its ReLU inside the convolution");
                 }
-                for (String conv : new String[] {"c1", "c3"}) {
+                for (String conv : new String[] {"c1", "c3", "c7"}) {
                     var h = (OneDnnConvolutionHelper) LayerHelpers.helperOf(copy.getLayer(conv));
                     assertEquals(0, h.fusedActivations(), conv + " has no ReLU of its own");
                 }
+                assertEquals(1, ((AddReluVertex.Impl) copy.getVertex("sum")).onednnCalls());
             } finally {
                 copy.close();
             }
@@ -231,6 +249,9 @@ class InferenceCopyTest {
                 INDArray actual = copy.outputSingle(false, x.dup());
                 assertTrue(maxRelativeDifference(expected, actual) < 1e-10,
                         () -> "output differs by " + expected.sub(actual).amaxNumber());
+                var sum = (AddReluVertex.Impl) copy.getVertex("sum");
+                assertEquals(1, sum.nd4jCalls(), "double precision: ND4J's addition and ReLU");
+                assertEquals(0, sum.onednnCalls());
             } finally {
                 copy.close();
             }
