@@ -6,6 +6,7 @@ import org.bytedeco.dnnl.convolution_backward_weights;
 import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
 import org.bytedeco.dnnl.primitive;
 import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.reorder;
@@ -16,6 +17,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 final class ConvolutionPlan {
     final ConvolutionShape key;
     private final ConvolutionVariant variant;
+    /** Whether the forward primitive applies max(0, x) to its output (a post-op: no pass of its own). */
+    private final boolean reluAfter;
     private final String failure;
     private final convolution_forward.primitive_desc fwdPd;
     private final primitive fwd;
@@ -31,9 +34,11 @@ final class ConvolutionPlan {
     private Backward bwd;
     private String bwdFailure;
 
-    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, String failure, convolution_forward.primitive_desc fwdPd) {
+    private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, boolean reluAfter, String failure,
+                            convolution_forward.primitive_desc fwdPd) {
         this.key = key;
         this.variant = variant;
+        this.reluAfter = reluAfter;
         this.failure = failure;
         this.fwdPd = fwdPd;
         if (fwdPd == null) {
@@ -66,15 +71,18 @@ final class ConvolutionPlan {
         }
     }
 
-    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant) {
+    /** The plan for a shape; its forward pass also applies max(0, x) to its output where {@code reluAfter}. */
+    static ConvolutionPlan create(ConvolutionShape key, ConvolutionVariant variant, boolean reluAfter) {
         try {
-            return new ConvolutionPlan(key, variant, null, forwardDesc(key, variant, variant.forward(key)));
+            return new ConvolutionPlan(key, variant, reluAfter, null,
+                    forwardDesc(key, variant, variant.forward(key), reluAfter));
         } catch (RuntimeException e) {
-            return new ConvolutionPlan(key, variant, e.getMessage(), null);
+            return new ConvolutionPlan(key, variant, reluAfter, e.getMessage(), null);
         }
     }
 
-    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v, dnnl.algorithm algorithm) {
+    private static convolution_forward.primitive_desc forwardDesc(ConvolutionShape k, ConvolutionVariant v,
+                                                                  dnnl.algorithm algorithm, boolean reluAfter) {
         memory.desc srcAny = activationDesc(k.src(), v);
         memory.desc wAny = anyDesc(k.weights());
         memory.desc dstAny = activationDesc(k.dst(), v);
@@ -83,18 +91,29 @@ final class ConvolutionPlan {
                 plainDesc(new long[] {k.oc()}, memory.format_tag.x), dstAny, k.strides(), k.padL(), k.padR())
                 : new convolution_forward.desc(dnnl.prop_kind.forward_training, algorithm, srcAny, wAny, dstAny,
                 k.strides(), k.padL(), k.padR());
+        primitive_attr attr = userScratchpad();
+        if (reluAfter) {
+            post_ops relu = new post_ops();
+            relu.append_eltwise(1.0f, dnnl.algorithm.eltwise_relu, 0.0f, 0.0f);
+            attr.set_post_ops(relu);
+        }
         try {
-            return new convolution_forward.primitive_desc(d, userScratchpad(), OneDnn.engine());
+            return new convolution_forward.primitive_desc(d, attr, OneDnn.engine());
         } catch (RuntimeException e) {
             if (algorithm == dnnl.algorithm.convolution_direct) {
                 throw e;
             }
-            return forwardDesc(k, v, dnnl.algorithm.convolution_direct);
+            return forwardDesc(k, v, dnnl.algorithm.convolution_direct, reluAfter);
         }
     }
 
     boolean usable() {
         return failure == null;
+    }
+
+    /** Whether {@link #forward} applies max(0, x) to its output. */
+    boolean reluAfter() {
+        return reluAfter;
     }
 
     boolean backwardAvailable() {
@@ -128,7 +147,7 @@ final class ConvolutionPlan {
         if (failure != null) {
             return "not supported by oneDNN here: " + failure;
         }
-        String s = "forward " + fwdPd.impl_info_str().getString() + (src.reordered() ? " (src reordered)" : "")
+        String s = "forward " + fwdPd.impl_info_str().getString() + (reluAfter ? " with ReLU" : "") + (src.reordered() ? " (src reordered)" : "")
                 + (dst.reordered() ? " (dst reordered)" : "");
         if (bwd != null) {
             s += "; backward data " + bwd.dataPd.impl_info_str().getString() + ", backward weights "
@@ -141,7 +160,7 @@ final class ConvolutionPlan {
     }
 
     /**
-     * dst = conv(x, w) + b. A null {@code w} means the forward-layout weights from earlier in this step are
+     * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the forward-layout weights from earlier in this step are
      * current.
      */
     void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address) {

@@ -7,7 +7,9 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
@@ -17,6 +19,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -28,11 +31,16 @@ import org.zoo4j.base.Choices;
  * convolution: its weights scaled per output channel by {@code gamma / sqrt(var + eps)} and its bias set to
  * {@code beta + (bias - mean) * gamma / sqrt(var + eps)}, from the running statistics. The batch norm's pass over the
  * convolution's output is gone; the outputs equal the original's at inference to float rounding. PyTorch's
- * {@code torch.fx} fusion and TorchScript's {@code optimize_for_inference} do the same.
+ * {@code torch.fx} fusion and TorchScript's {@code optimize_for_inference} do the same. Then every plain-ReLU activation
+ * layer that reads such a convolution alone (with or without a batch norm folded into it) becomes that convolution's
+ * activation, and the convolution's inference helper applies it inside oneDNN's convolution (a post-op): a
+ * convolution -> batch norm -> ReLU chain is one pass over its output where it was three. And every plain-ReLU layer
+ * after a two-input addition that nothing else reads (a residual block's end) joins it in an {@link AddReluVertex}.
  *
  * <p>A pair is folded where the convolution is a plain 2D one (exact class, also inside DL4J's frozen-layer wrappers)
  * with the identity activation and NCHW data, its output goes to the batch norm alone, and the batch norm (NCHW, no
- * input preprocessor) reads nothing else. Anything else is copied as it is. The copy has no updater state and is meant
+ * input preprocessor) reads nothing else; a ReLU is merged under the same conditions ({@link #reluPairs}). Anything
+ * else is copied as it is. The copy has no updater state and is meant
  * for {@code output}: its convolutions' helpers keep their weights reordered for oneDNN from one call to the next and
  * have no backward pass ({@link LayerHelpers#installForInference}), so its parameters are not to be changed. The
  * original is not changed.
@@ -55,7 +63,8 @@ public final class InferenceCopy {
 
     /** What inference runs on, for {@code ./zoo4j info}. */
     public static String describe() {
-        return enabled() ? "a copy with batch norms folded into convolutions and weights reordered once"
+        return enabled() ? "a copy with batch norms folded into convolutions, ReLUs applied by the convolution or"
+                + " addition before them, and weights reordered once"
                 : "the network as trained (" + SWITCH + "=false)";
     }
 
@@ -81,12 +90,7 @@ public final class InferenceCopy {
 
     /** The (convolution, batch norm) vertex names {@link #of} folds, in the graph's order. */
     public static Map<String, String> batchNormPairs(ComputationGraphConfiguration conf) {
-        Map<String, Integer> readers = new LinkedHashMap<>();
-        for (List<String> inputs : conf.getVertexInputs().values()) {
-            for (String in : inputs) {
-                readers.merge(in, 1, Integer::sum);
-            }
-        }
+        Map<String, Integer> readers = readers(conf);
         Map<String, String> pairs = new LinkedHashMap<>();
         for (var e : conf.getVertices().entrySet()) {
             List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
@@ -96,10 +100,7 @@ public final class InferenceCopy {
                 continue;
             }
             String convName = inputs.get(0);
-            if (conf.getVertices().get(convName) instanceof LayerVertex conv
-                    && unwrap(conv.getLayerConf().getLayer()) instanceof ConvolutionLayer c
-                    && c.getClass() == ConvolutionLayer.class && c.getCnn2dDataFormat() == CNN2DFormat.NCHW
-                    && c.getActivationFn() instanceof ActivationIdentity
+            if (plainConvolution(conf, convName)
                     && readers.getOrDefault(convName, 0) == 1 && !conf.getNetworkOutputs().contains(convName)) {
                 pairs.put(convName, e.getKey());
             }
@@ -107,8 +108,96 @@ public final class InferenceCopy {
         return pairs;
     }
 
+    /**
+     * The (convolution, ReLU) vertex names {@link #of} merges, in the graph's order: a plain-ReLU activation layer whose
+     * only input is a plain 2D convolution (NCHW, identity activation) that nothing else reads and that is no network
+     * output. Seen on {@code conf} as it is: {@link #of} asks after folding the batch norms, so a convolution -> batch
+     * norm -> ReLU chain is one convolution with its ReLU.
+     */
+    static Map<String, String> reluPairs(ComputationGraphConfiguration conf) {
+        Map<String, Integer> readers = readers(conf);
+        Map<String, String> pairs = new LinkedHashMap<>();
+        for (var e : conf.getVertices().entrySet()) {
+            List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
+            if (!plainRelu(e.getValue()) || inputs.size() != 1) {
+                continue;
+            }
+            String convName = inputs.get(0);
+            if (plainConvolution(conf, convName) && readers.getOrDefault(convName, 0) == 1
+                    && !conf.getNetworkOutputs().contains(convName)) {
+                pairs.put(convName, e.getKey());
+            }
+        }
+        return pairs;
+    }
+
+    /**
+     * The (addition, ReLU) vertex names {@link #of} merges into an {@link AddReluVertex}: a plain-ReLU activation layer
+     * whose only input is DL4J's element-wise addition of two inputs, which nothing else reads and which is no network
+     * output.
+     */
+    static Map<String, String> addReluPairs(ComputationGraphConfiguration conf) {
+        Map<String, Integer> readers = readers(conf);
+        Map<String, String> pairs = new LinkedHashMap<>();
+        for (var e : conf.getVertices().entrySet()) {
+            List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
+            if (!plainRelu(e.getValue()) || inputs.size() != 1) {
+                continue;
+            }
+            String addName = inputs.get(0);
+            if (conf.getVertices().get(addName) instanceof ElementWiseVertex add
+                    && add.getClass() == ElementWiseVertex.class && add.getOp() == ElementWiseVertex.Op.Add
+                    && conf.getVertexInputs().getOrDefault(addName, List.of()).size() == 2
+                    && readers.getOrDefault(addName, 0) == 1 && !conf.getNetworkOutputs().contains(addName)) {
+                pairs.put(addName, e.getKey());
+            }
+        }
+        return pairs;
+    }
+
+    /** An activation layer (DL4J's own class, also frozen) of plain ReLU with no input preprocessor. */
+    private static boolean plainRelu(org.deeplearning4j.nn.conf.graph.GraphVertex vertex) {
+        return vertex instanceof LayerVertex act && act.getPreProcessor() == null
+                && unwrap(act.getLayerConf().getLayer()) instanceof ActivationLayer layer
+                && layer.getClass() == ActivationLayer.class && LayerHelpers.isPlainRelu(layer.getActivationFn());
+    }
+
+    private static boolean plainConvolution(ComputationGraphConfiguration conf, String name) {
+        return conf.getVertices().get(name) instanceof LayerVertex conv
+                && unwrap(conv.getLayerConf().getLayer()) instanceof ConvolutionLayer c
+                && c.getClass() == ConvolutionLayer.class && c.getCnn2dDataFormat() == CNN2DFormat.NCHW
+                && c.getActivationFn() instanceof ActivationIdentity;
+    }
+
+    private static Map<String, Integer> readers(ComputationGraphConfiguration conf) {
+        Map<String, Integer> readers = new LinkedHashMap<>();
+        for (List<String> inputs : conf.getVertexInputs().values()) {
+            for (String in : inputs) {
+                readers.merge(in, 1, Integer::sum);
+            }
+        }
+        return readers;
+    }
+
+    /** Points every reader of a removed vertex (and the network's outputs) at the vertex that took its place. */
+    private static void rename(ComputationGraphConfiguration conf, Map<String, String> renamed) {
+        for (List<String> inputs : conf.getVertexInputs().values()) {
+            inputs.replaceAll(in -> renamed.getOrDefault(in, in));
+        }
+        conf.setNetworkOutputs(new ArrayList<>(conf.getNetworkOutputs()));
+        conf.getNetworkOutputs().replaceAll(out -> renamed.getOrDefault(out, out));
+    }
+
     /** The copy (see the class comment), its layer helpers installed. */
     public static ComputationGraph of(ComputationGraph trained) {
+        return of(trained, true);
+    }
+
+    /**
+     * The copy; {@code fuseRelus} false: with its ReLU layers kept, and no convolution applying a ReLU inside oneDNN's
+     * primitive, as before those were built (for {@code InferenceCopyBenchmark}).
+     */
+    static ComputationGraph of(ComputationGraph trained, boolean fuseRelus) {
         ComputationGraphConfiguration conf = trained.getConfiguration().clone();
         Map<String, String> pairs = batchNormPairs(conf);
         Map<String, String> renamed = new LinkedHashMap<>();
@@ -124,11 +213,30 @@ public final class InferenceCopy {
             conf.getVertexInputs().remove(p.getValue());
             renamed.put(p.getValue(), p.getKey());
         }
-        for (List<String> inputs : conf.getVertexInputs().values()) {
-            inputs.replaceAll(in -> renamed.getOrDefault(in, in));
+        rename(conf, renamed);
+        // Then each plain ReLU that reads a convolution alone becomes that convolution's activation, which its
+        // inference helper applies inside the convolution (LayerHelpers.installForInference).
+        renamed.clear();
+        for (var p : (fuseRelus ? reluPairs(conf) : Map.<String, String>of()).entrySet()) {
+            LayerVertex convVertex = (LayerVertex) conf.getVertices().get(p.getKey());
+            ConvolutionLayer conv = (ConvolutionLayer) unwrap(convVertex.getLayerConf().getLayer());
+            conv.setActivationFn(new ActivationReLU());
+            conv.setLayerName(p.getKey());
+            convVertex.getLayerConf().setLayer(conv);
+            conf.getVertices().remove(p.getValue());
+            conf.getVertexInputs().remove(p.getValue());
+            renamed.put(p.getValue(), p.getKey());
         }
-        conf.setNetworkOutputs(new ArrayList<>(conf.getNetworkOutputs()));
-        conf.getNetworkOutputs().replaceAll(out -> renamed.getOrDefault(out, out));
+        rename(conf, renamed);
+        // And each plain ReLU after a two-input addition (a residual block's end) joins the addition in one vertex.
+        renamed.clear();
+        for (var p : (fuseRelus ? addReluPairs(conf) : Map.<String, String>of()).entrySet()) {
+            conf.getVertices().put(p.getKey(), new AddReluVertex());
+            conf.getVertices().remove(p.getValue());
+            conf.getVertexInputs().remove(p.getValue());
+            renamed.put(p.getValue(), p.getKey());
+        }
+        rename(conf, renamed);
         conf.setTopologicalOrder(null);
         conf.setTopologicalOrderStr(null);
         ComputationGraph copy = new ComputationGraph(conf);
@@ -148,7 +256,7 @@ public final class InferenceCopy {
                 }
             }
         }
-        LayerHelpers.installForInference(copy);
+        LayerHelpers.installForInference(copy, fuseRelus);
         return copy;
     }
 

@@ -85,7 +85,7 @@ public final class LayerHelpers {
 
     /** Installs the faster helpers where they apply; returns how many layers got one. */
     public static int install(Model model) {
-        return install(model, false);
+        return install(model, false, false);
     }
 
     /**
@@ -94,10 +94,18 @@ public final class LayerHelpers {
      * ({@link OneDnnConvolutionHelper#forInference}). Returns how many layers got a helper.
      */
     static int installForInference(ComputationGraph graph) {
-        return install(graph, true);
+        return installForInference(graph, true);
     }
 
-    private static int install(Model model, boolean inferenceOnly) {
+    /**
+     * {@link #installForInference(ComputationGraph)}; {@code reluInConvolution}: whether a convolution whose activation
+     * is a plain ReLU applies it inside oneDNN's primitive (false only to measure what that gains).
+     */
+    static int installForInference(ComputationGraph graph, boolean reluInConvolution) {
+        return install(graph, true, reluInConvolution);
+    }
+
+    private static int install(Model model, boolean inferenceOnly, boolean reluInConvolution) {
         Layer[] layers = model instanceof ComputationGraph graph ? graph.getLayers()
                 : model instanceof MultiLayerNetwork network ? network.getLayers() : null;
         if (layers == null || !enabled()) {
@@ -123,7 +131,8 @@ public final class LayerHelpers {
                     boolean reuse = forwardOutputServesBackprop(conf.getActivationFn());
                     boolean onednn = convolution.equals("onednn") && OneDnn.available();
                     CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly
-                            ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias())
+                            ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias(),
+                                    reluInConvolution && isPlainRelu(conf.getActivationFn()))
                             : onednn ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
                             : new DirectConvolutionHelper(dataType, reuse));
                     installed++;

@@ -56,7 +56,10 @@ import org.nd4j.linalg.api.shape.Shape;
  *
  * <p>A helper made by {@link #forInference} serves a convolution of an inference copy ({@link InferenceCopy}), whose
  * weights do not change: it reorders them into the forward layout once and keeps them for every later call (not once
- * per step), and has no backward pass. Not thread-safe per instance (a layer is used by one
+ * per step), and has no backward pass. Where the layer's activation is a plain ReLU, the forward primitive applies it
+ * (a oneDNN post-op, while the output is still in cache) and {@link #activate} returns that output as it is: the
+ * separate pass over the output is gone. {@link #preOutput} then returns the activation, not the pre-activation,
+ * which nothing of an inference copy reads. Not thread-safe per instance (a layer is used by one
  * thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnConvolutionHelper implements ConvolutionHelper {
@@ -68,6 +71,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final boolean hasBias;
     private final ConvolutionVariant variant;
     private final boolean inferenceOnly;
+    /** Whether the forward pass applies the layer's ReLU itself (inference helpers of plain-ReLU layers only). */
+    private final boolean reluAfter;
     private final Map<ConvolutionShape, ConvolutionPlan> plans = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<ConvolutionShape, ConvolutionPlan> eldest) {
@@ -79,12 +84,15 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private WeakReference<INDArray> lastInput = new WeakReference<>(null);
     private WeakReference<INDArray> lastWeights = new WeakReference<>(null);
     private WeakReference<INDArray> lastOutput = new WeakReference<>(null);
+    /** The last output the forward primitive applied the ReLU to: {@link #activate} returns it as it is. */
+    private WeakReference<INDArray> lastActivated = new WeakReference<>(null);
     /** Whose weights the plan's forward-layout copy holds: the weights array and the output of that forward pass. */
     private ConvolutionPlan weightsPlan;
     private WeakReference<INDArray> weightsOf = new WeakReference<>(null);
     private WeakReference<INDArray> weightsStep = new WeakReference<>(null);
 
     private long forwardPasses;
+    private long fusedActivations;
     private long forwardReuses;
     private long backwardPasses;
     private long weightReorders;
@@ -109,21 +117,25 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, ConvolutionVariant variant) {
-        this(dataType, hasBias, reuseForwardOutput, variant, false);
+        this(dataType, hasBias, reuseForwardOutput, variant, false, false);
     }
 
     private OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput,
-                                    ConvolutionVariant variant, boolean inferenceOnly) {
+                                    ConvolutionVariant variant, boolean inferenceOnly, boolean reluAfter) {
         this.fallback = new DirectConvolutionHelper(dataType, reuseForwardOutput);
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
         this.variant = variant;
         this.inferenceOnly = inferenceOnly;
+        this.reluAfter = reluAfter;
     }
 
-    /** A helper for a convolution run for inference only, with weights that do not change (see the class comment). */
-    static OneDnnConvolutionHelper forInference(DataType dataType, boolean hasBias) {
-        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true);
+    /**
+     * A helper for a convolution run for inference only, with weights that do not change; {@code plainRelu}: the
+     * layer's activation is a plain ReLU, which the forward pass then applies (see the class comment).
+     */
+    static OneDnnConvolutionHelper forInference(DataType dataType, boolean hasBias, boolean plainRelu) {
+        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true, plainRelu);
     }
 
     /** Whether this helper serves inference only (see {@link #forInference}). */
@@ -148,6 +160,11 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     /** Forward passes computed by oneDNN here (not counting outputs handed back to backprop). */
     long forwardPasses() {
         return forwardPasses;
+    }
+
+    /** Outputs whose ReLU the forward primitive applied, handed on by {@link #activate} without a pass of their own. */
+    long fusedActivations() {
+        return fusedActivations;
     }
 
     /** Forward outputs handed back to backprop instead of computed again. */
@@ -200,7 +217,12 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     @Override
-    public INDArray activate(INDArray z, IActivation afn, boolean training) {
+    public synchronized INDArray activate(INDArray z, IActivation afn, boolean training) {
+        // The ReLU is applied already where this helper's forward primitive made z (not where the fallback did).
+        if (reluAfter && z == lastActivated.get()) {
+            fusedActivations++;
+            return z;
+        }
         return afn.getActivation(z, training);
     }
 
@@ -234,6 +256,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
         plan.forward(x, weightsKept ? null : w, b, out, address);
         forwardPasses++;
+        if (plan.reluAfter()) {
+            lastActivated = new WeakReference<>(out);
+        }
         if (weightsKept) {
             weightReuses++;
         } else if (plan.forwardWeightsReordered()) {
@@ -356,7 +381,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         ConvolutionPlan plan = plans.get(key);
         if (plan == null) {
-            plan = ConvolutionPlan.create(key, variant);
+            plan = ConvolutionPlan.create(key, variant, reluAfter);
             plans.put(key, plan);
         }
         return plan.usable() ? plan : null;

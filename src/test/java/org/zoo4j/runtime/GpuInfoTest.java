@@ -45,7 +45,8 @@ class GpuInfoTest {
         assertTrue(info.matches("(?s).*\\nGPU\\s+no GPU \\(CPU backend\\).*"), info);
         assertTrue(info.matches("(?s).*\\ncuDNN\\s+none \\(CPU backend\\).*"), info);
         assertTrue(info.matches("(?s).*\\nNVIDIA driver\\s+\\S.*"), info);
-        assertTrue(info.matches("(?s).*\\ninference\\s+a copy with batch norms folded into convolutions and weights.*"),
+        assertTrue(info.matches("(?s).*\\ninference\\s+a copy with batch norms folded into convolutions, ReLUs applied"
+                        + " by the convolution or addition.*"),
                 info);
     }
 

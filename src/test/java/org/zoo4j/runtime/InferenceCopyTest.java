@@ -29,10 +29,12 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.ops.transforms.Transforms;
 import org.zoo4j.Zoo;
 import org.zoo4j.base.ConfigException;
 
@@ -90,7 +92,11 @@ class InferenceCopyTest {
         try {
             assertEquals(0, layersOf(copy, BatchNormalization.class));
             assertEquals(21, layersOf(trained, BatchNormalization.class));
-            assertEquals(19, layersOf(copy, ActivationLayer.class), "the ReLUs stay");
+            assertEquals(19, layersOf(trained, ActivationLayer.class));
+            assertEquals(0, layersOf(copy, ActivationLayer.class),
+                    "conv1's and each block's first ReLU are merged into the convolution, each block's last into its sum");
+            assertEquals(9, copy.getConfiguration().getVertices().values().stream()
+                    .filter(v -> v instanceof AddReluVertex).count());
             INDArray actual = copy.outputSingle(false, x.dup());
             // Softmax outputs: the logits' float rounding only
             assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
@@ -100,15 +106,25 @@ class InferenceCopyTest {
             assertTrue(copy.numParams() < trained.numParams());
             requireOneDnn();
             long reorders = 0;
+            int fusing = 0;
             for (var layer : copy.getLayers()) {
                 if (LayerHelpers.helperOf(layer) instanceof OneDnnConvolutionHelper h) {
                     assertTrue(h.inferenceOnly());
                     assertEquals(0, h.fallbackCalls(), layer.conf().getLayer().getLayerName());
                     assertTrue(h.forwardPasses() > 0);
                     reorders += h.weightReorders();
+                    fusing += h.fusedActivations() == h.forwardPasses() ? 1 : 0;
+                    assertTrue(h.fusedActivations() == 0 || h.fusedActivations() == h.forwardPasses());
                 }
             }
             assertTrue(reorders > 0, "the test needs weights that oneDNN reorders");
+            assertEquals(10, fusing, "conv1 and each block's first convolution apply their ReLU themselves");
+            for (var vertex : copy.getVertices()) {
+                if (vertex instanceof AddReluVertex.Impl sum) {
+                    assertEquals(0, sum.nd4jCalls(), vertex.getVertexName());
+                    assertEquals(1, sum.onednnCalls(), vertex.getVertexName());
+                }
+            }
             INDArray again = copy.outputSingle(false, x.dup());
             assertEquals(actual, again);
             long reordersAfter = 0;
@@ -126,8 +142,9 @@ class InferenceCopyTest {
     /**
      * A hand-made graph with each case: log-std and plain variance, locked gamma/beta, a frozen convolution with a
      * bias, a convolution read by two vertices (not folded), a batch norm after something else (not folded), a
-     * batch norm configured with ReLU, which DL4J's layer does not apply (nor may the fold), and ReLU layers after
-     * batch norms.
+     * batch norm configured with ReLU, which DL4J's layer does not apply (nor may the fold), ReLU layers after
+     * batch norms, a ReLU layer straight after a convolution, a convolution with its own ReLU, a leaky ReLU layer, and
+     * a residual sum with a ReLU after it.
      */
     private static ComputationGraph mixed(boolean useLogStd) {
         return mixed(useLogStd, DataType.FLOAT);
@@ -151,7 +168,17 @@ class InferenceCopyTest {
                 .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "n3", "c3")
                 .addLayer("n4", new BatchNormalization.Builder().useLogStd(useLogStd).build(), "add")
                 .addLayer("r4", new ActivationLayer.Builder().activation(Activation.RELU).build(), "n4")
-                .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "r4")
+                .addLayer("c5", new ConvolutionLayer.Builder(1, 1).nOut(4).activation(Activation.IDENTITY).build(),
+                        "r4")
+                .addLayer("r5", new ActivationLayer.Builder().activation(Activation.RELU).build(), "c5")
+                .addLayer("c6", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4)
+                        .activation(Activation.RELU).build(), "r5")
+                .addLayer("r6", new ActivationLayer.Builder().activation(Activation.LEAKYRELU).build(), "c6")
+                .addLayer("c7", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(4)
+                        .activation(Activation.IDENTITY).build(), "r6")
+                .addVertex("sum", new ElementWiseVertex(ElementWiseVertex.Op.Add), "c7", "r6")
+                .addLayer("r7", new ActivationLayer.Builder().activation(Activation.RELU).build(), "sum")
+                .addLayer("pool", new GlobalPoolingLayer.Builder(PoolingType.AVG).build(), "r7")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
                         .activation(Activation.SOFTMAX).build(), "pool")
                 .setOutputs("out").build();
@@ -166,6 +193,9 @@ class InferenceCopyTest {
             ComputationGraph trained = mixed(useLogStd);
             randomiseBatchNorms(trained, useLogStd ? 11 : 12);
             assertEquals(Map.of("c1", "n1", "c2", "n2"), InferenceCopy.batchNormPairs(trained.getConfiguration()));
+            assertEquals(Map.of("c5", "r5"), InferenceCopy.reluPairs(trained.getConfiguration()),
+                    "before the fold only c5 feeds a ReLU directly");
+            assertEquals(Map.of("sum", "r7"), InferenceCopy.addReluPairs(trained.getConfiguration()));
             INDArray x = Nd4j.rand(DataType.FLOAT, 5, 2, 8, 8).subi(0.5);
             INDArray expected = trained.outputSingle(false, x.dup());
             ComputationGraph copy = InferenceCopy.of(trained);
@@ -174,11 +204,27 @@ class InferenceCopyTest {
                 assertNull(copy.getVertex("n2"));
                 assertFalse(copy.getVertex("n3") == null, "c3 is also read by 'add': n3 stays");
                 assertFalse(copy.getVertex("n4") == null);
-                assertFalse(copy.getVertex("r2") == null);
+                assertNull(copy.getVertex("r2"), "c2 (with n2 folded in) applies r2's ReLU");
+                assertFalse(copy.getVertex("r4") == null, "r4 reads a batch norm that stays");
+                assertNull(copy.getVertex("r5"), "c5 applies r5's ReLU");
+                assertFalse(copy.getVertex("r6") == null, "a leaky ReLU is not merged");
+                assertNull(copy.getVertex("r7"), "the sum applies r7's ReLU");
+                assertTrue(copy.getVertex("add") instanceof org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex,
+                        "an addition read by a batch norm stays DL4J's");
                 assertEquals(4, copy.getLayer("c1").getParam("b").length(), "c1 gained a bias");
                 INDArray actual = copy.outputSingle(false, x.dup());
                 assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
                         () -> "useLogStd=" + useLogStd + ": output differs by " + expected.sub(actual).amaxNumber());
+                requireOneDnn();
+                for (String conv : new String[] {"c2", "c5", "c6"}) {
+                    var h = (OneDnnConvolutionHelper) LayerHelpers.helperOf(copy.getLayer(conv));
+                    assertEquals(1, h.fusedActivations(), conv + " applies its ReLU inside the convolution");
+                }
+                for (String conv : new String[] {"c1", "c3", "c7"}) {
+                    var h = (OneDnnConvolutionHelper) LayerHelpers.helperOf(copy.getLayer(conv));
+                    assertEquals(0, h.fusedActivations(), conv + " has no ReLU of its own");
+                }
+                assertEquals(1, ((AddReluVertex.Impl) copy.getVertex("sum")).onednnCalls());
             } finally {
                 copy.close();
             }
@@ -203,6 +249,9 @@ class InferenceCopyTest {
                 INDArray actual = copy.outputSingle(false, x.dup());
                 assertTrue(maxRelativeDifference(expected, actual) < 1e-10,
                         () -> "output differs by " + expected.sub(actual).amaxNumber());
+                var sum = (AddReluVertex.Impl) copy.getVertex("sum");
+                assertEquals(1, sum.nd4jCalls(), "double precision: ND4J's addition and ReLU");
+                assertEquals(0, sum.onednnCalls());
             } finally {
                 copy.close();
             }
@@ -225,6 +274,7 @@ class InferenceCopyTest {
                 ComputationGraph copy = InferenceCopy.of(trained);
                 try {
                     assertNull(copy.getVertex("n2"));
+                    assertNull(copy.getVertex("r5"), "merged here too: DL4J's layer applies the convolution's ReLU");
                     assertFalse(LayerHelpers.helperOf(copy.getLayer("c2")) instanceof OneDnnConvolutionHelper);
                     INDArray actual = copy.outputSingle(false, x.dup());
                     assertTrue(maxRelativeDifference(expected, actual) < 1e-4,
@@ -240,7 +290,7 @@ class InferenceCopyTest {
     @Test
     void theInferenceHelperKeepsItsWeightsAndRefusesBackprop() {
         requireOneDnn();
-        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true);
+        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true, false);
         OneDnnConvolutionHelper training = new OneDnnConvolutionHelper(DataType.FLOAT, true, true);
         INDArray x = Nd4j.rand(DataType.FLOAT, 2, 16, 6, 6).subi(0.5);
         INDArray w = Nd4j.rand(DataType.FLOAT, 16, 16, 3, 3).subi(0.5);
@@ -264,6 +314,46 @@ class InferenceCopyTest {
         assertThrows(IllegalStateException.class, () -> helper.backpropGradient(x, w, b, expected, k, s, p,
                 Nd4j.zeros(DataType.FLOAT, 1, 16), Nd4j.zerosLike(w), new ActivationIdentity(), null, null, null,
                 ConvolutionMode.Truncate, d, CNN2DFormat.NCHW, noWorkspaces));
+    }
+
+    /**
+     * An inference helper of a ReLU layer applies the ReLU in its forward pass and hands that output on as the
+     * activation; an array it did not make gets the ReLU applied as usual.
+     */
+    @Test
+    void theInferenceHelperOfAReluLayerAppliesTheReluItself() {
+        requireOneDnn();
+        OneDnnConvolutionHelper helper = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true, true);
+        OneDnnConvolutionHelper plain = OneDnnConvolutionHelper.forInference(DataType.FLOAT, true, false);
+        LayerWorkspaceMgr noWorkspaces = LayerWorkspaceMgr.noWorkspaces();
+        int[] d = {1, 1};
+        // 3x3 with 32 channels (Winograd where oneDNN has it), 5x5 stride 2, 1x1 with 3 channels
+        int[][] shapes = {{32, 32, 3, 1, 1}, {3, 8, 5, 2, 2}, {3, 5, 1, 1, 0}};
+        for (int[] shape : shapes) {
+            int ic = shape[0];
+            int oc = shape[1];
+            int[] k = {shape[2], shape[2]};
+            int[] s = {shape[3], shape[3]};
+            int[] p = {shape[4], shape[4]};
+            INDArray x = Nd4j.rand(DataType.FLOAT, 2, ic, 9, 9).subi(0.5);
+            INDArray w = Nd4j.rand(DataType.FLOAT, oc, ic, k[0], k[1]).subi(0.5);
+            INDArray b = Nd4j.rand(DataType.FLOAT, 1, oc).subi(0.5);
+            INDArray z = plain.preOutput(x, w, b, k, s, p, null, null, ConvolutionMode.Truncate, d, CNN2DFormat.NCHW,
+                    noWorkspaces);
+            assertTrue(z.minNumber().doubleValue() < 0, "the test needs negative pre-activations");
+            INDArray expected = Transforms.relu(z, true);
+            INDArray fused = helper.preOutput(x, w, b, k, s, p, null, null, ConvolutionMode.Truncate, d,
+                    CNN2DFormat.NCHW, noWorkspaces);
+            assertTrue(maxRelativeDifference(expected, fused) < 1e-6, () -> "differs by "
+                    + expected.sub(fused).amaxNumber());
+            assertSame(fused, helper.activate(fused, new ActivationReLU(), false), "no second pass");
+            INDArray other = z.dup();
+            assertEquals(expected, helper.activate(other, new ActivationReLU(), false),
+                    "an array the forward pass did not make gets its ReLU");
+        }
+        assertEquals(0, helper.fallbackCalls());
+        assertEquals(3, helper.fusedActivations());
+        assertTrue(helper.implementations().contains("with ReLU"), helper::implementations);
     }
 
     private static void requireOneDnn() {
