@@ -2,6 +2,8 @@ package org.zoo4j.sweep;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 import org.sqlite.SQLiteConfig;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
@@ -67,6 +70,11 @@ public final class SweepStore {
     public static final String WORKER = ManagementFactory.getRuntimeMXBean().getName(); // pid@host
 
     private SweepStore(Path db, boolean readOnly) {
+        this(db, readOnly, true);
+    }
+
+    /** {@code wal}: in write-ahead-log mode (every store in use); off only while a new store is made. */
+    private SweepStore(Path db, boolean readOnly, boolean wal) {
         this.url = "jdbc:sqlite:" + db.toAbsolutePath();
         this.config = new SQLiteConfig();
         if (readOnly) {
@@ -75,18 +83,50 @@ public final class SweepStore {
             config.setBusyTimeout(10_000);
             config.setTransactionMode(SQLiteConfig.TransactionMode.DEFERRED);
         } else {
-            config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+            config.setJournalMode(wal ? SQLiteConfig.JournalMode.WAL : SQLiteConfig.JournalMode.DELETE);
             config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
             config.setBusyTimeout(120_000);
             config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
         }
     }
 
-    /** Opens (creating if needed) the store of the sweep in {@code dir}. */
+    /**
+     * Opens (creating if needed) the store of the sweep in {@code dir}. A new store is made with its tables under a
+     * temporary name and then linked in as {@code sweep.db}, so that a reader ({@link #openReadOnly}, the dashboard)
+     * never finds a {@code sweep.db} without them; where two processes create it at once, the first link wins.
+     */
     public static SweepStore open(Path dir) throws IOException {
         Files.createDirectories(dir);
-        SweepStore store = new SweepStore(dir.resolve("sweep.db"), false);
-        store.transaction(c -> {
+        Path db = dir.resolve("sweep.db");
+        if (!Files.exists(db)) {
+            // Empty (SQLite takes it as a new database), with the permissions the umask gives, as sweep.db had
+            Path fresh = Files.createFile(dir.resolve(".sweep-" + UUID.randomUUID() + ".db"));
+            try {
+                // Without a write-ahead log: the tables are in the file itself once committed.
+                new SweepStore(fresh, false, false).createTables();
+                try {
+                    Files.createLink(db, fresh);
+                } catch (FileAlreadyExistsException e) {
+                    // another process put its store in place first: use that one
+                } catch (UnsupportedOperationException | FileSystemException e) {
+                    try {
+                        Files.move(fresh, db); // a file system without hard links; a move never replaces a store
+                    } catch (FileAlreadyExistsException again) {
+                        // another process's store came first
+                    }
+                }
+            } finally {
+                Files.deleteIfExists(fresh);
+                Files.deleteIfExists(Path.of(fresh + "-journal"));
+            }
+        }
+        SweepStore store = new SweepStore(db, false);
+        store.createTables(); // a store from before a table was added gains it
+        return store;
+    }
+
+    private void createTables() throws IOException {
+        transaction(c -> {
             try (Statement s = c.createStatement()) {
                 s.executeUpdate("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
                 s.executeUpdate("CREATE TABLE IF NOT EXISTS trials (number INTEGER PRIMARY KEY, state TEXT NOT NULL, "
@@ -99,7 +139,6 @@ public final class SweepStore {
             }
             return null;
         });
-        return store;
     }
 
     /**

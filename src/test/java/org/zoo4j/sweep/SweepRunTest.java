@@ -13,6 +13,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
@@ -49,6 +52,48 @@ class SweepRunTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * A new store appears with its tables: a reader polling the directory while six threads create the store at once
+     * never finds a {@code sweep.db} it cannot read, the six share one store, and no temporary file is left.
+     */
+    @Test
+    void aNewStoreAppearsWithItsTablesAndCreatorsAtOnceShareOne() throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(6);
+        for (int attempt = 0; attempt < 5; attempt++) {
+            Path sweep = dir.resolve("new-" + attempt);
+            CountDownLatch start = new CountDownLatch(1);
+            List<CompletableFuture<Void>> creators = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                String key = "creator-" + i;
+                creators.add(CompletableFuture.runAsync(() -> {
+                    try {
+                        start.await();
+                        SweepStore.open(sweep).putMeta(key, "here");
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, threads));
+            }
+            CompletableFuture<Void> all = CompletableFuture.allOf(creators.toArray(CompletableFuture[]::new));
+            start.countDown();
+            while (!all.isDone()) {
+                if (SweepStore.exists(sweep)) {
+                    assertEquals(List.of(), SweepStore.openReadOnly(sweep).trials());
+                }
+            }
+            all.get(1, TimeUnit.MINUTES);
+            SweepStore store = SweepStore.openReadOnly(sweep);
+            for (int i = 0; i < 6; i++) {
+                assertEquals("here", store.meta("creator-" + i), "attempt " + attempt + ", creator " + i);
+            }
+            try (var files = Files.list(sweep)) {
+                List<String> names = files.map(f -> f.getFileName().toString()).sorted().toList();
+                assertTrue(names.stream().allMatch(n -> n.startsWith("sweep.db")), names.toString());
+            }
+        }
+        threads.shutdown();
     }
 
     @Test
