@@ -147,8 +147,8 @@ final class ConvolutionPlan {
         if (failure != null) {
             return "not supported by oneDNN here: " + failure;
         }
-        String s = "forward " + fwdPd.impl_info_str().getString() + (reluAfter ? " with ReLU" : "") + (src.reordered() ? " (src reordered)" : "")
-                + (dst.reordered() ? " (dst reordered)" : "");
+        String s = "forward " + fwdPd.impl_info_str().getString() + (reluAfter ? " with ReLU" : "")
+                + (src.reordered() ? " (src reordered)" : "") + (dst.reordered() ? " (dst reordered)" : "");
         if (bwd != null) {
             s += "; backward data " + bwd.dataPd.impl_info_str().getString() + ", backward weights "
                     + bwd.weightsPd.impl_info_str().getString()
@@ -160,8 +160,8 @@ final class ConvolutionPlan {
     }
 
     /**
-     * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the forward-layout weights from earlier in this step are
-     * current.
+     * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the
+     * forward-layout weights from earlier in this step are current.
      */
     void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address) {
         stream s = OneDnn.stream();

@@ -31,25 +31,25 @@ import org.zoo4j.base.Choices;
  * convolution: its weights scaled per output channel by {@code gamma / sqrt(var + eps)} and its bias set to
  * {@code beta + (bias - mean) * gamma / sqrt(var + eps)}, from the running statistics. The batch norm's pass over the
  * convolution's output is gone; the outputs equal the original's at inference to float rounding. PyTorch's
- * {@code torch.fx} fusion and TorchScript's {@code optimize_for_inference} do the same. Then every plain-ReLU activation
- * layer that reads such a convolution alone (with or without a batch norm folded into it) becomes that convolution's
- * activation, and the convolution's inference helper applies it inside oneDNN's convolution (a post-op): a
- * convolution -> batch norm -> ReLU chain is one pass over its output where it was three. And every plain-ReLU layer
+ * {@code torch.fx} fusion and TorchScript's {@code optimize_for_inference} do the same. Then every plain-ReLU
+ * activation layer that reads such a convolution alone (with or without a batch norm folded into it) becomes that
+ * convolution's activation, which the convolution's inference helper applies inside oneDNN's convolution (a post-op):
+ * a convolution -> batch norm -> ReLU chain is one pass over its output where it was three. And every plain-ReLU layer
  * after a two-input addition that nothing else reads (a residual block's end) joins it in an {@link AddReluVertex}.
  *
  * <p>A pair is folded where the convolution is a plain 2D one (exact class, also inside DL4J's frozen-layer wrappers)
  * with the identity activation and NCHW data, its output goes to the batch norm alone, and the batch norm (NCHW, no
- * input preprocessor) reads nothing else; a ReLU is merged under the same conditions ({@link #reluPairs}). Anything
- * else is copied as it is. The copy has no updater state and is meant
- * for {@code output}: its convolutions' helpers keep their weights reordered for oneDNN from one call to the next and
- * have no backward pass ({@link LayerHelpers#installForInference}), so its parameters are not to be changed. The
- * original is not changed.
+ * input preprocessor) reads nothing else; ReLUs are merged under like conditions ({@link #reluPairs},
+ * {@link #addReluPairs}). Anything else is copied as it is. The copy has no updater state and is meant for
+ * {@code output}: its convolutions' helpers keep their weights reordered for oneDNN from one call to the next and
+ * have no backward pass ({@link LayerHelpers#installForInference}), nor has an {@link AddReluVertex}, so its
+ * parameters are not to be changed. The original is not changed.
  */
 public final class InferenceCopy {
     /**
      * Set to {@code false} ({@code -Dzoo4j.inferenceCopy=false}) to run inference (prediction, evaluation, a run's final
-     * test, the benchmark's inference) on the network as trained: batch norms as separate layers, the convolutions'
-     * weights reordered on every call.
+     * test, the benchmark's inference) on the network as trained: batch norms and ReLUs as separate layers, the
+     * convolutions' weights reordered on every call.
      */
     public static final String SWITCH = "zoo4j.inferenceCopy";
 
@@ -109,10 +109,10 @@ public final class InferenceCopy {
     }
 
     /**
-     * The (convolution, ReLU) vertex names {@link #of} merges, in the graph's order: a plain-ReLU activation layer whose
-     * only input is a plain 2D convolution (NCHW, identity activation) that nothing else reads and that is no network
-     * output. Seen on {@code conf} as it is: {@link #of} asks after folding the batch norms, so a convolution -> batch
-     * norm -> ReLU chain is one convolution with its ReLU.
+     * The (convolution, ReLU) vertex names {@link #of} merges, in the graph's order: a plain-ReLU activation layer
+     * whose only input is a plain 2D convolution (NCHW, identity activation) that nothing else reads and that is no
+     * network output. Seen on {@code conf} as it is: {@link #of} asks after folding the batch norms, so a
+     * convolution -> batch norm -> ReLU chain is one convolution with its ReLU.
      */
     static Map<String, String> reluPairs(ComputationGraphConfiguration conf) {
         Map<String, Integer> readers = readers(conf);

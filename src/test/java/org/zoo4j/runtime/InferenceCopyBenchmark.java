@@ -14,11 +14,11 @@ import org.zoo4j.bench.BenchNetwork;
 /**
  * Inference copies with and without their ReLUs fused into the operation before them (ReLU layers merged into the
  * convolution they read, {@link InferenceCopy#reluPairs}, or into the addition they read, {@link AddReluVertex}, and a
- * convolution's own ReLU applied by oneDNN's primitive),
- * timed in one process on the same batch: A (without: ReLUs as separate passes) and B (with) in turn, the order alternating, so that a
- * shared machine's drift affects both alike; where separate processes are compared, one process's speed varies by
- * more than this change. Prints each round's milliseconds per call and the speed ratio B / A (above 1: merged is
- * faster), then the median ratio, and how many ReLU layers and convolutions that apply a ReLU each copy has. Run:
+ * convolution's own ReLU applied by oneDNN's primitive), timed in one process on the same batch: A (without: ReLUs as
+ * passes of their own) and B (with) in turn, the order alternating, so that a shared machine's drift affects both
+ * alike; where separate processes are compared, one process's speed varies by as much as this change. Prints each
+ * round's milliseconds per call and the speed ratio B / A (above 1: fused is faster), then the median ratio, and how
+ * many ReLU layers, convolutions applying a ReLU and additions with a ReLU each copy has. Run:
  * <pre>
  * mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath
  * java -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
@@ -34,8 +34,9 @@ public final class InferenceCopyBenchmark {
         String[] names = (args.length > 0 ? args[0] : "resnet20,vgg16-bn,alexnet-small,lenet5").split(",");
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 11;
         double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 1.5;
-        System.out.println("# inference copies, ReLUs as passes of their own (A) against fused into the operation before them (B); " + rounds
-                + " rounds of about " + seconds + " s per side; threads " + Nd4j.getEnvironment().maxMasterThreads());
+        System.out.println("# inference copies, ReLUs as passes of their own (A) against fused into the operation"
+                + " before them (B); " + rounds + " rounds of about " + seconds + " s per side; threads "
+                + Nd4j.getEnvironment().maxMasterThreads());
         for (String name : names) {
             BenchNetwork network = BenchNetwork.named(name);
             ComputationGraph trained = Zoo.create(network.model(), network.settings());
@@ -50,7 +51,8 @@ public final class InferenceCopyBenchmark {
             time(a, x, 3); // warm-up: primitives made, weights reordered, workspaces sized
             time(b, x, 3);
             int calls = Math.max(1, (int) Math.round(seconds / (0.001 * time(a, x, 2))));
-            System.out.printf(Locale.ROOT, "## %s, batch %d: ReLU layers %d (A) -> %d (B), convolutions applying a ReLU %d"
+            System.out.printf(Locale.ROOT, "## %s, batch %d: ReLU layers %d (A) -> %d (B), convolutions applying a"
+                    + " ReLU %d"
                     + " (A) -> %d (B), additions with a ReLU %d (A) -> %d (B); outputs differ by at most %.2e; %d calls"
                     + " per side and round%n", name, network.inferBatch(), relus(a), relus(b), fusing(a), fusing(b),
                     sums(a), sums(b), difference, calls);
@@ -89,8 +91,9 @@ public final class InferenceCopyBenchmark {
     }
 
     private static long fusing(ComputationGraph graph) {
-        return Arrays.stream(graph.getLayers()).filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnConvolutionHelper h
-                && h.fusedActivations() > 0).count();
+        return Arrays.stream(graph.getLayers())
+                .filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnConvolutionHelper h && h.fusedActivations() > 0)
+                .count();
     }
 
     private static long sums(ComputationGraph graph) {

@@ -94,7 +94,7 @@ class InferenceCopyTest {
             assertEquals(21, layersOf(trained, BatchNormalization.class));
             assertEquals(19, layersOf(trained, ActivationLayer.class));
             assertEquals(0, layersOf(copy, ActivationLayer.class),
-                    "conv1's and each block's first ReLU are merged into the convolution, each block's last into its sum");
+                    "conv1's and each block's first ReLU join their convolution, each block's last its sum");
             assertEquals(9, copy.getConfiguration().getVertices().values().stream()
                     .filter(v -> v instanceof AddReluVertex).count());
             INDArray actual = copy.outputSingle(false, x.dup());
