@@ -1,7 +1,6 @@
 package org.zoo4j.runtime;
 
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.binary;
@@ -96,15 +95,7 @@ public final class AddReluVertex extends org.deeplearning4j.nn.conf.graph.GraphV
 
     /** The vertex in a graph. */
     static final class Impl extends BaseGraphVertex {
-        /** Shapes kept; the least recently used beyond this are dropped (the last batch of a set is smaller). */
-        private static final int MAX_PLANS = 4;
-
-        private final Map<Shape4, Plan> plans = new LinkedHashMap<>(8, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<Shape4, Plan> eldest) {
-                return size() > MAX_PLANS;
-            }
-        };
+        private final Map<Shape4, Plan> plans = OneDnn.plans();
         private final OneDnn.Address address = new OneDnn.Address();
         private long onednnCalls;
         private long nd4jCalls;

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -90,22 +91,10 @@ public final class InferenceCopy {
 
     /** The (convolution, batch norm) vertex names {@link #of} folds, in the graph's order. */
     public static Map<String, String> batchNormPairs(ComputationGraphConfiguration conf) {
-        Map<String, Integer> readers = readers(conf);
-        Map<String, String> pairs = new LinkedHashMap<>();
-        for (var e : conf.getVertices().entrySet()) {
-            List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
-            if (!(e.getValue() instanceof LayerVertex norm) || norm.getPreProcessor() != null || inputs.size() != 1
-                    || !(unwrap(norm.getLayerConf().getLayer()) instanceof BatchNormalization bn)
-                    || bn.getClass() != BatchNormalization.class || bn.getCnn2DFormat() != CNN2DFormat.NCHW) {
-                continue;
-            }
-            String convName = inputs.get(0);
-            if (plainConvolution(conf, convName)
-                    && readers.getOrDefault(convName, 0) == 1 && !conf.getNetworkOutputs().contains(convName)) {
-                pairs.put(convName, e.getKey());
-            }
-        }
-        return pairs;
+        return pairs(conf, vertex -> vertex instanceof LayerVertex norm && norm.getPreProcessor() == null
+                && unwrap(norm.getLayerConf().getLayer()) instanceof BatchNormalization bn
+                && bn.getClass() == BatchNormalization.class && bn.getCnn2DFormat() == CNN2DFormat.NCHW,
+                in -> plainConvolution(conf, in));
     }
 
     /**
@@ -115,20 +104,7 @@ public final class InferenceCopy {
      * convolution -> batch norm -> ReLU chain is one convolution with its ReLU.
      */
     static Map<String, String> reluPairs(ComputationGraphConfiguration conf) {
-        Map<String, Integer> readers = readers(conf);
-        Map<String, String> pairs = new LinkedHashMap<>();
-        for (var e : conf.getVertices().entrySet()) {
-            List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
-            if (!plainRelu(e.getValue()) || inputs.size() != 1) {
-                continue;
-            }
-            String convName = inputs.get(0);
-            if (plainConvolution(conf, convName) && readers.getOrDefault(convName, 0) == 1
-                    && !conf.getNetworkOutputs().contains(convName)) {
-                pairs.put(convName, e.getKey());
-            }
-        }
-        return pairs;
+        return pairs(conf, InferenceCopy::plainRelu, in -> plainConvolution(conf, in));
     }
 
     /**
@@ -137,19 +113,32 @@ public final class InferenceCopy {
      * output.
      */
     static Map<String, String> addReluPairs(ComputationGraphConfiguration conf) {
-        Map<String, Integer> readers = readers(conf);
+        return pairs(conf, InferenceCopy::plainRelu, in -> conf.getVertices().get(in) instanceof ElementWiseVertex add
+                && add.getClass() == ElementWiseVertex.class && add.getOp() == ElementWiseVertex.Op.Add
+                && conf.getVertexInputs().getOrDefault(in, List.of()).size() == 2);
+    }
+
+    /**
+     * (source, follower) vertex names, in the graph's order, where the follower has one input, the source, which
+     * nothing else reads and which is no network output.
+     */
+    private static Map<String, String> pairs(ComputationGraphConfiguration conf,
+                                             Predicate<org.deeplearning4j.nn.conf.graph.GraphVertex> follower,
+                                             Predicate<String> source) {
+        Map<String, Integer> readers = new LinkedHashMap<>();
+        for (List<String> inputs : conf.getVertexInputs().values()) {
+            for (String in : inputs) {
+                readers.merge(in, 1, Integer::sum);
+            }
+        }
         Map<String, String> pairs = new LinkedHashMap<>();
         for (var e : conf.getVertices().entrySet()) {
             List<String> inputs = conf.getVertexInputs().getOrDefault(e.getKey(), List.of());
-            if (!plainRelu(e.getValue()) || inputs.size() != 1) {
-                continue;
-            }
-            String addName = inputs.get(0);
-            if (conf.getVertices().get(addName) instanceof ElementWiseVertex add
-                    && add.getClass() == ElementWiseVertex.class && add.getOp() == ElementWiseVertex.Op.Add
-                    && conf.getVertexInputs().getOrDefault(addName, List.of()).size() == 2
-                    && readers.getOrDefault(addName, 0) == 1 && !conf.getNetworkOutputs().contains(addName)) {
-                pairs.put(addName, e.getKey());
+            if (inputs.size() == 1 && follower.test(e.getValue())) {
+                String in = inputs.get(0);
+                if (source.test(in) && readers.getOrDefault(in, 0) == 1 && !conf.getNetworkOutputs().contains(in)) {
+                    pairs.put(in, e.getKey());
+                }
             }
         }
         return pairs;
@@ -167,16 +156,6 @@ public final class InferenceCopy {
                 && unwrap(conv.getLayerConf().getLayer()) instanceof ConvolutionLayer c
                 && c.getClass() == ConvolutionLayer.class && c.getCnn2dDataFormat() == CNN2DFormat.NCHW
                 && c.getActivationFn() instanceof ActivationIdentity;
-    }
-
-    private static Map<String, Integer> readers(ComputationGraphConfiguration conf) {
-        Map<String, Integer> readers = new LinkedHashMap<>();
-        for (List<String> inputs : conf.getVertexInputs().values()) {
-            for (String in : inputs) {
-                readers.merge(in, 1, Integer::sum);
-            }
-        }
-        return readers;
     }
 
     /** Points every reader of a removed vertex (and the network's outputs) at the vertex that took its place. */

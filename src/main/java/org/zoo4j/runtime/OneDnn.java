@@ -3,7 +3,9 @@ package org.zoo4j.runtime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.bytedeco.dnnl.dnnl_version_t;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.memory;
@@ -14,7 +16,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * oneDNN through its JavaCPP presets ({@code org.bytedeco:dnnl}): whether the natives loaded, the CPU engine, a stream
- * and reusable scratch memory per thread. Used by {@link OneDnnConvolutionHelper}.
+ * and reusable scratch memory per thread. Used by {@link OneDnnConvolutionHelper}, {@link OneDnnBatchNormHelper} and
+ * {@link AddReluVertex}.
  *
  * <p>This is a second copy of oneDNN beside the one linked into libnd4j (which is not exported, so the two do not
  * clash). The preset's library is built with OpenMP and asks for {@code libgomp.so.1}; ND4J has loaded its own
@@ -84,6 +87,22 @@ final class OneDnn {
         } catch (IOException | RuntimeException e) {
             return -1;
         }
+    }
+
+    /** How many shapes' primitives a helper or vertex keeps ({@link #plans}). */
+    static final int PLANS_KEPT = 4;
+
+    /**
+     * A map of one helper's or vertex's primitives by shape that keeps the {@value #PLANS_KEPT} most recently used (a
+     * layer sees a few shapes: the last batch of an epoch is smaller); the rest are dropped.
+     */
+    static <K, V> Map<K, V> plans() {
+        return new LinkedHashMap<>(8, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
+                return size() > PLANS_KEPT;
+            }
+        };
     }
 
     /** The native address of an array's first element. */

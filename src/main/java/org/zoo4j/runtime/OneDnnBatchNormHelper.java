@@ -1,6 +1,5 @@
 package org.zoo4j.runtime;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
 import org.bytedeco.dnnl.batch_normalization_backward;
@@ -46,16 +45,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * instance (a layer is used by one thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
-    /** Shapes kept per layer; the least recently used beyond this are dropped. */
-    private static final int MAX_PLANS = 4;
-
     private final ChannelPassBatchNormHelper fallback;
-    private final Map<Key, Plan> plans = new LinkedHashMap<>(8, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Key, Plan> eldest) {
-            return size() > MAX_PLANS;
-        }
-    };
+    private final Map<Key, Plan> plans = OneDnn.plans();
     private final OneDnn.Address address = new OneDnn.Address();
     /** Batch statistics of the last training forward pass taken here, outside workspaces; null: the fallback's. */
     private INDArray batchMean;

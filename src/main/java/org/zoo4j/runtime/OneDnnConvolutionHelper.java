@@ -1,7 +1,6 @@
 package org.zoo4j.runtime;
 
 import java.lang.ref.WeakReference;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
@@ -63,9 +62,6 @@ import org.nd4j.linalg.api.shape.Shape;
  * thread at a time); the calls are synchronized anyway.
  */
 final class OneDnnConvolutionHelper implements ConvolutionHelper {
-    /** Shapes kept per layer; the least recently used beyond this are dropped. */
-    private static final int MAX_PLANS = 4;
-
     private final DirectConvolutionHelper fallback;
     private final boolean reuseForwardOutput;
     private final boolean hasBias;
@@ -73,12 +69,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final boolean inferenceOnly;
     /** Whether the forward pass applies the layer's ReLU itself (inference helpers of plain-ReLU layers only). */
     private final boolean reluAfter;
-    private final Map<ConvolutionShape, ConvolutionPlan> plans = new LinkedHashMap<>(8, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<ConvolutionShape, ConvolutionPlan> eldest) {
-            return size() > MAX_PLANS;
-        }
-    };
+    private final Map<ConvolutionShape, ConvolutionPlan> plans = OneDnn.plans();
     private final OneDnn.Address address = new OneDnn.Address();
 
     private WeakReference<INDArray> lastInput = new WeakReference<>(null);
