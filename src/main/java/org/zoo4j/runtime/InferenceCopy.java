@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
@@ -158,13 +159,36 @@ public final class InferenceCopy {
                 && c.getActivationFn() instanceof ActivationIdentity;
     }
 
-    /** Points every reader of a removed vertex (and the network's outputs) at the vertex that took its place. */
-    private static void rename(ComputationGraphConfiguration conf, Map<String, String> renamed) {
+    /**
+     * For each (source, follower) pair: {@code takeOver} makes the source do the follower's work, the follower is
+     * removed, and every reader of the follower (and the network's outputs) reads the source instead.
+     */
+    private static void merge(ComputationGraphConfiguration conf, Map<String, String> pairs,
+                              Consumer<String> takeOver) {
+        Map<String, String> renamed = new LinkedHashMap<>();
+        for (var p : pairs.entrySet()) {
+            takeOver.accept(p.getKey());
+            conf.getVertices().remove(p.getValue());
+            conf.getVertexInputs().remove(p.getValue());
+            renamed.put(p.getValue(), p.getKey());
+        }
         for (List<String> inputs : conf.getVertexInputs().values()) {
             inputs.replaceAll(in -> renamed.getOrDefault(in, in));
         }
         conf.setNetworkOutputs(new ArrayList<>(conf.getNetworkOutputs()));
         conf.getNetworkOutputs().replaceAll(out -> renamed.getOrDefault(out, out));
+    }
+
+    /**
+     * The convolution of vertex {@code name}, taken out of any frozen wrapper (the copy is for inference only), to be
+     * changed in place.
+     */
+    private static ConvolutionLayer convolution(ComputationGraphConfiguration conf, String name) {
+        LayerVertex vertex = (LayerVertex) conf.getVertices().get(name);
+        ConvolutionLayer conv = (ConvolutionLayer) unwrap(vertex.getLayerConf().getLayer());
+        conv.setLayerName(name);
+        vertex.getLayerConf().setLayer(conv);
+        return conv;
     }
 
     /** The copy (see the class comment), its layer helpers installed. */
@@ -179,43 +203,16 @@ public final class InferenceCopy {
     static ComputationGraph of(ComputationGraph trained, boolean fuseRelus) {
         ComputationGraphConfiguration conf = trained.getConfiguration().clone();
         Map<String, String> pairs = batchNormPairs(conf);
-        Map<String, String> renamed = new LinkedHashMap<>();
-        for (var p : pairs.entrySet()) {
-            LayerVertex convVertex = (LayerVertex) conf.getVertices().get(p.getKey());
-            // The copy is for inference only: the convolution loses any frozen wrapper and gains a bias. It keeps its
-            // identity activation: DL4J's batch-norm layer never applies the activation it is configured with.
-            ConvolutionLayer conv = (ConvolutionLayer) unwrap(convVertex.getLayerConf().getLayer());
-            conv.setHasBias(true);
-            conv.setLayerName(p.getKey());
-            convVertex.getLayerConf().setLayer(conv);
-            conf.getVertices().remove(p.getValue());
-            conf.getVertexInputs().remove(p.getValue());
-            renamed.put(p.getValue(), p.getKey());
+        // The convolution gains a bias. It keeps its identity activation: DL4J's batch-norm layer never applies the
+        // activation it is configured with.
+        merge(conf, pairs, conv -> convolution(conf, conv).setHasBias(true));
+        if (fuseRelus) {
+            // Then each plain ReLU that reads a convolution alone becomes that convolution's activation, which its
+            // inference helper applies inside the convolution (LayerHelpers.installForInference).
+            merge(conf, reluPairs(conf), conv -> convolution(conf, conv).setActivationFn(new ActivationReLU()));
+            // And each plain ReLU after a two-input addition (a residual block's end) joins it in one vertex.
+            merge(conf, addReluPairs(conf), add -> conf.getVertices().put(add, new AddReluVertex()));
         }
-        rename(conf, renamed);
-        // Then each plain ReLU that reads a convolution alone becomes that convolution's activation, which its
-        // inference helper applies inside the convolution (LayerHelpers.installForInference).
-        renamed.clear();
-        for (var p : (fuseRelus ? reluPairs(conf) : Map.<String, String>of()).entrySet()) {
-            LayerVertex convVertex = (LayerVertex) conf.getVertices().get(p.getKey());
-            ConvolutionLayer conv = (ConvolutionLayer) unwrap(convVertex.getLayerConf().getLayer());
-            conv.setActivationFn(new ActivationReLU());
-            conv.setLayerName(p.getKey());
-            convVertex.getLayerConf().setLayer(conv);
-            conf.getVertices().remove(p.getValue());
-            conf.getVertexInputs().remove(p.getValue());
-            renamed.put(p.getValue(), p.getKey());
-        }
-        rename(conf, renamed);
-        // And each plain ReLU after a two-input addition (a residual block's end) joins the addition in one vertex.
-        renamed.clear();
-        for (var p : (fuseRelus ? addReluPairs(conf) : Map.<String, String>of()).entrySet()) {
-            conf.getVertices().put(p.getKey(), new AddReluVertex());
-            conf.getVertices().remove(p.getValue());
-            conf.getVertexInputs().remove(p.getValue());
-            renamed.put(p.getValue(), p.getKey());
-        }
-        rename(conf, renamed);
         conf.setTopologicalOrder(null);
         conf.setTopologicalOrderStr(null);
         ComputationGraph copy = new ComputationGraph(conf);
