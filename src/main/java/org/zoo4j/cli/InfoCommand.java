@@ -1,6 +1,10 @@
 package org.zoo4j.cli;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
+import com.sun.management.VMOption;
+import java.lang.management.ManagementFactory;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.Table;
 import org.zoo4j.runtime.Backend;
@@ -48,8 +52,24 @@ final class InfoCommand implements Callable<Integer> {
         table.row("cores", info.cores());
         table.row("ND4J threads", info.threads());
         table.row("max heap", Table.si(info.maxHeap()) + "B");
+        table.row("garbage collector", collector());
         table.row("max off-heap", Table.si(info.maxOffHeap()) + "B");
         table.print(System.out);
         return 0;
+    }
+
+    /** The JVM's collectors by name and, where it was given (-Xmn), the young generation's size. */
+    private static String collector() {
+        String names = ManagementFactory.getGarbageCollectorMXBeans().stream().map(b -> b.getName())
+                .collect(Collectors.joining(", "));
+        HotSpotDiagnosticMXBean hotSpot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+        if (hotSpot == null) {
+            return names;
+        }
+        VMOption young = hotSpot.getVMOption("MaxNewSize");
+        if (young.getOrigin() == VMOption.Origin.DEFAULT || young.getOrigin() == VMOption.Origin.ERGONOMIC) {
+            return names;
+        }
+        return names + "; young generation " + Long.parseLong(young.getValue()) / (1 << 20) + " MiB";
     }
 }

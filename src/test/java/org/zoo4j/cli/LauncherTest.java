@@ -16,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The {@code zoo4j} launcher script, run with a stand-in {@code java} that prints what it was given: under a locale
- * that cannot name non-ASCII files (LANG=C) it switches the JVM to a UTF-8 one, and leaves a UTF-8 locale alone.
+ * that cannot name non-ASCII files (LANG=C) it switches the JVM to a UTF-8 one, and leaves a UTF-8 locale alone; its
+ * JVM options are its defaults followed by the user's, and a collector the user names replaces the default one.
  */
 class LauncherTest {
     @TempDir
@@ -50,5 +51,17 @@ class LauncherTest {
                     env + ": " + out);
         }
         assertTrue(launch(Map.of("LANG", "en_US.UTF-8")).contains("LC_ALL= "), "a UTF-8 locale is kept");
+    }
+
+    @Test
+    void userJvmOptionsFollowTheDefaultsAndANamedCollectorReplacesTheDefaultOne() throws Exception {
+        String defaults = "args=-Xmx4g -XX:+UseSerialGC -Xmn64m ";
+        assertTrue(launch(Map.of()).contains(defaults + "--add-opens"), "no JAVA_OPTS: the defaults alone");
+        String more = launch(Map.of("JAVA_OPTS", "-Xmx8g -Dzoo4j.inferenceCopy=false"));
+        assertTrue(more.contains(defaults + "-Xmx8g -Dzoo4j.inferenceCopy=false --add-opens"),
+                "the user's options after the defaults, so that a later -Xmx wins: " + more);
+        String g1 = launch(Map.of("JAVA_OPTS", "-XX:+UseG1GC -XX:MaxGCPauseMillis=50"));
+        assertTrue(g1.contains("args=-Xmx4g -XX:+UseG1GC -XX:MaxGCPauseMillis=50 --add-opens"),
+                "another collector: no serial collector, no young generation of the default's size: " + g1);
     }
 }
