@@ -153,12 +153,12 @@ public final class AddReluVertex extends org.deeplearning4j.nn.conf.graph.GraphV
             if (!OneDnn.available()) {
                 return null;
             }
-            Shape4 key = new Shape4(a.size(0), a.size(1), a.size(2), a.size(3));
+            Shape4 key = new Shape4(a);
             Plan plan = plans.computeIfAbsent(key, Plan::create);
             return plan.usable() ? plan : null;
         }
 
-        private static boolean plain(INDArray x) {
+        static boolean plain(INDArray x) {
             return x.rank() == 4 && x.dataType() == DataType.FLOAT && x.ordering() == 'c'
                     && Shape.hasDefaultStridesForShape(x) && !x.isEmpty();
         }
@@ -195,11 +195,14 @@ public final class AddReluVertex extends org.deeplearning4j.nn.conf.graph.GraphV
         }
     }
 
-    private record Shape4(long n, long c, long h, long w) {
+    record Shape4(long n, long c, long h, long w) {
+        Shape4(INDArray a) {
+            this(a.size(0), a.size(1), a.size(2), a.size(3));
+        }
     }
 
-    /** The binary primitive for one shape, made once, its three buffers bound per call. */
-    private static final class Plan {
+    /** The binary primitive for one shape (max(0, a + b)), made once, its three buffers bound per call. */
+    static final class Plan {
         private final binary primitive;
         private final memory src0;
         private final memory src1;

@@ -38,6 +38,11 @@ import org.zoo4j.base.ConfigException;
  * about to be trained or run. Convolution layers inside DL4J's frozen-layer
  * wrappers (transfer learning) get the convolution helper too: a frozen layer runs its forward pass only.
  *
+ * <p>In a graph, a plain ReLU layer that is the only consumer of a batch-norm layer (with zoo4j's oneDNN helper) or of
+ * a two-input element-wise addition takes its ReLU from there in training ({@link FusedRelu}): the batch norm runs
+ * oneDNN's primitive with the ReLU fused, the addition is replaced by {@link ResidualAddVertex}, and the ReLU layer
+ * passes through ({@value #FUSE_RELU}{@code =false} keeps them apart).
+ *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
  * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
  * on); anything else is left as it is, and so is everything if the field cannot be set (another DL4J version): the
@@ -75,10 +80,16 @@ public final class LayerHelpers {
      * {@link #batchNormPath()} says which is active ({@code ./zoo4j info} shows it).
      */
     public static final String BATCH_NORM = "zoo4j.batchNorm";
+    /**
+     * Set to {@code false} ({@code -Dzoo4j.fuseRelu=false}) to keep each plain ReLU layer's passes of its own in
+     * training, where it would otherwise be applied inside the batch norm or residual addition before it.
+     */
+    public static final String FUSE_RELU = "zoo4j.fuseRelu";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
     private static final Field LAYER_VERTEX_LAYER = field(LayerVertex.class, "layer");
+    private static final Field GRAPH_VERTICES_MAP = field(ComputationGraph.class, "verticesMap");
 
     private LayerHelpers() {
     }
@@ -153,7 +164,58 @@ public final class LayerHelpers {
                 log.debug("left DL4J's helper on {}: {}", layer.getClass().getSimpleName(), e.toString());
             }
         }
+        if (!inferenceOnly && model instanceof ComputationGraph graph && Choices.flag(FUSE_RELU, true)) {
+            fuseRelus(graph);
+        }
         return installed;
+    }
+
+    /**
+     * Links each plain ReLU layer whose vertex reads only the output of a batch-norm layer with zoo4j's oneDNN helper,
+     * or of a two-input element-wise addition, and is that output's only reader, to it ({@link FusedRelu}); the
+     * addition becomes a {@link ResidualAddVertex}. Returns how many ReLU layers were linked.
+     */
+    static int fuseRelus(ComputationGraph graph) {
+        GraphVertex[] vertices = graph.getVertices();
+        int linked = 0;
+        for (GraphVertex vertex : vertices) {
+            if (!(vertex instanceof LayerVertex reluVertex) || !(reluVertex.getLayer() instanceof ReluActivationLayer relu)
+                    || relu.fusedBefore() != null || reluVertex.getLayerPreProcessor() != null
+                    || relu.conf().getLayer().getIDropout() != null || reluVertex.getInputVertices() == null
+                    || reluVertex.getInputVertices().length != 1) {
+                continue;
+            }
+            GraphVertex before = vertices[reluVertex.getInputVertices()[0].getVertexIndex()];
+            if (before.getOutputVertices() == null || before.getOutputVertices().length != 1 || before.isOutputVertex()) {
+                continue; // another vertex reads the output before the ReLU, or the graph returns it
+            }
+            try {
+                if (before instanceof LayerVertex bnVertex && bnVertex.getLayer().getClass() == BatchNormalization.class
+                        && helperOf(bnVertex.getLayer()) instanceof OneDnnBatchNormHelper helper) {
+                    helper.fuseFollowingRelu();
+                    relu.takeReluFrom(helper);
+                    linked++;
+                } else if (before.getClass() == org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex.class
+                        && before.getInputVertices() != null && before.getInputVertices().length == 2
+                        && GRAPH_VERTICES_MAP != null
+                        && graph.getConfiguration().getVertices().get(before.getVertexName())
+                        instanceof org.deeplearning4j.nn.conf.graph.ElementWiseVertex conf
+                        && conf.getOp() == org.deeplearning4j.nn.conf.graph.ElementWiseVertex.Op.Add) {
+                    var add = new ResidualAddVertex(graph,
+                            (org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex) before,
+                            graph.getConfiguration().getDataType());
+                    @SuppressWarnings("unchecked")
+                    var byName = (Map<String, GraphVertex>) GRAPH_VERTICES_MAP.get(graph);
+                    vertices[add.getVertexIndex()] = add;
+                    byName.put(add.getVertexName(), add);
+                    relu.takeReluFrom(add);
+                    linked++;
+                }
+            } catch (IllegalAccessException | RuntimeException e) {
+                log.debug("left the ReLU after {} unfused: {}", before.getVertexName(), e.toString());
+            }
+        }
+        return linked;
     }
 
     /**

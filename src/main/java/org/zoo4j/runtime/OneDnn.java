@@ -35,7 +35,11 @@ final class OneDnn {
 
     private static Loaded load() {
         try {
-            Backend.init(); // ND4J's natives (and its libgomp) first
+            BackendInfo backend = Backend.init(); // ND4J's natives (and its libgomp) first
+            if (!"CPU".equalsIgnoreCase(backend.backend())) { // arrays in GPU memory: not for a CPU engine
+                return new Loaded(null, null, "ND4J backend " + backend.backend() + ": zoo4j calls oneDNN on CPU arrays"
+                        + " only");
+            }
             dnnl_version_t v = org.bytedeco.dnnl.global.dnnl.dnnl_version();
             String version = v.major() + "." + v.minor() + "." + v.patch();
             return new Loaded(new engine(engine.kind.cpu, 0), version, null);
