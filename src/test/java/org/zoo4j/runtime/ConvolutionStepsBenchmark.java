@@ -20,7 +20,8 @@ import org.zoo4j.bench.BenchNetwork;
  * dl4j; zoo4j's batch-norm and ReLU helpers in all of them), copies with the same weights in one process, a step
  * each in turn with the order rotating, on random batches: median step time per path and the quartiles of the
  * per-step ratio against the first path. What {@code ./zoo4j bench --mode helpers} does for zoo4j's helpers against
- * DL4J's, here for the convolution paths alone. Run:
+ * DL4J's, here for the convolution paths alone. A path may carry other settings for its copy, read when its helpers
+ * are installed: {@code onednn:zoo4j.fuseRelu=false} is the oneDNN path with each ReLU's forward pass apart. Run:
  * <pre>
  * mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath
  * java -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
@@ -42,15 +43,26 @@ public final class ConvolutionStepsBenchmark {
         List<ComputationGraph> nets = new ArrayList<>();
         for (String path : paths) {
             ComputationGraph net = base.clone();
-            String before = System.getProperty(LayerHelpers.CONVOLUTION);
-            System.setProperty(LayerHelpers.CONVOLUTION, path);
+            String[] parts = path.split(":");
+            List<String[]> settings = new ArrayList<>();
+            settings.add(new String[] {LayerHelpers.CONVOLUTION, parts[0]});
+            for (int i = 1; i < parts.length; i++) {
+                settings.add(parts[i].split("=", 2));
+            }
+            List<String> before = new ArrayList<>();
+            for (String[] setting : settings) {
+                before.add(System.getProperty(setting[0]));
+                System.setProperty(setting[0], setting[1]);
+            }
             try {
                 LayerHelpers.install(net);
             } finally {
-                if (before == null) {
-                    System.clearProperty(LayerHelpers.CONVOLUTION);
-                } else {
-                    System.setProperty(LayerHelpers.CONVOLUTION, before);
+                for (int i = 0; i < settings.size(); i++) {
+                    if (before.get(i) == null) {
+                        System.clearProperty(settings.get(i)[0]);
+                    } else {
+                        System.setProperty(settings.get(i)[0], before.get(i));
+                    }
                 }
             }
             nets.add(net);

@@ -460,8 +460,11 @@ class LayerHelpersTest {
             assertEquals("zoo4j's passes of libnd4j's ops (zoo4j.batchNorm=nd4j)", LayerHelpers.batchNormPath());
         });
         assertTrue(OneDnn.available(), "the dnnl natives load on this machine: " + OneDnn.failure());
-        assertEquals("oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW)",
-                LayerHelpers.batchNormPath());
+        assertEquals("oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW; a ReLU after it applied"
+                + " inside)", LayerHelpers.batchNormPath());
+        withProperty(LayerHelpers.FUSE_RELU, "false", () -> assertEquals("oneDNN " + OneDnn.version()
+                + " called directly in training (zoo4j; NCHW; a ReLU after it kept apart, zoo4j.fuseRelu=false)",
+                LayerHelpers.batchNormPath()));
         withBatchNorm("cudnn", () -> {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     LayerHelpers::batchNormPath);
