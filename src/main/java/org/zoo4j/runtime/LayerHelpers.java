@@ -38,10 +38,9 @@ import org.zoo4j.base.ConfigException;
  * about to be trained or run. Convolution layers inside DL4J's frozen-layer
  * wrappers (transfer learning) get the convolution helper too: a frozen layer runs its forward pass only.
  *
- * <p>In a graph, a plain ReLU layer that is the only consumer of a batch-norm layer (with zoo4j's oneDNN helper) or of
- * a two-input element-wise addition takes its ReLU from there in training ({@link FusedRelu}): the batch norm runs
- * oneDNN's primitive with the ReLU fused, the addition is replaced by {@link ResidualAddVertex}, and the ReLU layer
- * passes through ({@value #FUSE_RELU}{@code =false} keeps them apart).
+ * <p>In a graph, a plain ReLU layer that is the only reader of a two-input element-wise addition (a residual block's
+ * sum) takes its ReLU from there in training: the addition is replaced by {@link ResidualAddVertex}, which applies
+ * it, and the ReLU layer hands that on ({@value #FUSE_RELU}{@code =false} keeps them apart).
  *
  * <p>DL4J picks a layer's helper by a class name fixed in its code, so the swap sets the layer's {@code helper} field.
  * It touches only plain 2D convolution and batch-norm layers that DL4J gave its oneDNN helper (CPU backend, helpers
@@ -81,8 +80,8 @@ public final class LayerHelpers {
      */
     public static final String BATCH_NORM = "zoo4j.batchNorm";
     /**
-     * Set to {@code false} ({@code -Dzoo4j.fuseRelu=false}) to keep each plain ReLU layer's passes of its own in
-     * training, where it would otherwise be applied inside the batch norm or residual addition before it.
+     * Set to {@code false} ({@code -Dzoo4j.fuseRelu=false}) to keep each plain ReLU layer's forward pass its own in
+     * training, where it would otherwise be applied inside the residual addition before it.
      */
     public static final String FUSE_RELU = "zoo4j.fuseRelu";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
@@ -171,9 +170,10 @@ public final class LayerHelpers {
     }
 
     /**
-     * Links each plain ReLU layer whose vertex reads only the output of a batch-norm layer with zoo4j's oneDNN helper,
-     * or of a two-input element-wise addition, and is that output's only reader, to it ({@link FusedRelu}); the
-     * addition becomes a {@link ResidualAddVertex}. Returns how many ReLU layers were linked.
+     * Links each plain ReLU layer whose vertex reads only the output of a two-input element-wise addition, and is that
+     * output's only reader, to it; the addition becomes a {@link ResidualAddVertex}. (Batch norm's own fused ReLU,
+     * oneDNN's {@code fuse_norm_relu}, was measured and is not used: 2.2 to 2.6 times batch norm's time on NCHW
+     * arrays, training/benchmarks/README.md.) Returns how many ReLU layers were linked.
      */
     static int fuseRelus(ComputationGraph graph) {
         GraphVertex[] vertices = graph.getVertices();
@@ -190,12 +190,7 @@ public final class LayerHelpers {
                 continue; // another vertex reads the output before the ReLU, or the graph returns it
             }
             try {
-                if (before instanceof LayerVertex bnVertex && bnVertex.getLayer().getClass() == BatchNormalization.class
-                        && helperOf(bnVertex.getLayer()) instanceof OneDnnBatchNormHelper helper) {
-                    helper.fuseFollowingRelu();
-                    relu.takeReluFrom(helper);
-                    linked++;
-                } else if (before.getClass() == org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex.class
+                if (before.getClass() == org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex.class
                         && before.getInputVertices() != null && before.getInputVertices().length == 2
                         && GRAPH_VERTICES_MAP != null
                         && graph.getConfiguration().getVertices().get(before.getVertexName())
@@ -315,7 +310,7 @@ public final class LayerHelpers {
 
     /**
      * Which path batch-norm layers take once {@link #install} has run, and why: for example "oneDNN 2.5.2 called
-     * directly (zoo4j)", "DL4J's (zoo4j.batchNorm=dl4j)" or "zoo4j's passes of libnd4j's ops (dnnl natives did not
+     * directly in training (zoo4j; NCHW)", "DL4J's (zoo4j.batchNorm=dl4j)" or "zoo4j's passes of libnd4j's ops (dnnl natives did not
      * load: ...)".
      */
     public static String batchNormPath() {

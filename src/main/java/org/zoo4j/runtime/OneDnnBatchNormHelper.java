@@ -39,20 +39,12 @@ import org.nd4j.linalg.factory.Nd4j;
  * on VGG16-BN in all five rounds measured (training/benchmarks/README.md, "Batch norm through oneDNN"), for a reason
  * not found.
  *
- * <p>Where the layer's only consumer is a plain ReLU layer ({@link #fuseFollowingRelu}, set by {@link LayerHelpers}),
- * the training forward pass runs oneDNN's batch normalization with the ReLU fused ({@code fuse_norm_relu}) and writes
- * relu(y), and the ReLU layer hands it on ({@link FusedRelu}): a whole-array pass saved. Backprop is unchanged: the
- * ReLU layer's gradient is dL/dy already (DL4J wants a new array from each layer, so oneDNN's fused backward pass,
- * which would take dL/d relu(y), cannot save the ReLU's pass there), and the backward primitive is the unfused one. The
- * fused forward primitive also writes a byte mask of where y was positive (its workspace, which it requires in
- * training); nothing reads it.
- *
  * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
  * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to
  * {@link ChannelPassBatchNormHelper}, which hands what it does not take to DL4J's own helper. Not thread-safe per
  * instance (a layer is used by one thread at a time); the calls are synchronized anyway.
  */
-final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements FusedRelu {
+final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     private final ChannelPassBatchNormHelper fallback;
     private final Map<Key, Plan> plans = OneDnn.plans();
     private final OneDnn.Address address = new OneDnn.Address();
@@ -60,10 +52,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
     private INDArray batchMean;
     private INDArray batchVariance;
     private Plan lastTrainingPlan;
-    /** Whether training applies the ReLU that follows the layer ({@link #fuseFollowingRelu}). */
-    private boolean fuseRelu;
-    /** The fused forward primitive's workspace (where y was positive, unread), outside workspaces; or null. */
-    private INDArray reluMask;
 
     private long trainingPasses;
     private long backwardPasses;
@@ -82,23 +70,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
     /** Backward passes computed by oneDNN here. */
     synchronized long backwardPasses() {
         return backwardPasses;
-    }
-
-    /**
-     * Makes training apply the plain ReLU that follows the layer (its only consumer) inside oneDNN's primitive; the
-     * ReLU layer must pass a fused pass through ({@link ReluActivationLayer#takeReluFrom}).
-     */
-    synchronized void fuseFollowingRelu() {
-        this.fuseRelu = true;
-    }
-
-    synchronized boolean fusesFollowingRelu() {
-        return fuseRelu;
-    }
-
-    @Override
-    public synchronized boolean reluAppliedInLastTrainingPass() {
-        return lastTrainingPlan != null && lastTrainingPlan.key.relu();
     }
 
     /** Calls handed to {@link ChannelPassBatchNormHelper}. */
@@ -132,10 +103,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
         if (!training) { // DL4J's helper, by its fallback (see the class comment)
             return fallback.preOutput(x, false, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
         }
-        boolean takes = ChannelPassBatchNormHelper.applies(x, format) && isPlainVector(gamma, x.size(1))
-                && isPlainVector(beta, x.size(1));
-        Plan fused = takes && fuseRelu ? plan(new Key(x.shape(), (float) eps, true)) : null;
-        Plan plan = fused != null ? fused : takes ? plan(new Key(x.shape(), (float) eps, false)) : null;
+        Plan plan = ChannelPassBatchNormHelper.applies(x, format) && isPlainVector(gamma, x.size(1))
+                && isPlainVector(beta, x.size(1)) ? plan(new Key(x.shape(), (float) eps)) : null;
         if (plan == null) {
             fallbackCalls++;
             lastTrainingPlan = null;
@@ -143,10 +112,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape(), 'c');
         keepStatistics(x.size(1));
-        if (plan.key.relu()) {
-            keepReluMask(plan.workspaceBytes());
-        }
-        plan.forward(x, gamma, beta, batchMean, batchVariance, out, reluMask, address);
+        plan.forward(x, gamma, beta, batchMean, batchVariance, out, address);
         lastTrainingPlan = plan;
         trainingPasses++;
         return out;
@@ -167,17 +133,13 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
                                                                   INDArray gamma, INDArray beta, INDArray dGammaView,
                                                                   INDArray dBetaView, double eps, CNN2DFormat format,
                                                                   LayerWorkspaceMgr workspaceMgr) {
-        // the ReLU's gradient is taken by its own layer: the unfused primitive's backward pass
-        Plan plan = lastTrainingPlan == null || !lastTrainingPlan.key.relu()
-                || !lastTrainingPlan.key.matches(input.shape()) ? lastTrainingPlan
-                : plan(new Key(input.shape(), lastTrainingPlan.key.eps(), false));
+        Plan plan = lastTrainingPlan;
         long c = input.size(1);
-        boolean oneDnnTakes = plan != null && ChannelPassBatchNormHelper.applies(input, format)
-                && plan.key.matches(input.shape()) && plan.key.eps == (float) eps && isPlainVector(gamma, c)
-                && isPlainVector(dGammaView, c) && isPlainVector(beta, c) && isPlainVector(dBetaView, c)
-                && plan.backwardAvailable() && epsilon.dataType() == DataType.FLOAT
-                && java.util.Arrays.equals(epsilon.shape(), input.shape());
-        if (!oneDnnTakes) {
+        if (plan == null || !ChannelPassBatchNormHelper.applies(input, format) || !plan.key.matches(input.shape())
+                || plan.key.eps != (float) eps || !isPlainVector(gamma, c) || !isPlainVector(dGammaView, c)
+                || !isPlainVector(beta, c) || !isPlainVector(dBetaView, c) || !plan.backwardAvailable()
+                || epsilon.dataType() != DataType.FLOAT
+                || !java.util.Arrays.equals(epsilon.shape(), input.shape())) {
             fallbackCalls++;
             return fallback.backpropGradient(input, epsilon, shape, gamma, beta, dGammaView, dBetaView, eps, format,
                     workspaceMgr);
@@ -195,8 +157,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
 
     @Override
     public synchronized Map<String, Long> helperMemoryUse() {
-        return Map.of("oneDnnBatchStatistics", batchMean == null ? 0L : 2 * batchMean.length() * Float.BYTES,
-                "oneDnnReluMask", reluMask == null ? 0L : reluMask.length());
+        return Map.of("oneDnnBatchStatistics", batchMean == null ? 0L : 2 * batchMean.length() * Float.BYTES);
     }
 
     /** The kept plan for this shape (made on first use), or null where oneDNN does not take it. */
@@ -221,14 +182,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
         }
     }
 
-    private void keepReluMask(long bytes) {
-        if (reluMask == null || reluMask.length() < bytes) {
-            try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-                reluMask = Nd4j.createUninitialized(DataType.BYTE, bytes);
-            }
-        }
-    }
-
     /** A float vector of {@code length} elements, contiguous (any shape: DL4J's are [1, C] views of its flat params). */
     private static boolean isPlainVector(INDArray v, long length) {
         if (!isFloatVector(v, length)) {
@@ -243,10 +196,10 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
         return v != null && v.dataType() == DataType.FLOAT && v.length() == length && !v.isEmpty();
     }
 
-    /** A shape of NCHW activations, the epsilon, and whether the ReLU after is fused. */
-    record Key(long n, long c, long h, long w, float eps, boolean relu) {
-        Key(long[] shape, float eps, boolean relu) {
-            this(shape[0], shape[1], shape[2], shape[3], eps, relu);
+    /** A shape of NCHW activations and the epsilon. */
+    record Key(long n, long c, long h, long w, float eps) {
+        Key(long[] shape, float eps) {
+            this(shape[0], shape[1], shape[2], shape[3], eps);
         }
 
         long[] dims() {
@@ -259,7 +212,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
 
         @Override
         public String toString() {
-            return n + "x" + c + "x" + h + "x" + w + (relu ? " + ReLU" : "");
+            return n + "x" + c + "x" + h + "x" + w;
         }
     }
 
@@ -276,8 +229,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
         private final memory mean;
         private final memory variance;
         private final memory fwdScratch;
-        /** The fused ReLU's mask (null without the ReLU), which oneDNN's training forward pass requires. */
-        private final memory workspace;
         private final IntMemoryMap fwdArgs = new IntMemoryMap();
         private primitive bwd;
         private batch_normalization_backward.primitive_desc bwdPd;
@@ -295,7 +246,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
             this.fwdPd = fwdPd;
             if (fwdPd == null) {
                 fwd = null;
-                src = dst = scale = shift = mean = variance = fwdScratch = workspace = null;
+                src = dst = scale = shift = mean = variance = fwdScratch = null;
                 return;
             }
             fwd = new batch_normalization_forward(fwdPd);
@@ -307,10 +258,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
             mean = OneDnn.unbound(fwdPd.mean_desc());
             variance = OneDnn.unbound(fwdPd.variance_desc());
             fwdScratch = scratchpad(fwdPd.scratchpad_desc());
-            workspace = key.relu() ? OneDnn.unbound(fwdPd.workspace_desc()) : null;
-            if (workspace != null) {
-                fwdArgs.put(dnnl.DNNL_ARG_WORKSPACE, workspace);
-            }
             fwdArgs.put(dnnl.DNNL_ARG_SRC, src);
             fwdArgs.put(dnnl.DNNL_ARG_SCALE, scale);
             fwdArgs.put(dnnl.DNNL_ARG_SHIFT, shift);
@@ -324,7 +271,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
 
         static Plan create(Key key) {
             try {
-                int flags = flags(key);
+                int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
                 var desc = new batch_normalization_forward.desc(dnnl.prop_kind.forward_training.value,
                         activationDesc(key), key.eps(), flags);
                 return new Plan(key, null, new batch_normalization_forward.primitive_desc(desc, userScratchpad(),
@@ -338,20 +285,10 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
             return failure == null;
         }
 
-        /** Bytes of the fused ReLU's mask (0 without the ReLU). */
-        long workspaceBytes() {
-            return workspace == null ? 0 : workspace.get_desc().get_size();
-        }
-
-        private static int flags(Key key) {
-            return dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value
-                    | (key.relu() ? dnnl.normalization_flags.fuse_norm_relu.value : 0);
-        }
-
         boolean backwardAvailable() {
             if (bwd == null && bwdFailure == null) {
                 try {
-                    int flags = flags(key);
+                    int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
                     memory.desc act = activationDesc(key);
                     var desc = new batch_normalization_backward.desc(dnnl.prop_kind.backward.value, act, act,
                             key.eps(), flags);
@@ -376,7 +313,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
                     if (bwdScratch != null) {
                         bwdArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, bwdScratch);
                     }
-
                 } catch (RuntimeException e) {
                     bwd = null;
                     bwdFailure = e.getMessage() == null ? e.toString() : e.getMessage();
@@ -394,11 +330,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
                     : bwdFailure != null ? "; backward not supported: " + bwdFailure : "");
         }
 
-        /**
-         * out = gamma * (x - mean) / sqrt(variance + eps) + beta (then the ReLU, with its mask into {@code mask}, if
-         * fused); the batch's mean and variance go into m and v.
-         */
-        void forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out, INDArray mask,
+        /** out = gamma * (x - mean) / sqrt(variance + eps) + beta; the batch's mean and variance go into m and v. */
+        void forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
                      OneDnn.Address address) {
             stream s = OneDnn.stream();
             src.set_data_handle(address.at(OneDnn.address(x)));
@@ -407,9 +340,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper implements Fused
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
             dst.set_data_handle(address.at(OneDnn.address(out)));
-            if (workspace != null) {
-                workspace.set_data_handle(address.at(OneDnn.address(mask)));
-            }
             bindScratch(fwdScratch, address);
             fwd.execute(s, fwdArgs);
             s._wait();

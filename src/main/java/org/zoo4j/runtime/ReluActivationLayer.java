@@ -23,14 +23,14 @@ import org.nd4j.linalg.factory.Nd4j;
  * the output, and backprop is dL/dx = dL/dy where x > 0, else 0, in one pass ({@link ReluBackward}); both are DL4J's
  * to the bit for finite gradients (ReLU's derivative is 0 at 0 in both). Inference is DL4J's.
  *
- * <p>Where the layer or vertex before it applies the ReLU itself ({@link FusedRelu}: batch norm, a residual addition;
- * linked by {@link LayerHelpers}), a training forward pass here hands its input on: relu(y) is already there, and
- * saves a whole-array pass. Backprop is the same either way (relu(y) is positive where y is): the gradient must be a
- * new array in this layer's own workspace, which DL4J checks and closes the one before.
+ * <p>Where the residual sum before it applies the ReLU itself ({@link ResidualAddVertex}, linked by
+ * {@link LayerHelpers}), a training forward pass here hands its input on: relu(y) is already there, and a whole-array
+ * pass is saved. Backprop is the same either way (relu(y) is positive where y is): the gradient must be a new array in
+ * this layer's own workspace, which DL4J checks, and it closes the one before.
  */
 final class ReluActivationLayer extends ActivationLayer {
     private final ReluBackward backward = new ReluBackward();
-    private FusedRelu fusedBefore;
+    private ResidualAddVertex fusedBefore;
     private long trainingPasses;
     private long passThroughPasses;
 
@@ -47,13 +47,13 @@ final class ReluActivationLayer extends ActivationLayer {
         return trainingPasses;
     }
 
-    /** Training forward passes in which the layer or vertex before applied the ReLU. */
+    /** Training forward passes in which the residual sum before applied the ReLU. */
     long passThroughPasses() {
         return passThroughPasses;
     }
 
-    /** The layer helper or vertex before this layer, which may apply the ReLU itself ({@link FusedRelu}). */
-    void takeReluFrom(FusedRelu before) {
+    /** The residual sum before this layer, which may apply the ReLU itself. */
+    void takeReluFrom(ResidualAddVertex before) {
         this.fusedBefore = before;
     }
 
@@ -62,8 +62,8 @@ final class ReluActivationLayer extends ActivationLayer {
         return backward;
     }
 
-    /** The layer helper or vertex before this layer that may apply its ReLU, or null. */
-    FusedRelu fusedBefore() {
+    /** The residual sum before this layer that may apply its ReLU, or null. */
+    ResidualAddVertex fusedBefore() {
         return fusedBefore;
     }
 

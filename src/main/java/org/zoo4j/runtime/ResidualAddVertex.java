@@ -12,7 +12,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * DL4J's element-wise addition of two inputs, for a residual block's sum that only a plain ReLU layer reads: its
- * training forward pass applies that ReLU itself ({@link FusedRelu}) and the ReLU layer hands the result on. Put in
+ * training forward pass applies that ReLU itself and the {@link ReluActivationLayer} after it hands the result on. Put in
  * place of DL4J's vertex by {@link LayerHelpers}; the configuration stays DL4J's, so a saved network knows nothing of
  * it.
  *
@@ -22,7 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * into them in place, and wants them in this vertex's own workspace). Anything else (inference, other shapes or types,
  * more inputs, the dnnl natives missing) is DL4J's vertex as it is, the ReLU layer applying the ReLU.
  */
-final class ResidualAddVertex extends ElementWiseVertex implements FusedRelu {
+final class ResidualAddVertex extends ElementWiseVertex {
     private final Map<AddReluVertex.Shape4, AddReluVertex.Plan> plans = OneDnn.plans();
     private final OneDnn.Address address = new OneDnn.Address();
     /** Whether the last training forward pass was fused here (false: DL4J's). */
@@ -40,8 +40,8 @@ final class ResidualAddVertex extends ElementWiseVertex implements FusedRelu {
         return fusedPasses;
     }
 
-    @Override
-    public boolean reluAppliedInLastTrainingPass() {
+    /** Whether the last training forward pass applied the ReLU (false: the ReLU layer must). */
+    boolean reluAppliedInLastTrainingPass() {
         return fused;
     }
 

@@ -128,7 +128,7 @@ class LayerHelpersTest {
     }
 
     @Test
-    void reluLayersAfterBatchNormAndResidualSumsTakeTheirReluFromThereInTrainingWithDl4jsGradients() throws Exception {
+    void reluLayersAfterResidualSumsTakeTheirReluFromThereInTrainingWithDl4jsGradients() throws Exception {
         ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
         ComputationGraph fused = reference.clone();
         ComputationGraph apart = reference.clone();
@@ -139,14 +139,15 @@ class LayerHelpersTest {
         assertSameGradients(reference, fused, batch); // DL4J's own helpers and passes throughout
         assertSameGradients(apart, fused, batch);
         if (!OneDnn.available()) {
-            return; // no oneDNN batch norm and no fused sum: nothing is linked (checked below where there is)
+            return; // no fused sum: nothing is linked (checked below where there is)
         }
         List<ReluActivationLayer> relus = Arrays.stream(fused.getLayers())
                 .filter(l -> l instanceof ReluActivationLayer).map(l -> (ReluActivationLayer) l).toList();
         assertEquals(19, relus.size());
         // two gradients computed above
-        assertEquals(2 * 19, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum(),
-                "the stem's and each block's first batch norm (10) and each block's sum (9) applied the ReLU after it");
+        assertEquals(2 * 9, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum(),
+                "each block's sum applied the ReLU after it");
+        assertEquals(2 * 19, relus.stream().mapToLong(ReluActivationLayer::trainingPasses).sum());
         assertEquals(2 * 19, relus.stream().mapToLong(r -> r.backward().onednnCalls()).sum(),
                 "each ReLU layer's gradient in one oneDNN pass");
         long sums = Arrays.stream(fused.getVertices()).filter(v -> v instanceof ResidualAddVertex)
@@ -154,9 +155,6 @@ class LayerHelpersTest {
         assertEquals(2 * 9, sums, "each block's sum, in one pass with its ReLU");
         assertSame(fused.getVertex("layer1.0.add"), fused.getVertices()[fused.getVertex("layer1.0.add")
                 .getVertexIndex()], "the graph finds the sum by name and by index alike");
-        long fusedBatchNorms = Arrays.stream(fused.getLayers()).filter(l -> LayerHelpers.helperOf(l)
-                instanceof OneDnnBatchNormHelper h && h.fusesFollowingRelu()).count();
-        assertEquals(10, fusedBatchNorms, "the 9 batch norms before a sum, and the shortcuts', keep their output plain");
         assertEquals(0, Arrays.stream(apart.getLayers()).filter(l -> l instanceof ReluActivationLayer)
                 .mapToLong(l -> ((ReluActivationLayer) l).passThroughPasses()).sum(), LayerHelpers.FUSE_RELU + "=false");
         assertEquals(0, Arrays.stream(apart.getVertices()).filter(v -> v instanceof ResidualAddVertex).count());
@@ -165,25 +163,27 @@ class LayerHelpersTest {
         INDArray expected = reference.outputSingle(false, batch.getFeatures());
         INDArray actual = fused.outputSingle(false, batch.getFeatures());
         assertTrue(expected.sub(actual).amaxNumber().doubleValue() <= 1e-5 * expected.amaxNumber().doubleValue());
-        assertEquals(2 * 19, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum(), "none at inference");
+        assertEquals(2 * 9, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum(), "none at inference");
         assertEquals(reference.getConfiguration().toJson(), fused.getConfiguration().toJson(),
                 "the configuration, and so a saved network, is DL4J's own");
 
         // A step of training after inference, with the workspaces DL4J's fit uses: the fused passes again
         fused.fit(batch);
-        assertEquals(3 * 19, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum());
+        assertEquals(3 * 9, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum());
         assertTrue(Double.isFinite(fused.score()));
     }
 
     @Test
-    void aReluThatSharesItsInputWithAnotherReaderKeepsItsOwnPass() {
+    void aReluAfterASumThatAnotherVertexAlsoReadsKeepsItsOwnPass() {
+        var add = org.deeplearning4j.nn.conf.graph.ElementWiseVertex.Op.Add;
         var conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT).updater(new Adam(1e-3))
                 .graphBuilder().addInputs("in").setInputTypes(InputType.convolutional(8, 8, 4))
                 .addLayer("bn", new BatchNormalization.Builder().nOut(4).build(), "in")
                 .addLayer("relu", new ActivationLayer.Builder().activation(Activation.RELU).build(), "bn")
-                .addVertex("add", new org.deeplearning4j.nn.conf.graph.ElementWiseVertex(
-                        org.deeplearning4j.nn.conf.graph.ElementWiseVertex.Op.Add), "relu", "bn")
-                .addLayer("relu2", new ActivationLayer.Builder().activation(Activation.RELU).build(), "add")
+                .addVertex("sum1", new org.deeplearning4j.nn.conf.graph.ElementWiseVertex(add), "relu", "in")
+                .addLayer("relu1", new ActivationLayer.Builder().activation(Activation.RELU).build(), "sum1")
+                .addVertex("sum2", new org.deeplearning4j.nn.conf.graph.ElementWiseVertex(add), "relu1", "sum1")
+                .addLayer("relu2", new ActivationLayer.Builder().activation(Activation.RELU).build(), "sum2")
                 .addLayer("pool", new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder().build(), "relu2")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
                         .activation(Activation.SOFTMAX).build(), "pool")
@@ -194,11 +194,14 @@ class LayerHelpersTest {
         LayerHelpers.install(tuned);
         DataSet batch = batch(6, 4, 8, 8, 3, 9);
         assertSameGradients(reference, tuned, batch);
-        ReluActivationLayer relu = (ReluActivationLayer) tuned.getLayer("relu");
+        ReluActivationLayer relu1 = (ReluActivationLayer) tuned.getLayer("relu1");
         ReluActivationLayer relu2 = (ReluActivationLayer) tuned.getLayer("relu2");
-        assertNull(relu.fusedBefore(), "the batch norm's output is read by the sum too: it stays plain");
-        assertEquals(0, relu.passThroughPasses());
-        assertEquals(OneDnn.available() ? 1 : 0, relu2.passThroughPasses(), "the sum, read by the ReLU alone");
+        assertNull(((ReluActivationLayer) tuned.getLayer("relu")).fusedBefore(), "after a batch norm: its own pass");
+        assertNull(relu1.fusedBefore(), "the first sum is read by the second sum too: it stays a plain sum");
+        assertEquals(org.deeplearning4j.nn.graph.vertex.impl.ElementWiseVertex.class,
+                tuned.getVertex("sum1").getClass());
+        assertEquals(0, relu1.passThroughPasses());
+        assertEquals(OneDnn.available() ? 1 : 0, relu2.passThroughPasses(), "the second sum, read by the ReLU alone");
     }
 
     @Test
@@ -460,11 +463,8 @@ class LayerHelpersTest {
             assertEquals("zoo4j's passes of libnd4j's ops (zoo4j.batchNorm=nd4j)", LayerHelpers.batchNormPath());
         });
         assertTrue(OneDnn.available(), "the dnnl natives load on this machine: " + OneDnn.failure());
-        assertEquals("oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW; a ReLU after it applied"
-                + " inside)", LayerHelpers.batchNormPath());
-        withProperty(LayerHelpers.FUSE_RELU, "false", () -> assertEquals("oneDNN " + OneDnn.version()
-                + " called directly in training (zoo4j; NCHW; a ReLU after it kept apart, zoo4j.fuseRelu=false)",
-                LayerHelpers.batchNormPath()));
+        assertEquals("oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW)",
+                LayerHelpers.batchNormPath());
         withBatchNorm("cudnn", () -> {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     LayerHelpers::batchNormPath);

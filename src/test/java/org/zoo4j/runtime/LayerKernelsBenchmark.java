@@ -58,8 +58,7 @@ public class LayerKernelsBenchmark {
     /**
      * Whose implementation: DL4J's (with its oneDNN helpers mended), zoo4j's, or zoo4j's with its oneDNN batch-norm
      * helper ({@code onednn}: the ReLU and convolution calls are then zoo4j's, as for {@code zoo4j}; since a95e8c7 its
-     * batch norm at inference is DL4J's helper, as for {@code zoo4j}; {@code onednn-relu}: that helper with the ReLU
-     * after it fused into its training forward pass, {@code fuse_norm_relu}).
+     * batch norm at inference is DL4J's helper, as for {@code zoo4j}).
      */
     @Param({"dl4j", "zoo4j", "onednn"})
     public String impl;
@@ -99,11 +98,8 @@ public class LayerKernelsBenchmark {
         runningMean = Nd4j.zeros(DataType.FLOAT, 1, s[1]);
         runningVar = Nd4j.ones(DataType.FLOAT, 1, s[1]);
         batchNorm = impl.equals("zoo4j") ? new ChannelPassBatchNormHelper(DataType.FLOAT)
-                : impl.startsWith("onednn") ? new OneDnnBatchNormHelper(DataType.FLOAT)
+                : impl.equals("onednn") ? new OneDnnBatchNormHelper(DataType.FLOAT)
                 : new MKLDNNBatchNormHelper(DataType.FLOAT);
-        if (impl.equals("onednn-relu")) {
-            ((OneDnnBatchNormHelper) batchNorm).fuseFollowingRelu();
-        }
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
                 .list().layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(1).activation(Activation.IDENTITY)
