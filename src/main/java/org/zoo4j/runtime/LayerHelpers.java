@@ -80,6 +80,12 @@ public final class LayerHelpers {
      */
     public static final String BATCH_NORM = "zoo4j.batchNorm";
     /**
+     * The layout zoo4j's oneDNN batch-norm helper runs its primitives on inside each call: {@code blocked} (default;
+     * oneDNN's blocked layout where the channels divide into its blocks, the activations reordered in and out) or
+     * {@code nchw} (DL4J's arrays as they are). Between layers the arrays are NCHW either way.
+     */
+    public static final String BATCH_NORM_LAYOUT = "zoo4j.batchNormLayout";
+    /**
      * Set to {@code false} ({@code -Dzoo4j.fuseRelu=false}) to keep each plain ReLU layer's forward pass its own in
      * training, where it would otherwise be applied inside the residual addition before it.
      */
@@ -156,7 +162,8 @@ public final class LayerHelpers {
                     }
                     DataType dataType = layer.getParam("gamma").dataType();
                     BATCH_NORM_HELPER.set(layer, batchNorm.equals("onednn") && OneDnn.available()
-                            ? new OneDnnBatchNormHelper(dataType) : new ChannelPassBatchNormHelper(dataType));
+                            ? new OneDnnBatchNormHelper(dataType, batchNormBlocked())
+                            : new ChannelPassBatchNormHelper(dataType));
                     installed++;
                 }
             } catch (IllegalAccessException | RuntimeException e) {
@@ -308,10 +315,20 @@ public final class LayerHelpers {
         return value;
     }
 
+    /** {@value #BATCH_NORM_LAYOUT}: blocked (default, true) or nchw (false); anything else is refused. */
+    static boolean batchNormBlocked() {
+        String value = System.getProperty(BATCH_NORM_LAYOUT, "blocked").trim().toLowerCase(Locale.ROOT);
+        if (!value.equals("blocked") && !value.equals("nchw")) {
+            throw new ConfigException(BATCH_NORM_LAYOUT + "=" + System.getProperty(BATCH_NORM_LAYOUT)
+                    + " is not a batch-norm layout: give blocked or nchw");
+        }
+        return value.equals("blocked");
+    }
+
     /**
      * Which path batch-norm layers take once {@link #install} has run, and why: for example "oneDNN 2.5.2 called
-     * directly in training (zoo4j; NCHW)", "DL4J's (zoo4j.batchNorm=dl4j)" or "zoo4j's passes of libnd4j's ops (dnnl natives did not
-     * load: ...)".
+     * directly in training (zoo4j; blocked layout inside each call where the channels divide into blocks)", "DL4J's
+     * (zoo4j.batchNorm=dl4j)" or "zoo4j's passes of libnd4j's ops (dnnl natives did not load: ...)".
      */
     public static String batchNormPath() {
         BackendInfo info = Backend.init();
@@ -328,7 +345,9 @@ public final class LayerHelpers {
         return switch (batchNormSetting()) {
             case "dl4j" -> "DL4J's (" + BATCH_NORM + "=dl4j)";
             case "nd4j" -> passes + " (" + BATCH_NORM + "=nd4j)";
-            default -> OneDnn.available() ? "oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW)"
+            default -> OneDnn.available() ? "oneDNN " + OneDnn.version() + " called directly in training (zoo4j; "
+                    + (batchNormBlocked() ? "blocked layout inside each call where the channels divide into blocks"
+                    : "NCHW, " + BATCH_NORM_LAYOUT + "=nchw") + ")"
                     : passes + " (dnnl natives did not load: " + OneDnn.failure() + ")";
         };
     }

@@ -39,6 +39,12 @@ import org.nd4j.linalg.factory.Nd4j;
  * on VGG16-BN in all five rounds measured (training/benchmarks/README.md, "Batch norm through oneDNN"), for a reason
  * not found.
  *
+ * <p>Inside the call, where the channels divide into blocks of 16 or 8, the primitives run on oneDNN's blocked layout
+ * ({@code nChw16c}, {@code nChw8c}: the first one oneDNN has a JIT-compiled kernel for), the activations and their
+ * gradients reordered in and out around them ({@link PrimitiveArgument}, per-thread scratch buffers): on plain NCHW
+ * arrays oneDNN 2.5.2 runs batch norm in C++ loops ({@code ncsp_bnorm}) that took most of its time
+ * (training/benchmarks/README.md). {@value LayerHelpers#BATCH_NORM_LAYOUT}{@code =nchw} keeps NCHW throughout.
+ *
  * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
  * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to
  * {@link ChannelPassBatchNormHelper}, which hands what it does not take to DL4J's own helper. Not thread-safe per
@@ -46,6 +52,8 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     private final ChannelPassBatchNormHelper fallback;
+    /** Whether the primitives may run on a blocked layout inside the call. */
+    private final boolean blockedLayout;
     private final Map<Key, Plan> plans = OneDnn.plans();
     private final OneDnn.Address address = new OneDnn.Address();
     /** Batch statistics of the last training forward pass taken here, outside workspaces; null: the fallback's. */
@@ -58,8 +66,14 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     private long fallbackCalls;
 
     OneDnnBatchNormHelper(DataType dataType) {
+        this(dataType, true);
+    }
+
+    /** {@code blockedLayout}: whether the primitives may run on oneDNN's blocked layout inside each call. */
+    OneDnnBatchNormHelper(DataType dataType, boolean blockedLayout) {
         super(dataType);
         this.fallback = new ChannelPassBatchNormHelper(dataType);
+        this.blockedLayout = blockedLayout;
     }
 
     /** Training forward passes computed by oneDNN here. */
@@ -167,7 +181,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         }
         Plan plan = plans.get(key);
         if (plan == null) {
-            plan = Plan.create(key);
+            plan = Plan.create(key, blockedLayout);
             plans.put(key, plan);
         }
         return plan.usable() ? plan : null;
@@ -222,8 +236,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         private final String failure;
         private final batch_normalization_forward.primitive_desc fwdPd;
         private final primitive fwd;
-        private final memory src;
-        private final memory dst;
+        private final PrimitiveArgument src;
+        private final PrimitiveArgument dst;
         private final memory scale;
         private final memory shift;
         private final memory mean;
@@ -233,8 +247,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         private primitive bwd;
         private batch_normalization_backward.primitive_desc bwdPd;
         private String bwdFailure;
-        private memory diffDst;
-        private memory diffSrc;
+        private PrimitiveArgument diffDst;
+        private PrimitiveArgument diffSrc;
         private memory diffScale;
         private memory diffShift;
         private memory bwdScratch;
@@ -246,39 +260,74 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             this.fwdPd = fwdPd;
             if (fwdPd == null) {
                 fwd = null;
-                src = dst = scale = shift = mean = variance = fwdScratch = null;
+                src = dst = null;
+                scale = shift = mean = variance = fwdScratch = null;
                 return;
             }
             fwd = new batch_normalization_forward(fwdPd);
-            src = OneDnn.unbound(fwdPd.src_desc());
-            dst = OneDnn.unbound(fwdPd.dst_desc());
+            memory.desc plain = activationDesc(key, memory.format_tag.nchw);
+            src = new PrimitiveArgument(plain, fwdPd.src_desc(), OneDnn.Slot.SRC, true, false);
+            dst = new PrimitiveArgument(plain, fwdPd.dst_desc(), OneDnn.Slot.DST, false, true);
             memory.desc perChannel = vectorDesc(key.c());
             scale = OneDnn.unbound(perChannel);
             shift = OneDnn.unbound(perChannel);
             mean = OneDnn.unbound(fwdPd.mean_desc());
             variance = OneDnn.unbound(fwdPd.variance_desc());
             fwdScratch = scratchpad(fwdPd.scratchpad_desc());
-            fwdArgs.put(dnnl.DNNL_ARG_SRC, src);
+            fwdArgs.put(dnnl.DNNL_ARG_SRC, src.inner);
             fwdArgs.put(dnnl.DNNL_ARG_SCALE, scale);
             fwdArgs.put(dnnl.DNNL_ARG_SHIFT, shift);
             fwdArgs.put(dnnl.DNNL_ARG_MEAN, mean);
             fwdArgs.put(dnnl.DNNL_ARG_VARIANCE, variance);
-            fwdArgs.put(dnnl.DNNL_ARG_DST, dst);
+            fwdArgs.put(dnnl.DNNL_ARG_DST, dst.inner);
             if (fwdScratch != null) {
                 fwdArgs.put(dnnl.DNNL_ARG_SCRATCHPAD, fwdScratch);
             }
         }
 
-        static Plan create(Key key) {
+        /**
+         * The plan for {@code key}: on the first blocked layout the channels divide into that oneDNN has a JIT kernel
+         * for (when {@code blocked}), else on NCHW.
+         */
+        static Plan create(Key key, boolean blocked) {
             try {
                 int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
-                var desc = new batch_normalization_forward.desc(dnnl.prop_kind.forward_training.value,
-                        activationDesc(key), key.eps(), flags);
-                return new Plan(key, null, new batch_normalization_forward.primitive_desc(desc, userScratchpad(),
-                        OneDnn.engine()));
+                if (blocked) {
+                    for (var tag : new memory.format_tag[] {memory.format_tag.nChw16c, memory.format_tag.nChw8c}) {
+                        int block = tag == memory.format_tag.nChw16c ? 16 : 8;
+                        if (key.c() % block != 0) {
+                            continue;
+                        }
+                        var pd = forwardDesc(key, tag, flags);
+                        if (pd != null && pd.impl_info_str().getString().contains("jit")) {
+                            return new Plan(key, null, pd);
+                        }
+                    }
+                }
+                return new Plan(key, null, new batch_normalization_forward.primitive_desc(
+                        new batch_normalization_forward.desc(dnnl.prop_kind.forward_training.value,
+                                activationDesc(key, memory.format_tag.nchw), key.eps(), flags),
+                        userScratchpad(), OneDnn.engine()));
             } catch (RuntimeException e) {
                 return new Plan(key, e.getMessage() == null ? e.toString() : e.getMessage(), null);
             }
+        }
+
+        /** The forward primitive's description on layout {@code tag}, or null where oneDNN has none. */
+        private static batch_normalization_forward.primitive_desc forwardDesc(Key key, memory.format_tag tag,
+                                                                              int flags) {
+            try {
+                return new batch_normalization_forward.primitive_desc(new batch_normalization_forward.desc(
+                        dnnl.prop_kind.forward_training.value, activationDesc(key, tag), key.eps(), flags),
+                        userScratchpad(), OneDnn.engine());
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
+
+        /** Whether the primitives run on a blocked layout (the activations reordered in and out). */
+        boolean blocked() {
+            return src != null && src.reordered();
         }
 
         boolean usable() {
@@ -289,25 +338,26 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             if (bwd == null && bwdFailure == null) {
                 try {
                     int flags = dnnl.normalization_flags.use_scale.value | dnnl.normalization_flags.use_shift.value;
-                    memory.desc act = activationDesc(key);
+                    memory.desc act = fwdPd.src_desc(); // the forward pass's layout
                     var desc = new batch_normalization_backward.desc(dnnl.prop_kind.backward.value, act, act,
                             key.eps(), flags);
                     bwdPd = new batch_normalization_backward.primitive_desc(desc, userScratchpad(), OneDnn.engine(),
                             fwdPd);
                     bwd = new batch_normalization_backward(bwdPd);
-                    diffDst = OneDnn.unbound(bwdPd.diff_dst_desc());
-                    diffSrc = OneDnn.unbound(bwdPd.diff_src_desc());
+                    memory.desc plain = activationDesc(key, memory.format_tag.nchw);
+                    diffDst = new PrimitiveArgument(plain, bwdPd.diff_dst_desc(), OneDnn.Slot.DIFF_DST, true, false);
+                    diffSrc = new PrimitiveArgument(plain, bwdPd.diff_src_desc(), OneDnn.Slot.DIFF_SRC, false, true);
                     memory.desc perChannel = vectorDesc(key.c());
                     diffScale = OneDnn.unbound(perChannel);
                     diffShift = OneDnn.unbound(perChannel);
                     bwdScratch = scratchpad(bwdPd.scratchpad_desc());
-                    bwdArgs.put(dnnl.DNNL_ARG_SRC, src);
+                    bwdArgs.put(dnnl.DNNL_ARG_SRC, src.inner);
                     bwdArgs.put(dnnl.DNNL_ARG_MEAN, mean);
                     bwdArgs.put(dnnl.DNNL_ARG_VARIANCE, variance);
-                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_DST, diffDst);
+                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_DST, diffDst.inner);
                     bwdArgs.put(dnnl.DNNL_ARG_SCALE, scale);
                     bwdArgs.put(dnnl.DNNL_ARG_SHIFT, shift); // with use_shift, execution fails without it
-                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_SRC, diffSrc);
+                    bwdArgs.put(dnnl.DNNL_ARG_DIFF_SRC, diffSrc.inner);
                     bwdArgs.put(dnnl.DNNL_ARG_DIFF_SCALE, diffScale);
                     bwdArgs.put(dnnl.DNNL_ARG_DIFF_SHIFT, diffShift);
                     if (bwdScratch != null) {
@@ -334,14 +384,16 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         void forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
                      OneDnn.Address address) {
             stream s = OneDnn.stream();
-            src.set_data_handle(address.at(OneDnn.address(x)));
+            OneDnn.Scratch scratch = OneDnn.scratch();
+            src.bind(OneDnn.address(x), address, scratch, s);
             scale.set_data_handle(address.at(OneDnn.address(gamma)));
             shift.set_data_handle(address.at(OneDnn.address(beta)));
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
-            dst.set_data_handle(address.at(OneDnn.address(out)));
+            dst.bind(OneDnn.address(out), address, scratch, s);
             bindScratch(fwdScratch, address);
             fwd.execute(s, fwdArgs);
+            dst.writeBack(s);
             s._wait();
         }
 
@@ -349,17 +401,19 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         void backward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray dy, INDArray dx,
                       INDArray dGamma, INDArray dBeta, OneDnn.Address address) {
             stream s = OneDnn.stream();
-            src.set_data_handle(address.at(OneDnn.address(x)));
+            OneDnn.Scratch scratch = OneDnn.scratch();
+            src.bind(OneDnn.address(x), address, scratch, s);
             scale.set_data_handle(address.at(OneDnn.address(gamma)));
             shift.set_data_handle(address.at(OneDnn.address(beta)));
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
-            diffDst.set_data_handle(address.at(OneDnn.address(dy)));
-            diffSrc.set_data_handle(address.at(OneDnn.address(dx)));
+            diffDst.bind(OneDnn.address(dy), address, scratch, s);
+            diffSrc.bind(OneDnn.address(dx), address, scratch, s);
             diffScale.set_data_handle(address.at(OneDnn.address(dGamma)));
             diffShift.set_data_handle(address.at(OneDnn.address(dBeta)));
             bindScratch(bwdScratch, address);
             bwd.execute(s, bwdArgs);
+            diffSrc.writeBack(s);
             s._wait();
         }
 
@@ -370,8 +424,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             }
         }
 
-        private static memory.desc activationDesc(Key key) {
-            return new memory.desc(key.dims(), memory.data_type.f32, memory.format_tag.nchw);
+        private static memory.desc activationDesc(Key key, memory.format_tag tag) {
+            return new memory.desc(key.dims(), memory.data_type.f32, tag);
         }
 
         private static memory.desc vectorDesc(long length) {

@@ -436,15 +436,53 @@ class LayerHelpersTest {
     }
 
     private static MultiLayerNetwork batchNormThenConvolution(long seed, DataType dataType) {
+        return batchNormThenConvolution(seed, dataType, 3);
+    }
+
+    private static MultiLayerNetwork batchNormThenConvolution(long seed, DataType dataType, int channels) {
         MultiLayerNetwork network = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(seed)
                 .dataType(dataType).updater(new Adam(1e-3)).list()
                 .layer(new BatchNormalization.Builder().build())
                 .layer(new ConvolutionLayer.Builder(1, 1).nOut(2).activation(Activation.IDENTITY).build())
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
                         .activation(Activation.IDENTITY).build())
-                .setInputType(InputType.convolutional(6, 6, 3)).build());
+                .setInputType(InputType.convolutional(6, 6, channels)).build());
         network.init();
         return network;
+    }
+
+    @Test
+    void batchNormOnOneDnnsBlockedLayoutsGivesDl4jsGradientsAndStatistics() throws Exception {
+        assertTrue(OneDnn.available(), "the dnnl natives load on this machine: " + OneDnn.failure());
+        // 16 channels: blocks of 16 (or 8 on a CPU without AVX-512); 24: blocks of 8; 3: no blocks, NCHW
+        for (int channels : new int[] {16, 24, 3}) {
+            MultiLayerNetwork reference = batchNormThenConvolution(13, DataType.FLOAT, channels);
+            MultiLayerNetwork blocked = reference.clone();
+            MultiLayerNetwork nchw = reference.clone();
+            LayerHelpers.install(blocked);
+            withProperty(LayerHelpers.BATCH_NORM_LAYOUT, "nchw", () -> LayerHelpers.install(nchw));
+            MultiLayerNetwork exact = batchNormThenConvolution(13, DataType.DOUBLE, channels);
+            exact.setParams(reference.params().castTo(DataType.DOUBLE));
+            DataSet b = batch(10, channels, 6, 6, 2, 4);
+            DataSet offset = new DataSet(b.getFeatures().mul(2).addi(50), b.getLabels());
+            assertSameGradients(reference, blocked, b);
+            assertSameGradients(nchw, blocked, b);
+            assertSameGradients(exact, blocked, new DataSet(offset.getFeatures().castTo(DataType.DOUBLE),
+                    offset.getLabels().castTo(DataType.DOUBLE)), offset);
+            for (int step = 0; step < 2; step++) {
+                reference.fit(offset);
+                blocked.fit(offset);
+            }
+            INDArray mean = reference.getParam("0_mean");
+            assertTrue(mean.sub(blocked.getParam("0_mean")).amaxNumber().doubleValue()
+                    <= 1e-4 * mean.amaxNumber().doubleValue(), channels + " channels: running mean");
+            var helper = (OneDnnBatchNormHelper) LayerHelpers.helperOf(blocked.getLayer(0));
+            var plain = (OneDnnBatchNormHelper) LayerHelpers.helperOf(nchw.getLayer(0));
+            assertEquals(0, helper.fallbackCalls());
+            String plans = helper.implementations();
+            assertEquals(channels % 8 == 0, plans.contains("jit"), channels + " channels: " + plans);
+            assertTrue(plain.implementations().contains("ncsp"), plain.implementations());
+        }
     }
 
     @Test
@@ -463,8 +501,14 @@ class LayerHelpersTest {
             assertEquals("zoo4j's passes of libnd4j's ops (zoo4j.batchNorm=nd4j)", LayerHelpers.batchNormPath());
         });
         assertTrue(OneDnn.available(), "the dnnl natives load on this machine: " + OneDnn.failure());
-        assertEquals("oneDNN " + OneDnn.version() + " called directly in training (zoo4j; NCHW)",
-                LayerHelpers.batchNormPath());
+        assertEquals("oneDNN " + OneDnn.version() + " called directly in training (zoo4j; blocked layout inside each"
+                + " call where the channels divide into blocks)", LayerHelpers.batchNormPath());
+        withProperty(LayerHelpers.BATCH_NORM_LAYOUT, "nchw", () -> assertEquals("oneDNN " + OneDnn.version()
+                + " called directly in training (zoo4j; NCHW, zoo4j.batchNormLayout=nchw)", LayerHelpers.batchNormPath()));
+        withProperty(LayerHelpers.BATCH_NORM_LAYOUT, "nhwc", () -> assertEquals(
+                "zoo4j.batchNormLayout=nhwc is not a batch-norm layout: give blocked or nchw",
+                org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                        LayerHelpers::batchNormPath).getMessage()));
         withBatchNorm("cudnn", () -> {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     LayerHelpers::batchNormPath);

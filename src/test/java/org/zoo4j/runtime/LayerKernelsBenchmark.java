@@ -58,7 +58,8 @@ public class LayerKernelsBenchmark {
     /**
      * Whose implementation: DL4J's (with its oneDNN helpers mended), zoo4j's, or zoo4j's with its oneDNN batch-norm
      * helper ({@code onednn}: the ReLU and convolution calls are then zoo4j's, as for {@code zoo4j}; since a95e8c7 its
-     * batch norm at inference is DL4J's helper, as for {@code zoo4j}).
+     * batch norm at inference is DL4J's helper, as for {@code zoo4j}; {@code onednn-nchw}: that helper on NCHW arrays
+     * inside the call too, {@code zoo4j.batchNormLayout=nchw}).
      */
     @Param({"dl4j", "zoo4j", "onednn"})
     public String impl;
@@ -99,6 +100,7 @@ public class LayerKernelsBenchmark {
         runningVar = Nd4j.ones(DataType.FLOAT, 1, s[1]);
         batchNorm = impl.equals("zoo4j") ? new ChannelPassBatchNormHelper(DataType.FLOAT)
                 : impl.equals("onednn") ? new OneDnnBatchNormHelper(DataType.FLOAT)
+                : impl.equals("onednn-nchw") ? new OneDnnBatchNormHelper(DataType.FLOAT, false)
                 : new MKLDNNBatchNormHelper(DataType.FLOAT);
         MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT)
                 .list().layer(new ActivationLayer.Builder().activation(Activation.RELU).build())
