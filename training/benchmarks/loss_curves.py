@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Does a change of kernels change training? Trains ResNet-20's recipe for a few epochs three times: on the current
-path (oneDNN convolution and batch norm), on the previous path (zoo4j's direct-route convolution, batch norm in
-libnd4j's ops: -Dzoo4j.convolution=direct -Dzoo4j.batchNorm=nd4j) with the same seeds, and on the previous path with
-other seeds (the noise a seed change makes), and writes their training-loss curves side by side (the mean loss over
+path (oneDNN convolution and batch norm, the sums applying their ReLU), on the previous path (zoo4j's direct-route
+convolution, batch norm in libnd4j's ops, each ReLU a pass of its own: -Dzoo4j.convolution=direct
+-Dzoo4j.batchNorm=nd4j -Dzoo4j.fuseRelu=false) with the same seeds, and on the previous path with other seeds (the noise a seed change makes), and writes their training-loss curves side by side (the mean loss over
 each STATS_EVERY steps, from each run's stats.jsonl), their epochs (metrics.csv) and test accuracy, with the gaps:
 the current path matches the previous one within noise when its gap is no larger than the seed change's.
 
@@ -27,9 +27,9 @@ import provenance  # noqa: E402
 
 ROOT = provenance.ROOT
 RECIPE = "training/resnet20-fashion-mnist.yaml"
-PREVIOUS = "-Dzoo4j.convolution=direct -Dzoo4j.batchNorm=nd4j"
+PREVIOUS = "-Dzoo4j.convolution=direct -Dzoo4j.batchNorm=nd4j -Dzoo4j.fuseRelu=false"
 RUNS = [
-    ("current", "current path (oneDNN convolution and batch norm)", "", []),
+    ("current", "current path (oneDNN convolution, blocked batch norm, ReLU in the sums)", "", []),
     ("previous", "previous path, same seeds", PREVIOUS, []),
     ("previous-seed2", "previous path, other seeds (data.seed=2, overrides.seed=2)", PREVIOUS,
      ["--set", "data.seed=2", "--set", "overrides.seed=2"]),
