@@ -325,11 +325,6 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             }
         }
 
-        /** Whether the primitives run on a blocked layout (the activations reordered in and out). */
-        boolean blocked() {
-            return src != null && src.reordered();
-        }
-
         boolean usable() {
             return failure == null;
         }
