@@ -27,8 +27,8 @@ import provenance  # noqa: E402
 
 ROOT = provenance.ROOT
 RECIPE = "training/resnet20-fashion-mnist.yaml"
-# nativeMalloc=reuse: the direct route's per-call libnd4j buffers are faulted in afresh under zoo4j's default malloc
-# setting (61 against 426 images/s for ResNet-20's bare fit on 2026-12-04); the losses do not depend on it
+# nativeMalloc=reuse: under zoo4j's default malloc setting the direct route's per-call libnd4j buffers are mapped and
+# faulted in afresh on every call, which makes that path several times slower; the losses do not depend on it
 PREVIOUS = "-Dzoo4j.convolution=direct -Dzoo4j.batchNorm=nd4j -Dzoo4j.fuseRelu=false -Dzoo4j.nativeMalloc=reuse"
 RUNS = [
     ("current", "current path (oneDNN convolution, blocked batch norm, ReLU in the sums)", "", []),
