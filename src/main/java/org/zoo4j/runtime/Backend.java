@@ -27,7 +27,8 @@ import org.zoo4j.base.ConfigException;
  *   <li>switches DL4J's layer helpers on ({@value #HELPERS_DISABLE}{@code =false}; M2.1 defaults them off), which with
  *       the {@link org.nd4j.nativeblas.Nd4jCpu} shim routes convolution, pooling, batch norm and LRN to oneDNN;</li>
  *   <li>sets glibc's malloc to map native buffers of 1 MB and more on their own, so that freed ones leave the resident
- *       set ({@link NativeMalloc});</li>
+ *       set ({@link NativeMalloc}); where a network's convolutions then take libnd4j's route, which allocates in every
+ *       call, to keep buffers for reuse instead ({@link #libnd4jConvolutionRoute});</li>
  *   <li>runs OpenBLAS's matrix products on the calling thread ({@value #BLAS_THREADS}; see
  *       {@link #configureBlasThreads});</li>
  *   <li>on x86-64 picks the oneDNN native build that this CPU can run: the AVX2 build where AVX2 and FMA exist, the
@@ -53,6 +54,7 @@ public final class Backend {
     private static final Logger log = LoggerFactory.getLogger(Backend.class);
     private static volatile BackendInfo info;
     private static volatile String malloc = "not configured";
+    private static boolean mallocForLibnd4j;
     private static volatile String blasThreads = "not configured";
     /** Why the CUDA build was chosen as it was, where that needs saying; else empty. */
     private static volatile String buildNote = "";
@@ -103,6 +105,22 @@ public final class Backend {
                 }
             }
             return info;
+        }
+    }
+
+    /**
+     * Called where a network's convolutions take libnd4j's route: switches native malloc to buffer reuse once, unless
+     * the user chose a policy ({@link NativeMalloc#forLibnd4jConvolution}).
+     */
+    static synchronized void libnd4jConvolutionRoute() {
+        init();
+        if (!mallocForLibnd4j) {
+            mallocForLibnd4j = true;
+            String done = NativeMalloc.forLibnd4jConvolution(System.getenv());
+            if (done != null) {
+                malloc = done;
+                log.info("native malloc {}", done);
+            }
         }
     }
 

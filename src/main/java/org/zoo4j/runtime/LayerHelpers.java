@@ -140,12 +140,16 @@ public final class LayerHelpers {
                         && CONVOLUTION_HELPER.get(layer) != null
                         && CONVOLUTION_HELPER.get(layer).getClass() == MKLDNNConvHelper.class) {
                     if (convolution.equals("dl4j")) {
+                        Backend.libnd4jConvolutionRoute();
                         continue;
                     }
                     var conf = (org.deeplearning4j.nn.conf.layers.ConvolutionLayer) layer.conf().getLayer();
                     DataType dataType = layer.getParam("W").dataType();
                     boolean reuse = forwardOutputServesBackprop(conf.getActivationFn());
                     boolean onednn = convolution.equals("onednn") && OneDnn.available();
+                    if (!onednn) {
+                        Backend.libnd4jConvolutionRoute();
+                    }
                     CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly
                             ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias(),
                                     reluInConvolution && isPlainRelu(conf.getActivationFn()))

@@ -25,6 +25,12 @@ import org.zoo4j.base.Choices;
  * code that allocates large buffers in every call (libnd4j's own oneDNN route did: 150,000 to 320,000 page faults per
  * 3 s on ResNet-20 before zoo4j's layer helpers). Where the user set any {@code MALLOC_*_} variable, or the C library
  * is not glibc, nothing is changed.
+ *
+ * <p>libnd4j's convolution route still allocates its buffers in every call, so where a network's convolutions take it
+ * (zoo4j's {@code direct} route, which is also the fallback where the dnnl natives do not load, or DL4J's own helper)
+ * and {@value #SWITCH} is unset, {@link LayerHelpers} switches the process to {@link Policy#REUSE}
+ * ({@link #forLibnd4jConvolution}): under {@code release} that route faulted its buffers in afresh in every call and
+ * trained ResNet-20 several times slower.
  */
 public final class NativeMalloc {
     // mallopt parameters, from glibc's malloc.h
@@ -61,7 +67,24 @@ public final class NativeMalloc {
 
     /** Applies the settings; returns what was done, for the start-up log and {@code zoo4j info}. */
     static String configure(Map<String, String> environment) {
-        Policy policy = policy();
+        return apply(policy(), environment, SWITCH + "=reuse");
+    }
+
+    /**
+     * Switches to {@link Policy#REUSE} for libnd4j's convolution route, unless {@value #SWITCH} names a policy or the
+     * environment sets malloc itself; returns what was done, or null where nothing changed.
+     */
+    static String forLibnd4jConvolution(Map<String, String> environment) {
+        String value = System.getProperty(SWITCH);
+        if (value != null && !value.isBlank()) {
+            return null;
+        }
+        String done = apply(Policy.REUSE, environment, "for libnd4j's convolution route");
+        return done.startsWith("glibc:") ? done : null;
+    }
+
+    /** Applies {@code policy}; {@code reuseReason} says in the description why {@code reuse} was chosen. */
+    private static String apply(Policy policy, Map<String, String> environment, String reuseReason) {
         if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
             return "system default (not Linux)";
         }
@@ -85,7 +108,7 @@ public final class NativeMalloc {
                 ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, REUSE_MMAP_THRESHOLD}) == 1
                         & mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, REUSE_TRIM_THRESHOLD}) == 1
                         & mallopt.invokeInt(new Object[] {M_TOP_PAD, REUSE_TOP_PAD}) == 1;
-                done = "glibc: buffers up to 32 MB kept for reuse (" + SWITCH + "=reuse)";
+                done = "glibc: buffers up to 32 MB kept for reuse (" + reuseReason + ")";
             }
             return ok ? done : "system default (mallopt refused the settings)";
         } catch (UnsatisfiedLinkError | RuntimeException e) {
