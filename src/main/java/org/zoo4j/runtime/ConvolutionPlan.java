@@ -161,9 +161,10 @@ final class ConvolutionPlan {
 
     /**
      * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the
-     * forward-layout weights from earlier in this step are current.
+     * forward-layout weights from earlier in this step are current. With a {@code link}, the blocked result is left
+     * for the batch norm at its other end ({@link OneDnn.Scratch#hand}).
      */
-    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address) {
+    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address, OneDnn.Link link) {
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
         src.bind(OneDnn.address(x), address, scratch, s);
@@ -190,20 +191,28 @@ final class ConvolutionPlan {
         ConvolutionProfile.add(ConvolutionProfile.Part.FORWARD, t);
         dst.writeBack(s);
         s._wait();
+        dst.hand(OneDnn.address(out), scratch, link);
     }
 
     /**
      * dx, dw and db (null without bias) from x, w and dy. A null {@code dx}: no input gradient (no backward-data
      * pass). A null {@code w} means the forward-layout weights from earlier in this step are current and the
-     * backward-data primitive takes that layout (or that there is no backward-data pass).
+     * backward-data primitive takes that layout (or that there is no backward-data pass). With a {@code link}, dy
+     * may come in the blocked layout from the batch norm at its other end ({@link OneDnn.Scratch#take}). Returns
+     * whether it did.
      */
-    void backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
-                  OneDnn.Address address) {
+    boolean backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
+                     OneDnn.Address address, OneDnn.Link link) {
         Backward b = bwd;
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
+        long handed = link == null ? 0 : scratch.take(OneDnn.address(dy), b.diffDstData.innerDesc, link);
         // weights gradient (and bias gradient) first
-        b.diffDstData.bind(OneDnn.address(dy), address, scratch, s);
+        if (handed != 0) {
+            b.diffDstData.bindHanded(OneDnn.address(dy), address, handed);
+        } else {
+            b.diffDstData.bind(OneDnn.address(dy), address, scratch, s);
+        }
         if (b.diffDstWeights != null) {
             b.diffDstWeights.bind(OneDnn.address(dy), address, scratch, s);
         }
@@ -222,7 +231,7 @@ final class ConvolutionPlan {
         b.diffWeights.writeBack(s);
         if (dx == null) { // the input gradient is not wanted
             s._wait();
-            return;
+            return handed != 0;
         }
         // then the input gradient
         if (w != null) {
@@ -231,7 +240,9 @@ final class ConvolutionPlan {
         } else {
             b.dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, weightsFwd);
         }
-        b.diffSrc.bind(OneDnn.address(dx), address, scratch, s);
+        // dy handed on sits in the DIFF_SRC buffer: dx's blocked copy then takes DIFF_DST's, unused here
+        b.diffSrc.bind(OneDnn.address(dx), address, scratch, s, handed != 0 ? OneDnn.Slot.DIFF_DST
+                : OneDnn.Slot.DIFF_SRC);
         if (b.dataScratch != null) {
             b.dataScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
                     b.dataScratch.get_desc().get_size())));
@@ -241,6 +252,7 @@ final class ConvolutionPlan {
         ConvolutionProfile.add(ConvolutionProfile.Part.BACKWARD_DATA, t);
         b.diffSrc.writeBack(s);
         s._wait();
+        return handed != 0;
     }
 
     /** The backward-data and backward-weights primitives of a plan, made on its first backward pass. */

@@ -82,7 +82,8 @@ public final class LayerHelpers {
     /**
      * The layout zoo4j's oneDNN batch-norm helper runs its primitives on inside each call: {@code blocked} (default;
      * oneDNN's blocked layout where the channels divide into its blocks, the activations reordered in and out) or
-     * {@code nchw} (DL4J's arrays as they are). Between layers the arrays are NCHW either way.
+     * {@code nchw} (DL4J's arrays as they are). Between layers the arrays are NCHW (see {@link #BLOCKED_HAND_OFF} for
+     * the one exception).
      */
     public static final String BATCH_NORM_LAYOUT = "zoo4j.batchNormLayout";
     /**
@@ -90,6 +91,13 @@ public final class LayerHelpers {
      * training, where it would otherwise be applied inside the residual addition before it.
      */
     public static final String FUSE_RELU = "zoo4j.fuseRelu";
+    /**
+     * Set to {@code false} ({@code -Dzoo4j.blockedHandOff=false}) to reorder every array between a convolution and
+     * the batch norm that is its only reader, in training; otherwise the convolution's result goes to the batch norm,
+     * and the batch norm's input gradient back to the convolution, in oneDNN's blocked layout as well as in the NCHW
+     * array DL4J passes ({@link #linkConvolutionsToBatchNorms}).
+     */
+    public static final String BLOCKED_HAND_OFF = "zoo4j.blockedHandOff";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
@@ -177,6 +185,9 @@ public final class LayerHelpers {
         if (!inferenceOnly && model instanceof ComputationGraph graph && Choices.flag(FUSE_RELU, true)) {
             fuseRelus(graph);
         }
+        if (!inferenceOnly && model instanceof ComputationGraph graph && Choices.flag(BLOCKED_HAND_OFF, true)) {
+            linkConvolutionsToBatchNorms(graph);
+        }
         return installed;
     }
 
@@ -220,6 +231,46 @@ public final class LayerHelpers {
             } catch (IllegalAccessException | RuntimeException e) {
                 log.debug("left the ReLU after {} unfused: {}", before.getVertexName(), e.toString());
             }
+        }
+        return linked;
+    }
+
+    /**
+     * Links each convolution on zoo4j's oneDNN helper whose only reader is a batch norm on zoo4j's oneDNN helper (and
+     * which is that batch norm's only input) to it ({@link OneDnn.Link}): in training the convolution's result then
+     * reaches the batch norm, and the batch norm's input gradient the convolution, in the blocked layout both run on,
+     * without a reorder to NCHW and back (the NCHW arrays are still written: DL4J keeps them). Only where nothing can
+     * change those arrays between the two calls: the convolution's activation is the identity (DL4J applies any other
+     * in place on its result), it is not an output of the graph, the batch norm has no preprocessor or input dropout
+     * (both would make a new array), and the convolution has no other reader (whose gradient DL4J would add into the
+     * batch norm's, in place). Returns how many pairs were linked.
+     */
+    static int linkConvolutionsToBatchNorms(ComputationGraph graph) {
+        GraphVertex[] vertices = graph.getVertices();
+        int linked = 0;
+        for (GraphVertex vertex : vertices) {
+            if (!(vertex instanceof LayerVertex convVertex) || convVertex.getLayer().getClass() != ConvolutionLayer.class
+                    || !(helperOf(convVertex.getLayer()) instanceof OneDnnConvolutionHelper conv)
+                    || conv.inferenceOnly() || conv.link() != null
+                    || !(convVertex.getLayer().conf().getLayer()
+                    instanceof org.deeplearning4j.nn.conf.layers.ConvolutionLayer convConf)
+                    || !(convConf.getActivationFn() instanceof ActivationIdentity)
+                    || convVertex.isOutputVertex() || convVertex.getOutputVertices() == null
+                    || convVertex.getOutputVertices().length != 1) {
+                continue;
+            }
+            GraphVertex after = vertices[convVertex.getOutputVertices()[0].getVertexIndex()];
+            if (!(after instanceof LayerVertex bnVertex) || bnVertex.getLayer().getClass() != BatchNormalization.class
+                    || !(helperOf(bnVertex.getLayer()) instanceof OneDnnBatchNormHelper bn) || bn.link() != null
+                    || bnVertex.getLayerPreProcessor() != null
+                    || bnVertex.getLayer().conf().getLayer().getIDropout() != null
+                    || bnVertex.getInputVertices() == null || bnVertex.getInputVertices().length != 1) {
+                continue;
+            }
+            OneDnn.Link link = new OneDnn.Link(convVertex.getVertexName() + " -> " + bnVertex.getVertexName());
+            conv.link(link);
+            bn.link(link);
+            linked++;
         }
         return linked;
     }

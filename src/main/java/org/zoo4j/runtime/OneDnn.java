@@ -131,16 +131,78 @@ final class OneDnn {
     }
 
     /**
+     * The two ends of a convolution whose only reader is a batch norm: the convolution's forward result and the batch
+     * norm's input gradient are handed from one to the other in oneDNN's blocked layout, through this thread's
+     * {@link Scratch}, instead of being reordered to NCHW and back. Made by {@link LayerHelpers#install} for such pairs.
+     */
+    static final class Link {
+        private final String name;
+
+        Link(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /**
      * Transient native buffers, one per role, grown to the largest size asked and reused by every helper on the thread
      * (a call's blocked copies and scratchpad are dead when it returns). 64-byte aligned.
+     *
+     * <p>One result may be handed on ({@link #hand}): a call that wrote an array in the blocked layout in a scratch
+     * buffer and reordered it to its NCHW array leaves the blocked copy for the next call on the thread, which
+     * {@link #take}s it instead of reordering that NCHW array in again. Both ends belong to one {@link Link}, made
+     * only where nothing else reads or writes the array between the two calls (the convolution's only reader is the
+     * batch norm, so no gradient is added into its input gradient either). The copy is given up when any call asks
+     * for its buffer, when the next call takes or passes it by, and is only given for the same NCHW address and
+     * layout.
      */
     static final class Scratch {
         private final BytePointer[] buffers = new BytePointer[Slot.values().length];
         private final long[] aligned = new long[Slot.values().length];
         private final long[] capacity = new long[Slot.values().length];
+        private Slot handedSlot;
+        private long handedArray;
+        private memory.desc handedDesc;
+        private Link handedLink;
+
+        /** Leaves the blocked copy in {@code slot} (layout {@code desc}) of the NCHW array at {@code array}. */
+        void hand(Slot slot, long array, memory.desc desc, Link link) {
+            handedSlot = slot;
+            handedArray = array;
+            handedDesc = desc;
+            handedLink = link;
+        }
+
+        /**
+         * The buffer holding the NCHW array at {@code array} in layout {@code desc}, handed on by the other end of
+         * {@code link} in the call just before; 0 where there is none. Either way nothing stays handed.
+         */
+        long take(long array, memory.desc desc, Link link) {
+            Slot slot = handedSlot;
+            handedSlot = null;
+            boolean match = slot != null && link != null && handedLink == link && handedArray == array
+                    && handedDesc.equals(desc);
+            handedDesc = null;
+            handedLink = null;
+            return match ? aligned[slot.ordinal()] : 0;
+        }
+
+        /** Gives up what was handed on: a linked layer whose call takes another path calls this. */
+        void drop() {
+            handedSlot = null;
+            handedDesc = null;
+            handedLink = null;
+        }
 
         /** The aligned address of at least {@code bytes} bytes for {@code slot}. */
         long buffer(Slot slot, long bytes) {
+            if (slot == handedSlot) {
+                handedSlot = null; // its contents are about to change
+            }
             int i = slot.ordinal();
             if (capacity[i] < bytes) {
                 if (buffers[i] != null) {

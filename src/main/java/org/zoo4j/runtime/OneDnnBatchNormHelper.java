@@ -61,6 +61,9 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     private INDArray batchVariance;
     private Plan lastTrainingPlan;
 
+    /** The convolution whose only reader this is, where {@link LayerHelpers#install} linked them ({@link OneDnn.Link}). */
+    private OneDnn.Link link;
+    private long handedInputs;
     private long trainingPasses;
     private long backwardPasses;
     private long fallbackCalls;
@@ -74,6 +77,20 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         super(dataType);
         this.fallback = new ChannelPassBatchNormHelper(dataType);
         this.blockedLayout = blockedLayout;
+    }
+
+    /** Takes this layer's input from, and hands its input gradient to, the convolution at the other end of {@code l}. */
+    synchronized void link(OneDnn.Link l) {
+        link = l;
+    }
+
+    synchronized OneDnn.Link link() {
+        return link;
+    }
+
+    /** Training forward passes whose input came in the blocked layout from the linked convolution. */
+    synchronized long handedInputs() {
+        return handedInputs;
     }
 
     /** Training forward passes computed by oneDNN here. */
@@ -122,11 +139,14 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         if (plan == null) {
             fallbackCalls++;
             lastTrainingPlan = null;
+            dropHandedResult();
             return fallback.preOutput(x, true, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape(), 'c');
         keepStatistics(x.size(1));
-        plan.forward(x, gamma, beta, batchMean, batchVariance, out, address);
+        if (plan.forward(x, gamma, beta, batchMean, batchVariance, out, address, link)) {
+            handedInputs++;
+        }
         lastTrainingPlan = plan;
         trainingPasses++;
         return out;
@@ -155,13 +175,14 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
                 || epsilon.dataType() != DataType.FLOAT
                 || !java.util.Arrays.equals(epsilon.shape(), input.shape())) {
             fallbackCalls++;
+            dropHandedResult();
             return fallback.backpropGradient(input, epsilon, shape, gamma, beta, dGammaView, dBetaView, eps, format,
                     workspaceMgr);
         }
         INDArray dy = epsilon.ordering() == 'c' && Shape.hasDefaultStridesForShape(epsilon) ? epsilon
                 : workspaceMgr.dup(ArrayType.BP_WORKING_MEM, epsilon, 'c');
         INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
-        plan.backward(input, gamma, beta, batchMean, batchVariance, dy, dx, dGammaView, dBetaView, address);
+        plan.backward(input, gamma, beta, batchMean, batchVariance, dy, dx, dGammaView, dBetaView, address, link);
         backwardPasses++;
         Gradient gradient = new DefaultGradient();
         gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGammaView);
@@ -172,6 +193,13 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     @Override
     public synchronized Map<String, Long> helperMemoryUse() {
         return Map.of("oneDnnBatchStatistics", batchMean == null ? 0L : 2 * batchMean.length() * Float.BYTES);
+    }
+
+    /** On a linked layer's other path: what the convolution handed on is not for this call, nor for a later one. */
+    private void dropHandedResult() {
+        if (link != null) {
+            OneDnn.scratch().drop();
+        }
     }
 
     /** The kept plan for this shape (made on first use), or null where oneDNN does not take it. */
@@ -375,26 +403,40 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
                     : bwdFailure != null ? "; backward not supported: " + bwdFailure : "");
         }
 
-        /** out = gamma * (x - mean) / sqrt(variance + eps) + beta; the batch's mean and variance go into m and v. */
-        void forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
-                     OneDnn.Address address) {
+        /**
+         * out = gamma * (x - mean) / sqrt(variance + eps) + beta; the batch's mean and variance go into m and v. With
+         * a {@code link}, x may come in the blocked layout from the convolution at its other end; returns whether it
+         * did.
+         */
+        boolean forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
+                        OneDnn.Address address, OneDnn.Link link) {
             stream s = OneDnn.stream();
             OneDnn.Scratch scratch = OneDnn.scratch();
-            src.bind(OneDnn.address(x), address, scratch, s);
+            long handed = link == null ? 0 : scratch.take(OneDnn.address(x), src.innerDesc, link);
+            if (handed != 0) {
+                src.bindHanded(OneDnn.address(x), address, handed);
+            } else {
+                src.bind(OneDnn.address(x), address, scratch, s);
+            }
             scale.set_data_handle(address.at(OneDnn.address(gamma)));
             shift.set_data_handle(address.at(OneDnn.address(beta)));
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
-            dst.bind(OneDnn.address(out), address, scratch, s);
+            // x handed on sits in the DST buffer: y's blocked copy then takes SRC's, unused here
+            dst.bind(OneDnn.address(out), address, scratch, s, handed != 0 ? OneDnn.Slot.SRC : OneDnn.Slot.DST);
             bindScratch(fwdScratch, address);
             fwd.execute(s, fwdArgs);
             dst.writeBack(s);
             s._wait();
+            return handed != 0;
         }
 
-        /** dx, dgamma and dbeta from x, gamma, the batch statistics of the forward pass and dy. */
+        /**
+         * dx, dgamma and dbeta from x, gamma, the batch statistics of the forward pass and dy. With a {@code link},
+         * the blocked dx is left for the convolution at its other end.
+         */
         void backward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray dy, INDArray dx,
-                      INDArray dGamma, INDArray dBeta, OneDnn.Address address) {
+                      INDArray dGamma, INDArray dBeta, OneDnn.Address address, OneDnn.Link link) {
             stream s = OneDnn.stream();
             OneDnn.Scratch scratch = OneDnn.scratch();
             src.bind(OneDnn.address(x), address, scratch, s);
@@ -410,6 +452,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             bwd.execute(s, bwdArgs);
             diffSrc.writeBack(s);
             s._wait();
+            diffSrc.hand(OneDnn.address(dx), scratch, link);
         }
 
         private static void bindScratch(memory scratch, OneDnn.Address address) {

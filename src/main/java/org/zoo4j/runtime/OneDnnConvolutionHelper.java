@@ -96,6 +96,12 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
      * 1-channel first layer is most of the layer's time (LeNet-5: 80%).
      */
     private volatile boolean inputGradient = true;
+    /**
+     * The batch norm that is this layer's only reader, where {@link LayerHelpers#install} linked them: the forward
+     * result goes to it, and its input gradient comes back, in oneDNN's blocked layout ({@link OneDnn.Link}).
+     */
+    private OneDnn.Link link;
+    private long handedGradients;
 
     /**
      * @param dataType           the layer's data type
@@ -132,6 +138,27 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     /** Whether this helper serves inference only (see {@link #forInference}). */
     boolean inferenceOnly() {
         return inferenceOnly;
+    }
+
+    /** Hands this layer's results to, and takes its gradients from, the batch norm at the other end of {@code l}. */
+    synchronized void link(OneDnn.Link l) {
+        link = l;
+    }
+
+    synchronized OneDnn.Link link() {
+        return link;
+    }
+
+    /** Backward passes whose output gradient came in the blocked layout from the linked batch norm. */
+    synchronized long handedGradients() {
+        return handedGradients;
+    }
+
+    /** On a linked layer's other path: what the batch norm handed on is not for this call, nor for a later one. */
+    private void dropHandedResult() {
+        if (link != null) {
+            OneDnn.scratch().drop();
+        }
     }
 
     /** Backprop returns no gradient with respect to the input from now on (see {@link LayerHelpers#installForTraining}). */
@@ -225,6 +252,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         ConvolutionPlan plan = plan(input, weights, kernel, strides, pad, convolutionMode, dilation, format);
         if (plan == null) {
             fallbackCalls++;
+            dropHandedResult();
             return fallback.preOutput(input, weights, bias, kernel, strides, pad, mode, fwdAlgo, convolutionMode,
                     dilation, format, workspaceMgr);
         }
@@ -245,7 +273,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         boolean weightsKept = weightsCurrent(plan, weights);
         INDArray w = weightsKept ? weights : plain(weights, ArrayType.FF_WORKING_MEM, workspaceMgr);
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
-        plan.forward(x, weightsKept ? null : w, b, out, address);
+        plan.forward(x, weightsKept ? null : w, b, out, address, link);
         forwardPasses++;
         if (plan.reluAfter()) {
             lastActivated = new WeakReference<>(out);
@@ -288,6 +316,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 || delta.size(1) != k.oc() || delta.size(2) != k.oh() || delta.size(3) != k.ow()
                 || !plan.backwardAvailable()) {
             fallbackCalls++;
+            dropHandedResult();
             // DL4J hands a helper of its own oneDNN kind no bias-gradient array for a layer without bias (and that
             // helper takes a non-null one to mean a bias); this helper is given a dummy one, kept from the fallback.
             return fallback.backpropGradient(input, weights, bias, delta, kernel, strides, pad,
@@ -305,7 +334,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, weights.shape(), 'c');
         INDArray db = !hasBias ? null : isPlain(biasGradView) ? biasGradView
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, k.oc());
-        plan.backward(x, w, dy, epsilon, dw, db, address);
+        if (plan.backward(x, w, dy, epsilon, dw, db, address, link)) {
+            handedGradients++;
+        }
         backwardPasses++;
         if (!inputGradient) {
             skippedInputGradients++;

@@ -16,6 +16,9 @@ final class PrimitiveArgument {
     final reorder toUser;
     final OneDnn.Slot slot;
     final long innerBytes;
+    final memory.desc innerDesc;
+    /** The scratch buffer the blocked copy was last bound to (null: a handed one). */
+    private OneDnn.Slot boundSlot;
 
     PrimitiveArgument(memory.desc userDesc, memory.desc innerDesc, OneDnn.Slot slot, boolean read, boolean written) {
         this.user = OneDnn.unbound(userDesc);
@@ -25,6 +28,7 @@ final class PrimitiveArgument {
         this.toUser = same || !written ? null : new reorder(inner, user);
         this.slot = slot;
         this.innerBytes = innerDesc.get_size();
+        this.innerDesc = innerDesc;
     }
 
     boolean reordered() {
@@ -33,15 +37,38 @@ final class PrimitiveArgument {
 
     /** Binds the user's array and the scratch buffer, and reorders the array in if it is read. */
     void bind(long userAddress, OneDnn.Address address, OneDnn.Scratch scratch, stream s) {
+        bind(userAddress, address, scratch, s, slot);
+    }
+
+    /** {@link #bind}, with the blocked copy in scratch buffer {@code in} (another call's was handed in this's). */
+    void bind(long userAddress, OneDnn.Address address, OneDnn.Scratch scratch, stream s, OneDnn.Slot in) {
         user.set_data_handle(address.at(userAddress));
+        boundSlot = in;
         if (inner != user) {
-            inner.set_data_handle(address.at(scratch.buffer(slot, innerBytes)));
+            inner.set_data_handle(address.at(scratch.buffer(in, innerBytes)));
             if (toInner != null) {
                 long t = ConvolutionProfile.begin();
                 toInner.execute(s, user, inner);
                 ConvolutionProfile.add(slot == OneDnn.Slot.WEIGHTS ? ConvolutionProfile.Part.WEIGHT_REORDERS
                         : ConvolutionProfile.Part.ACTIVATION_REORDERS, t);
             }
+        }
+    }
+
+    /**
+     * Binds the user's array and, as the blocked copy, {@code blocked}: the array in this argument's layout already,
+     * handed on by the previous call ({@link OneDnn.Scratch#take}); no reorder.
+     */
+    void bindHanded(long userAddress, OneDnn.Address address, long blocked) {
+        user.set_data_handle(address.at(userAddress));
+        inner.set_data_handle(address.at(blocked));
+        boundSlot = null;
+    }
+
+    /** Leaves this argument's blocked result for the next call on the thread, after {@link #writeBack}. */
+    void hand(long userAddress, OneDnn.Scratch scratch, OneDnn.Link link) {
+        if (link != null && inner != user && toUser != null && boundSlot != null) {
+            scratch.hand(boundSlot, userAddress, innerDesc, link);
         }
     }
 

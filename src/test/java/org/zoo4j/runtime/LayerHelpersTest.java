@@ -3,6 +3,7 @@ package org.zoo4j.runtime;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -171,6 +172,103 @@ class LayerHelpersTest {
         fused.fit(batch);
         assertEquals(3 * 9, relus.stream().mapToLong(ReluActivationLayer::passThroughPasses).sum());
         assertTrue(Double.isFinite(fused.score()));
+    }
+
+    @Test
+    void convolutionsHandTheirResultsToTheirBatchNormsInTheBlockedLayoutWithTheSameGradients() throws Exception {
+        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
+        ComputationGraph linked = reference.clone();
+        ComputationGraph apart = reference.clone();
+        LayerHelpers.install(linked);
+        withProperty(LayerHelpers.BLOCKED_HAND_OFF, "false", () -> LayerHelpers.install(apart));
+        DataSet batch = batch(8, 1, 16, 16, 10, 5);
+
+        assertSameGradients(reference, linked, batch); // DL4J's own helpers and passes throughout
+        assertIdentical(gradient(apart, batch), gradient(linked, batch), "the same computation, bit for bit");
+        if (!OneDnn.available()) {
+            return;
+        }
+        List<OneDnnConvolutionHelper> convs = Arrays.stream(linked.getLayers())
+                .filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnConvolutionHelper)
+                .map(l -> (OneDnnConvolutionHelper) LayerHelpers.helperOf(l)).toList();
+        List<OneDnnBatchNormHelper> bns = Arrays.stream(linked.getLayers())
+                .filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnBatchNormHelper)
+                .map(l -> (OneDnnBatchNormHelper) LayerHelpers.helperOf(l)).toList();
+        assertEquals(21, convs.size(), "19 convolutions and 2 projection shortcuts, each followed by a batch norm");
+        assertTrue(convs.stream().allMatch(c -> c.link() != null), "every convolution linked to its batch norm");
+        assertEquals(convs.stream().map(OneDnnConvolutionHelper::link).toList(),
+                bns.stream().map(OneDnnBatchNormHelper::link).toList(), "in the graph's order, pair by pair");
+        // Handed on where the batch norm runs right after its convolution (backprop: right before) in DL4J's order;
+        // in the two downsampling blocks the shortcut's convolution runs in between.
+        int[] order = linked.topologicalSortOrder();
+        int adjacent = 0;
+        for (int i = 0; i + 1 < order.length; i++) {
+            if (linked.getVertices()[order[i]] instanceof org.deeplearning4j.nn.graph.vertex.impl.LayerVertex v
+                    && LayerHelpers.helperOf(v.getLayer()) instanceof OneDnnConvolutionHelper c
+                    && linked.getVertices()[order[i + 1]] instanceof org.deeplearning4j.nn.graph.vertex.impl.LayerVertex
+                    after && LayerHelpers.helperOf(after.getLayer()) instanceof OneDnnBatchNormHelper b
+                    && b.link() == c.link()) {
+                adjacent++;
+            }
+        }
+        assertEquals(17, adjacent);
+        // two gradients computed above (reference's and the bit-for-bit comparison's)
+        assertEquals(2 * adjacent, bns.stream().mapToLong(OneDnnBatchNormHelper::handedInputs).sum());
+        assertEquals(2 * adjacent, convs.stream().mapToLong(OneDnnConvolutionHelper::handedGradients).sum());
+        assertTrue(Arrays.stream(apart.getLayers()).map(LayerHelpers::helperOf)
+                .noneMatch(h -> h instanceof OneDnnBatchNormHelper bn && bn.link() != null),
+                LayerHelpers.BLOCKED_HAND_OFF + "=false");
+
+        // Training steps through DL4J's fit (its workspaces), then inference: the same parameters and outputs
+        for (int i = 0; i < 2; i++) {
+            linked.fit(batch);
+            apart.fit(batch);
+        }
+        assertIdentical(apart.params(), linked.params(), "two fitted steps, bit for bit");
+        assertIdentical(apart.outputSingle(false, batch.getFeatures()), linked.outputSingle(false,
+                batch.getFeatures()), "inference after them");
+        assertEquals(4 * adjacent, bns.stream().mapToLong(OneDnnBatchNormHelper::handedInputs).sum());
+        assertEquals(4 * adjacent, convs.stream().mapToLong(OneDnnConvolutionHelper::handedGradients).sum());
+    }
+
+    @Test
+    void onlyAnIdentityConvolutionReadByItsBatchNormAloneHandsItsResultOn() {
+        var conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT).updater(new Adam(1e-3))
+                .weightInit(WeightInit.RELU).graphBuilder().addInputs("in")
+                .setInputTypes(InputType.convolutional(8, 8, 16))
+                .addLayer("plain", new ConvolutionLayer.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.IDENTITY).build(), "in")
+                .addLayer("plainBn", new BatchNormalization.Builder().nOut(16).build(), "plain")
+                .addLayer("relu", new ConvolutionLayer.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.RELU).build(), "plainBn")
+                .addLayer("reluBn", new BatchNormalization.Builder().nOut(16).build(), "relu")
+                .addLayer("shared", new ConvolutionLayer.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.IDENTITY).build(), "reluBn")
+                .addLayer("sharedBn", new BatchNormalization.Builder().nOut(16).build(), "shared")
+                .addVertex("sum", new org.deeplearning4j.nn.conf.graph.ElementWiseVertex(
+                        org.deeplearning4j.nn.conf.graph.ElementWiseVertex.Op.Add), "sharedBn", "shared")
+                .addLayer("pool", new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder().build(), "sum")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "pool")
+                .setOutputs("out").build();
+        ComputationGraph reference = new ComputationGraph(conf);
+        reference.init();
+        ComputationGraph tuned = reference.clone();
+        LayerHelpers.install(tuned);
+        DataSet batch = batch(4, 16, 8, 8, 3, 11);
+        assertSameGradients(reference, tuned, batch);
+        if (!OneDnn.available()) {
+            return;
+        }
+        var plain = (OneDnnConvolutionHelper) LayerHelpers.helperOf(tuned.getLayer("plain"));
+        assertNotNull(plain.link());
+        assertEquals(plain.link(), ((OneDnnBatchNormHelper) LayerHelpers.helperOf(tuned.getLayer("plainBn"))).link());
+        assertEquals(1, plain.handedGradients());
+        assertNull(((OneDnnConvolutionHelper) LayerHelpers.helperOf(tuned.getLayer("relu"))).link(),
+                "DL4J applies the ReLU in place on the convolution's result, after the blocked copy was made");
+        assertNull(((OneDnnConvolutionHelper) LayerHelpers.helperOf(tuned.getLayer("shared"))).link(),
+                "the sum reads the result too, and DL4J adds its gradient into the batch norm's");
+        assertNull(((OneDnnBatchNormHelper) LayerHelpers.helperOf(tuned.getLayer("sharedBn"))).link());
     }
 
     @Test
@@ -678,6 +776,14 @@ class LayerHelpersTest {
         double worst = expected.sub(actual).amaxNumber().doubleValue();
         assertTrue(scale > 0, "a gradient to compare");
         assertTrue(worst <= 1e-4 * scale + 1e-6, "gradients differ by " + worst + " (largest entry " + scale + ")");
+    }
+
+    private static void assertIdentical(INDArray expected, INDArray actual, String what) {
+        assertTrue(java.util.Arrays.equals(expected.shape(), actual.shape()), what);
+        float[] e = expected.castTo(DataType.FLOAT).data().asFloat();
+        float[] a = actual.castTo(DataType.FLOAT).data().asFloat();
+        assertTrue(java.util.Arrays.equals(e, a), what + ": not identical, largest difference "
+                + expected.castTo(DataType.FLOAT).sub(actual.castTo(DataType.FLOAT)).amaxNumber());
     }
 
     private static INDArray gradient(Model model, DataSet batch) {
