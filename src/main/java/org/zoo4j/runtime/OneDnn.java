@@ -157,8 +157,8 @@ final class OneDnn {
      * {@link #take}s it instead of reordering that NCHW array in again. Both ends belong to one {@link Link}, made
      * only where nothing else reads or writes the array between the two calls (the convolution's only reader is the
      * batch norm, so no gradient is added into its input gradient either). The copy is given up when any call asks
-     * for its buffer, when the next call takes or passes it by, and is only given for the same NCHW address and
-     * layout.
+     * for its buffer, when the other end's call looks for it (whether or not it matches) and when a linked layer's call
+     * takes a path without oneDNN; it is only taken for the same link, NCHW address and layout.
      */
     static final class Scratch {
         private final BytePointer[] buffers = new BytePointer[Slot.values().length];
@@ -179,7 +179,7 @@ final class OneDnn {
 
         /**
          * The buffer holding the NCHW array at {@code array} in layout {@code desc}, handed on by the other end of
-         * {@code link} in the call just before; 0 where there is none. Either way nothing stays handed.
+         * {@code link} and not given up since; 0 where there is none. Either way nothing stays handed.
          */
         long take(long array, memory.desc desc, Link link) {
             Slot slot = handedSlot;
