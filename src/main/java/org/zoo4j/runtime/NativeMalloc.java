@@ -55,9 +55,6 @@ public final class NativeMalloc {
     static final int REUSE_MMAP_THRESHOLD = 32 << 20;
     static final int REUSE_TRIM_THRESHOLD = 1 << 30;
     static final int REUSE_TOP_PAD = 64 << 20;
-    /** glibc's defaults (malloc.c: DEFAULT_TRIM_THRESHOLD, DEFAULT_TOP_PAD). */
-    static final int GLIBC_TRIM_THRESHOLD = 128 << 10;
-    static final int GLIBC_TOP_PAD = 128 << 10;
 
     private NativeMalloc() {
     }
@@ -104,11 +101,8 @@ public final class NativeMalloc {
             boolean ok;
             String done;
             if (policy == Policy.RELEASE) {
-                // Setting the threshold also stops glibc from raising it as mapped blocks are freed. The trim
-                // threshold and top pad are glibc's own defaults, set too so that the policy holds after reuse's.
-                ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, RELEASE_MMAP_THRESHOLD}) == 1
-                        & mallopt.invokeInt(new Object[] {M_TRIM_THRESHOLD, GLIBC_TRIM_THRESHOLD}) == 1
-                        & mallopt.invokeInt(new Object[] {M_TOP_PAD, GLIBC_TOP_PAD}) == 1;
+                // Setting the threshold also stops glibc from raising it as mapped blocks are freed.
+                ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, RELEASE_MMAP_THRESHOLD}) == 1;
                 done = "glibc: buffers from 1 MB mapped and returned when freed";
             } else {
                 ok = mallopt.invokeInt(new Object[] {M_MMAP_THRESHOLD, REUSE_MMAP_THRESHOLD}) == 1

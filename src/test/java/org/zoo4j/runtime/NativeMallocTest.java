@@ -63,33 +63,50 @@ class NativeMallocTest {
             assertTrue(Backend.mallocSettings().contains("kept for reuse (for libnd4j's convolution route)"),
                     Backend.mallocSettings());
         } finally {
-            NativeMalloc.configure(Map.of()); // back to this process's own policy for the other tests
+            NativeMalloc.configure(Map.of()); // back to this process's own policy
         }
     }
 
     /**
      * Under the default policy a freed buffer of a few MB leaves the resident set at once (under {@code reuse} glibc
-     * keeps it in its heap, resident, for the next request).
+     * keeps it in its heap, resident, for the next request). In a process of its own, started as zoo4j starts: this
+     * test process has had libnd4j's convolution route installed, and with it reuse's heap, whose free chunks glibc
+     * would serve these blocks from whatever the policy is now.
      */
     @Test
     @EnabledOnOs(OS.LINUX)
-    void freedBuffersOfAFewMbLeaveTheResidentSet() throws IOException {
-        Backend.init();
-        // Set again: a test that installed libnd4j's convolution route may have switched this process to reuse.
-        assertEquals("glibc: buffers from 1 MB mapped and returned when freed", NativeMalloc.configure(Map.of()));
-        long size = 8 * MB;
-        Pointer[] blocks = new Pointer[6];
-        for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = Pointer.malloc(size);
-            Pointer.memset(blocks[i], 1, size); // resident only once written
-        }
-        long held = rss();
-        for (Pointer block : blocks) {
-            Pointer.free(block);
-        }
-        long after = rss();
+    void freedBuffersOfAFewMbLeaveTheResidentSet() throws Exception {
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m", "-cp", System.getProperty("java.class.path"), FreedBuffers.class.getName())
+                .redirectErrorStream(true).start();
+        String output = new String(child.getInputStream().readAllBytes());
+        assertEquals(0, child.waitFor(), output);
+        String result = output.lines().filter(l -> l.startsWith("resident ")).findFirst().orElseThrow(
+                () -> new AssertionError("no result line: " + output));
+        String[] f = result.split(" ");
+        long held = Long.parseLong(f[1]);
+        long after = Long.parseLong(f[3]);
+        assertTrue(result.endsWith("glibc: buffers from 1 MB mapped and returned when freed"), result);
         assertTrue(held - after >= 40 * MB, "resident " + held / MB + " MB with 48 MB of blocks, " + after / MB
                 + " MB after freeing them");
+    }
+
+    /** The child process of {@link #freedBuffersOfAFewMbLeaveTheResidentSet}: "resident HELD after AFTER MALLOC". */
+    static final class FreedBuffers {
+        public static void main(String[] args) throws IOException {
+            Backend.init();
+            long size = 8 * MB;
+            Pointer[] blocks = new Pointer[6];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = Pointer.malloc(size);
+                Pointer.memset(blocks[i], 1, size); // resident only once written
+            }
+            long held = rss();
+            for (Pointer block : blocks) {
+                Pointer.free(block);
+            }
+            System.out.println("resident " + held + " after " + rss() + " " + Backend.mallocSettings());
+        }
     }
 
     private static long rss() throws IOException {
