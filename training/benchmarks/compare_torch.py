@@ -168,9 +168,6 @@ def main():
             ratios.setdefault((n, "memory"), []).append(got[("zoo4j", "rss")] / got[("torch", "rss")])
             if ("zoo4j", "loop") in got:
                 ratios.setdefault((n, "loop/fit"), []).append(got[("zoo4j", "loop")] / got[("zoo4j", "fit")])
-                # the same in pairs: each loop epoch against the bare fit timed right after it (loop-fit rows)
-                ratios.setdefault((n, "loop/paired fit"), []).append(
-                    got[("zoo4j", "loop")] / got[("zoo4j", "loop-fit")])
     med = {k: statistics.median(v) for k, v in figures.items()}
     command = ("/usr/bin/python3 training/benchmarks/compare_torch.py --rounds %d --repeats %d --threads %d "
                "--networks %s" % (args.rounds, args.repeats, args.threads, args.networks))
@@ -182,24 +179,20 @@ def main():
              "Images/s: the median of %d alternating rounds, each figure itself the median of %d timed runs. Ratios "
              "(zoo4j / PyTorch) are taken within each round; the median ratio is shown with the lowest round's. "
              "Training compares zoo4j's loop (data pipeline, progress, NaN check) with PyTorch's step on batches in "
-             "memory; resnet18-224 (random images) compares the bare fit. Loop / fit: the loop mode against the fit mode, "
-             "measured a minute or more apart in the process; loop / paired fit: against the bare fit timed right "
-             "after each of the loop's epochs on the same network and batches (loop-fit rows), which the machine's "
-             "drift between the two modes does not reach. Raw rows: `%s`." % (
+             "memory; resnet18-224 (random images) compares the bare fit. Raw rows: `%s`." % (
                  args.rounds, args.repeats, os.path.basename(csv_path)), "",
              "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper, glibc's default "
              "malloc settings and ND4J's OpenBLAS threads.", "",
              "| network | params | batch | PyTorch train | raw DL4J fit | zoo4j fit | zoo4j loop | train / PyTorch "
-             "| fit / PyTorch | loop / fit | loop / paired fit | PyTorch infer | zoo4j infer | infer / PyTorch | peak RSS MB zoo4j / "
-             "PyTorch |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| fit / PyTorch | loop / fit | PyTorch infer | zoo4j infer | infer / PyTorch | peak RSS MB zoo4j / "
+             "PyTorch |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in networks:
         loop = "%.0f" % med[(n, "zoo4j", "loop")] if (n, "zoo4j", "loop") in med else "-"
         loop_fit = ratio_cell(ratios[(n, "loop/fit")]) if (n, "loop/fit") in ratios else "-"
-        paired = ratio_cell(ratios[(n, "loop/paired fit")]) if (n, "loop/paired fit") in ratios else "-"
-        lines.append("| %s | %s | %d | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %.0f / %.0f = %s |"
-                     % (n, format(ours[n], ","), NETWORKS[n][0], med[(n, "torch", "fit")], med[(n, "zoo4j", "fit-raw")],
+        lines.append("| %s | %s | %d | %.0f | %.0f | %.0f | %s | %s | %s | %s | %.0f | %.0f | %s | %.0f / %.0f = %s |" % (
+            n, format(ours[n], ","), NETWORKS[n][0], med[(n, "torch", "fit")], med[(n, "zoo4j", "fit-raw")],
             med[(n, "zoo4j", "fit")], loop, ratio_cell(ratios[(n, "train")]), ratio_cell(ratios[(n, "fit")]),
-            loop_fit, paired, med[(n, "torch", "infer")], med[(n, "zoo4j", "infer")], ratio_cell(ratios[(n, "infer")]),
+            loop_fit, med[(n, "torch", "infer")], med[(n, "zoo4j", "infer")], ratio_cell(ratios[(n, "infer")]),
             statistics.median(peaks[(n, "zoo4j")]), statistics.median(peaks[(n, "torch")]),
             ratio_cell(ratios[(n, "memory")])))
     lines += ["", "FP32 ceiling: a %d x %d single-precision matrix product on %d threads (torch.mm), median %.1f "

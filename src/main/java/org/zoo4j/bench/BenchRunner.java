@@ -101,12 +101,12 @@ public final class BenchRunner {
                 report.steps(network, r, Measurements.spread(r));
             }
             default -> {
-                List<Result> rs = switch (mode) {
-                    case FIT -> List.of(Measurements.fit(network, batch, plan));
-                    case INFER -> List.of(Measurements.infer(network, batch, plan));
+                Result r = switch (mode) {
+                    case FIT -> Measurements.fit(network, batch, plan);
+                    case INFER -> Measurements.infer(network, batch, plan);
                     default -> RunBenchmarks.loop(network, batch, plan, probe, work);
                 };
-                rs.forEach(r -> add(options.rawDl4j() ? r.withMode(r.mode() + "-raw") : r, results, report));
+                add(options.rawDl4j() ? r.withMode(r.mode() + "-raw") : r, results, report);
             }
         }
     }

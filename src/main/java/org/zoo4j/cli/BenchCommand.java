@@ -27,9 +27,8 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measure training and inference speed (images/s) and peak memory of the zoo's networks.",
                 "Modes: fit = DL4J's bare fit over batches in memory; loop = zoo4j's trainer through the data "
-                        + "pipeline, and loop-fit, the bare fit timed after each of its epochs on the same network; "
-                        + "infer = inference over batches in memory. Median and spread of --repeats timed runs after "
-                        + "--warmup untimed iterations.",
+                        + "pipeline; infer = inference over batches in memory. Median and spread of --repeats timed "
+                        + "runs after --warmup untimed iterations.",
                 "Thread count: set OMP_NUM_THREADS before starting (ND4J and oneDNN read it once).",
                 "Examples:", "  ./zoo4j bench", "  ./zoo4j bench --network resnet20 --mode fit,loop --repeats 5",
                 "  ./zoo4j bench --network lenet5 --batch 64 --csv results.csv"},

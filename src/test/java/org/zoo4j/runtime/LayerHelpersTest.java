@@ -130,11 +130,10 @@ class LayerHelpersTest {
 
     @Test
     void reluLayersAfterResidualSumsTakeTheirReluFromThereInTrainingWithDl4jsGradients() throws Exception {
-        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
-        ComputationGraph fused = reference.clone();
-        ComputationGraph apart = reference.clone();
-        LayerHelpers.install(fused);
-        withProperty(LayerHelpers.FUSE_RELU, "false", () -> LayerHelpers.install(apart));
+        ComputationGraph[] nets = smallResnet20WithAndWithout(LayerHelpers.FUSE_RELU);
+        ComputationGraph reference = nets[0];
+        ComputationGraph fused = nets[1];
+        ComputationGraph apart = nets[2];
         DataSet batch = batch(8, 1, 16, 16, 10, 3);
 
         assertSameGradients(reference, fused, batch); // DL4J's own helpers and passes throughout
@@ -174,13 +173,25 @@ class LayerHelpersTest {
         assertTrue(Double.isFinite(fused.score()));
     }
 
+    /**
+     * ResNet-20 on 16x16 inputs three times with the same weights: as DL4J builds it, with zoo4j's helpers, and with
+     * zoo4j's helpers installed while the flag {@code property} is false.
+     */
+    private static ComputationGraph[] smallResnet20WithAndWithout(String property) throws Exception {
+        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
+        ComputationGraph with = reference.clone();
+        ComputationGraph without = reference.clone();
+        LayerHelpers.install(with);
+        withProperty(property, "false", () -> LayerHelpers.install(without));
+        return new ComputationGraph[] {reference, with, without};
+    }
+
     @Test
     void convolutionsHandTheirResultsToTheirBatchNormsInTheBlockedLayoutWithTheSameGradients() throws Exception {
-        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10, "shortcut", "B"));
-        ComputationGraph linked = reference.clone();
-        ComputationGraph apart = reference.clone();
-        LayerHelpers.install(linked);
-        withProperty(LayerHelpers.BLOCKED_HAND_OFF, "false", () -> LayerHelpers.install(apart));
+        ComputationGraph[] nets = smallResnet20WithAndWithout(LayerHelpers.BLOCKED_HAND_OFF);
+        ComputationGraph reference = nets[0];
+        ComputationGraph linked = nets[1];
+        ComputationGraph apart = nets[2];
         DataSet batch = batch(8, 1, 16, 16, 10, 5);
 
         assertSameGradients(reference, linked, batch); // DL4J's own helpers and passes throughout
