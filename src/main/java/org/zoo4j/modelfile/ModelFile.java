@@ -125,7 +125,7 @@ public final class ModelFile {
         Files.createDirectories(dir);
         Path dl4j = Files.createTempFile(dir, "." + target.getFileName(), ".dl4j.part");
         try {
-            ModelSerializer.writeModel(net, dl4j.toFile(), withUpdater);
+            Dl4jZip.write(net, dl4j, withUpdater);
             FaultInjection.point("modelfile:serialized");
             AtomicFiles.writeVia(target, temp -> copyWith(dl4j, temp, entries));
         } finally {

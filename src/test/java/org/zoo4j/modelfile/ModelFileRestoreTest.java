@@ -35,7 +35,7 @@ class ModelFileRestoreTest {
     @TempDir
     Path dir;
 
-    private static ComputationGraph trained(DataType type) {
+    static ComputationGraph trained(DataType type) {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(5).dataType(type)
                 .updater(new Adam(1e-2)).graphBuilder().addInputs("in")
                 .setInputTypes(InputType.convolutional(6, 6, 2))
