@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.ArrayList;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,6 +38,8 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.dataset.api.preprocessor.ImagePreProcessingScaler;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.zoo4j.base.Configs;
 import org.zoo4j.modelfile.ModelFile;
@@ -123,11 +126,29 @@ class TrainingLoopTest {
     @Test
     void trainsAUsersDataVecPipelineWithEverythingARecipeRunGets() throws Exception {
         Path run = dir.resolve("datavec");
+        // Whether DL4J's training workspace (its name in MultiLayerNetwork and ComputationGraph) is there: after each
+        // epoch, and when the test reads its first batch
+        List<Boolean> trainingWorkspace = new ArrayList<>();
+        String name = "WS_ALL_LAYERS_ACT";
+        DataSetIterator test = folder("test", null);
+        DataSetPreProcessor scale = test.getPreProcessor();
+        test.setPreProcessor(ds -> {
+            if (trainingWorkspace.size() == 3) {
+                trainingWorkspace.add(Nd4j.getWorkspaceManager().checkIfWorkspaceExists(name));
+            }
+            scale.preProcess(ds);
+        });
         TrainingLoop.Result result = TrainingLoop.builder(network(), training()).validation(folder("test", null))
-                .test(folder("test", null)).settings(COSINE).runDirectory(run).console(quiet).build().run();
+                .test(test).settings(COSINE).runDirectory(run).console(quiet)
+                .hooks(TrainingHooks.NONE.withOnEpoch((m, state) -> {
+                    trainingWorkspace.add(Nd4j.getWorkspaceManager().checkIfWorkspaceExists(name));
+                    return null;
+                })).build().run();
         assertEquals(TrainingLoop.Status.COMPLETED, result.status(), result.message());
         assertTrue(result.test().accuracy() > 0.9, "accuracy " + result.test().accuracy());
         assertEquals(List.of(CLASSES), result.test().labels(), "labels from the user's reader");
+        // kept from step to step, freed before the test (whose network and activations then take its place)
+        assertEquals(List.of(true, true, true, false), trainingWorkspace);
         for (String file : List.of("last.zip", "best.zip", "metrics.csv", "results.json", "train.log", "loss.png",
                 "accuracy.png", "confusion.png")) {
             assertTrue(Files.isRegularFile(run.resolve(file)), file);
