@@ -21,6 +21,7 @@ import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.Configs;
+import org.zoo4j.base.ZipEntries;
 
 /**
  * A fitted input normaliser: pixel values 0 to 255 are divided by 255 and, for {@link NormalizationMode#STANDARDIZE},
@@ -202,11 +203,7 @@ public record Normalization(NormalizationMode mode, double[] mean, double[] std)
                     if (entry.getName().equals(MODEL_ENTRY)) {
                         continue;
                     }
-                    zip.putNextEntry(new ZipEntry(entry.getName()));
-                    try (InputStream data = in.getInputStream(entry)) {
-                        data.transferTo(zip);
-                    }
-                    zip.closeEntry();
+                    ZipEntries.copy(in, entry, zip);
                 }
                 zip.putNextEntry(new ZipEntry(MODEL_ENTRY));
                 zip.write(json);

@@ -2,11 +2,14 @@ package org.zoo4j.modelfile;
 
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.zip.CRC32;
+import java.util.zip.CheckedOutputStream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.deeplearning4j.nn.api.Model;
@@ -17,12 +20,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Writes the zip that DL4J's {@code ModelSerializer.writeModel(model, file, withUpdater)} writes (the same entries with
- * the same contents, byte for byte; only the zip's timestamps differ), without the copy of the parameters it makes. A network's {@code params()} is a view of its flat
- * parameter buffer, and {@code Nd4j.write} duplicates every view before writing it: native memory as large as the
- * parameters (VGG16-BN: 56 MB) for each checkpoint, held until the garbage collector frees it, so that a training
- * loop's two writes an epoch raised its peak resident set by about 120 MB. Here the parameters are written from their
- * own memory ({@link #withoutCopy}).
+ * Writes the zip that DL4J's {@code ModelSerializer.writeModel(model, file, withUpdater)} writes: the same entries with
+ * the same contents, byte for byte, which DL4J's reader and zoo4j's read as before. Two things differ. The arrays are
+ * stored, not compressed ({@link #writeArray}). And the parameters are not copied first: a network's {@code params()}
+ * is a view of its flat parameter buffer, and {@code Nd4j.write} duplicates every view before writing it, native
+ * memory as large as the parameters (VGG16-BN: 56 MB) for each checkpoint, held until the garbage collector frees it,
+ * so that a training loop's two writes an epoch raised its peak resident set by about 120 MB. Here the parameters are
+ * written from their own memory ({@link #withoutCopy}).
  */
 final class Dl4jZip {
     private Dl4jZip() {
@@ -49,20 +53,64 @@ final class Dl4jZip {
             if (params == null) {
                 zip.putNextEntry(new ZipEntry("noParams.marker"));
             } else {
-                zip.putNextEntry(new ZipEntry("coefficients.bin"));
-                writeArray(params, zip);
+                writeArray("coefficients.bin", params, zip);
             }
             if (updaterState != null && updaterState.length() > 0) {
-                zip.putNextEntry(new ZipEntry("updaterState.bin"));
-                writeArray(updaterState, zip);
+                writeArray("updaterState.bin", updaterState, zip);
             }
         }
     }
 
-    private static void writeArray(INDArray array, ZipOutputStream zip) throws IOException {
-        DataOutputStream data = new DataOutputStream(new BufferedOutputStream(zip));
-        Nd4j.write(withoutCopy(array), data);
+    /**
+     * An array as {@code Nd4j.write} writes it, stored without compression, as PyTorch stores its tensors: float
+     * parameters and optimiser state barely compress (VGG16-BN's Adam state by 8%) and compressing them took most of a
+     * checkpoint's time. A stored entry's size and checksum come before its data, so the array is written twice, the
+     * first time only to count and checksum its bytes (no copy of it is held).
+     */
+    private static void writeArray(String name, INDArray array, ZipOutputStream zip) throws IOException {
+        INDArray whole = withoutCopy(array);
+        CRC32 crc = new CRC32();
+        long size;
+        try (CountingOutputStream counted = new CountingOutputStream(new CheckedOutputStream(
+                OutputStream.nullOutputStream(), crc))) {
+            write(whole, counted);
+            size = counted.count;
+        }
+        ZipEntry entry = new ZipEntry(name);
+        entry.setMethod(ZipEntry.STORED);
+        entry.setSize(size);
+        entry.setCompressedSize(size);
+        entry.setCrc(crc.getValue());
+        zip.putNextEntry(entry);
+        write(whole, zip);
+        zip.closeEntry();
+    }
+
+    private static void write(INDArray array, OutputStream out) throws IOException {
+        DataOutputStream data = new DataOutputStream(new BufferedOutputStream(out, 1 << 16));
+        Nd4j.write(array, data);
         data.flush();
+    }
+
+    /** Counts the bytes written through it. */
+    private static final class CountingOutputStream extends FilterOutputStream {
+        long count;
+
+        CountingOutputStream(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
+        }
     }
 
     /**

@@ -28,6 +28,7 @@ import org.zoo4j.base.ConfigException;
 import org.zoo4j.base.Configs;
 import org.zoo4j.base.FaultInjection;
 import org.zoo4j.base.InputShape;
+import org.zoo4j.base.ZipEntries;
 import org.zoo4j.data.Normalization;
 import org.zoo4j.recipe.FinetuneSettings;
 import org.zoo4j.recipe.LoopSettings;
@@ -169,11 +170,7 @@ public final class ModelFile {
                 if (entries.containsKey(entry.getName())) {
                     continue;
                 }
-                zip.putNextEntry(new ZipEntry(entry.getName()));
-                try (InputStream data = in.getInputStream(entry)) {
-                    data.transferTo(zip);
-                }
-                zip.closeEntry();
+                ZipEntries.copy(in, entry, zip);
             }
             for (Map.Entry<String, String> e : entries.entrySet()) {
                 zip.putNextEntry(new ZipEntry(e.getKey()));

@@ -51,6 +51,7 @@ class Dl4jZipTest {
                 Map<String, byte[]> actual = entries(ours);
                 assertEquals(expected.keySet(), actual.keySet(), net.getClass().getSimpleName());
                 assertEquals(withUpdater, actual.containsKey("updaterState.bin"));
+                assertEquals(ZipEntry.STORED, method(ours, "coefficients.bin"), "the arrays are stored uncompressed");
                 for (String entry : expected.keySet()) {
                     assertArrayEquals(expected.get(entry), actual.get(entry), name + ": " + entry);
                 }
@@ -59,6 +60,19 @@ class Dl4jZipTest {
         ComputationGraph read = ModelSerializer.restoreComputationGraph(dir.resolve("ours-ComputationGraph-true.zip").toFile(), true);
         assertEquals(graph.params(), read.params());
         assertEquals(graph.getUpdater().getStateViewArray(), read.getUpdater().getStateViewArray());
+    }
+
+    @Test
+    void aModelFileKeepsTheArraysStoredWhenItsEntriesAreAddedAndReplaced() throws IOException {
+        ComputationGraph net = ModelFileRestoreTest.trained(DataType.FLOAT);
+        Path file = dir.resolve("model.zip");
+        ModelFile.save(file, net, true, Map.of("zoo4j/a.json", "{}"));
+        ModelFile.putEntries(file, Map.of("zoo4j/a.json", "{\"b\":1}"));
+        assertEquals(ZipEntry.STORED, method(file, "coefficients.bin"));
+        assertEquals(ZipEntry.STORED, method(file, "updaterState.bin"));
+        ComputationGraph read = ModelSerializer.restoreComputationGraph(file.toFile(), true);
+        assertEquals(net.params(), read.params());
+        assertEquals(net.getUpdater().getStateViewArray(), read.getUpdater().getStateViewArray());
     }
 
     @Test
@@ -105,6 +119,12 @@ class Dl4jZipTest {
         }
         net.fit(Nd4j.rand(DataType.FLOAT, 16, 256), labels); // momentum state that is not all zeros
         return net;
+    }
+
+    private static int method(Path zip, String entry) throws IOException {
+        try (ZipFile file = new ZipFile(zip.toFile())) {
+            return file.getEntry(entry).getMethod();
+        }
     }
 
     private static Map<String, byte[]> entries(Path zip) throws IOException {
