@@ -373,8 +373,8 @@ public final class TrainingLoop {
     private Result finish(Status status) throws IOException {
         // DL4J keeps a step's activations and gradients in this thread's workspaces for the next step; none is needed
         // to test. Freed first, the test's network and activations take their place instead of adding to the process's
-        // peak (VGG16-BN's loop at batch 64: 1,261 MB peak before, 1,100 after, the training's own); a later fit makes
-        // them again. Not while a caller has a workspace open on this thread.
+        // peak (training/benchmarks/README.md, "Checkpoints and the final test"); a later fit makes them again. Not
+        // while a caller has a workspace open on this thread.
         if (!Nd4j.getWorkspaceManager().anyWorkspaceActiveForCurrentThread()) {
             Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
         }
