@@ -101,9 +101,9 @@ def zoo4j_params(networks):
                                                                               out, re.MULTILINE)}
 
 
-def ratio_cell(values):
-    """Median of the per-round ratios, and the lowest round."""
-    return "%.3f (lowest %.3f)" % (statistics.median(values), min(values))
+def ratio_cell(values, worst=min, word="lowest"):
+    """Median of the per-round ratios, and the worst round (the lowest; for memory, the highest)."""
+    return "%.3f (%s %.3f)" % (statistics.median(values), word, worst(values))
 
 
 def main():
@@ -177,8 +177,8 @@ def main():
                  machine(), args.threads),
              "Command: `%s`" % command, "",
              "Images/s: the median of %d alternating rounds, each figure itself the median of %d timed runs. Ratios "
-             "(zoo4j / PyTorch) are taken within each round; the median ratio is shown with the lowest round's. "
-             "Training compares zoo4j's loop (data pipeline, progress, NaN check) with PyTorch's step on batches in "
+             "(zoo4j / PyTorch) are taken within each round; the median ratio is shown with the lowest round's (for "
+             "memory, the highest round's). Training compares zoo4j's loop (data pipeline, progress, NaN check) with PyTorch's step on batches in "
              "memory; resnet18-224 (random images) compares the bare fit. Raw rows: `%s`." % (
                  args.rounds, args.repeats, os.path.basename(csv_path)), "",
              "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper, glibc's default "
@@ -194,7 +194,7 @@ def main():
             med[(n, "zoo4j", "fit")], loop, ratio_cell(ratios[(n, "train")]), ratio_cell(ratios[(n, "fit")]),
             loop_fit, med[(n, "torch", "infer")], med[(n, "zoo4j", "infer")], ratio_cell(ratios[(n, "infer")]),
             statistics.median(peaks[(n, "zoo4j")]), statistics.median(peaks[(n, "torch")]),
-            ratio_cell(ratios[(n, "memory")])))
+            ratio_cell(ratios[(n, "memory")], max, "highest")))
     lines += ["", "FP32 ceiling: a %d x %d single-precision matrix product on %d threads (torch.mm), median %.1f "
                   "GFLOP/s over %d runs." % (sgemm["n"], sgemm["n"], sgemm["threads"], sgemm["median"],
                                              sgemm["repeats"]), ""]
