@@ -39,10 +39,10 @@ import org.zoo4j.zoo.ModelRegistry;
 
 /**
  * A zoo4j model file: DL4J's ModelSerializer zip (configuration, parameters, optionally updater state; written by
- * {@link Dl4jZip} with the same entries, the arrays stored uncompressed) plus JSON
- * entries under {@code zoo4j/} that make it usable on its own: the recipe, class labels, input shape, normaliser, final
- * metrics and, in checkpoints, the training state and loop settings. Only JSON is added; nothing is Java-serialised,
- * and DL4J's own {@code ModelSerializer} still reads the file.
+ * {@link Dl4jZip} with the same entries, the arrays stored uncompressed) plus JSON entries under {@code zoo4j/} that
+ * make it usable on its own: the recipe, class labels, input shape, normaliser, final metrics and, in checkpoints, the
+ * training state and loop settings. Only JSON is added; nothing is Java-serialised, and DL4J's own
+ * {@code ModelSerializer} still reads the file.
  *
  * <p>Every file zoo4j writes holds {@value #CARD} ({@link ModelFileCard}) with a SHA-256 digest over every other
  * entry, which {@link #load} verifies; a file without a card, or with entries its digest does not cover, is refused
