@@ -25,8 +25,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * stored, not compressed ({@link #writeArray}). And the parameters are not copied first: a network's {@code params()}
  * is a view of its flat parameter buffer, and {@code Nd4j.write} duplicates every view before writing it, native
  * memory as large as the parameters (VGG16-BN: 56 MB) for each checkpoint, held until the garbage collector frees it,
- * so that a training loop's two writes an epoch raised its peak resident set by about 120 MB. Here the parameters are
- * written from their own memory ({@link #withoutCopy}).
+ * two writes an epoch in a training loop. Here the parameters are written from their own memory ({@link #withoutCopy};
+ * training/benchmarks/README.md, "Checkpoints and the final test").
  */
 final class Dl4jZip {
     private Dl4jZip() {
@@ -63,7 +63,7 @@ final class Dl4jZip {
 
     /**
      * An array as {@code Nd4j.write} writes it, stored without compression, as PyTorch stores its tensors: float
-     * parameters and optimiser state barely compress (VGG16-BN's Adam state by 8%) and compressing them took most of a
+     * parameters and optimiser state barely compress (a VGG16-BN checkpoint by 8%) and compressing them took most of a
      * checkpoint's time. A stored entry's size and checksum come before its data, so the array is written twice, the
      * first time only to count and checksum its bytes (no copy of it is held).
      */
