@@ -178,8 +178,9 @@ def main():
              "Command: `%s`" % command, "",
              "Images/s: the median of %d alternating rounds, each figure itself the median of %d timed runs. Ratios "
              "(zoo4j / PyTorch) are taken within each round; the median ratio is shown with the lowest round's (for "
-             "memory, the highest round's). Training compares zoo4j's loop (data pipeline, progress, NaN check) with PyTorch's step on batches in "
-             "memory; resnet18-224 (random images) compares the bare fit. Raw rows: `%s`." % (
+             "memory, the highest round's). Training compares zoo4j's loop (data pipeline, progress, NaN check) with "
+             "PyTorch's step on batches in memory; resnet18-224 (random images) compares the bare fit. Raw rows: "
+             "`%s`." % (
                  args.rounds, args.repeats, os.path.basename(csv_path)), "",
              "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper, glibc's default "
              "malloc settings and ND4J's OpenBLAS threads.", "",

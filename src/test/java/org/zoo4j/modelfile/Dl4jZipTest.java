@@ -57,7 +57,8 @@ class Dl4jZipTest {
                 }
             }
         }
-        ComputationGraph read = ModelSerializer.restoreComputationGraph(dir.resolve("ours-ComputationGraph-true.zip").toFile(), true);
+        ComputationGraph read = ModelSerializer.restoreComputationGraph(
+                dir.resolve("ours-ComputationGraph-true.zip").toFile(), true);
         assertEquals(graph.params(), read.params());
         assertEquals(graph.getUpdater().getStateViewArray(), read.getUpdater().getStateViewArray());
     }
