@@ -279,12 +279,16 @@ public final class LayerHelpers {
      * {@link #install}, for a graph about to be trained with {@code fit}: the convolution layers that read the
      * network's input directly then compute no gradient with respect to it (nothing reads it; PyTorch does not compute
      * it either, as its input does not require a gradient). Not for a graph whose input gradient is wanted (saliency,
-     * activation maximisation): there use {@link #install}. Returns how many layers got a helper.
+     * activation maximisation): there use {@link #install}. The graph's updater becomes {@link OwnGradientUpdater}.
+     * Returns how many layers got a helper.
      */
     public static int installForTraining(Model model) {
         int installed = install(model);
         if (!(model instanceof ComputationGraph graph)) {
             return installed;
+        }
+        if (enabled()) {
+            OwnGradientUpdater.install(graph);
         }
         for (GraphVertex vertex : graph.getVertices()) {
             // Neither a preprocessor nor input dropout: DL4J hands the gradient to those, and they do not take null.
