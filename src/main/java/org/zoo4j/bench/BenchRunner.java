@@ -40,7 +40,7 @@ public final class BenchRunner {
         /** zoo4j's helpers against DL4J's: the per-step speed-up's median and quartiles over {@code steps}. */
         void helpers(BenchNetwork network, double[] speedUp, int steps);
 
-        void steps(BenchNetwork network, Result steps, Measurements.StepSpread spread);
+        void steps(BenchNetwork network, Measurements.StepRun steps, Measurements.StepSpread spread);
 
         void ops(Measurements.OpProfile profile);
 
@@ -96,9 +96,9 @@ public final class BenchRunner {
             }
             case OPS -> report.ops(Measurements.ops(network, batch, plan));
             case STEPS -> {
-                Result r = Measurements.steps(network, batch, plan);
-                add(r, results, report);
-                report.steps(network, r, Measurements.spread(r));
+                Measurements.StepRun run = Measurements.steps(network, batch, plan);
+                add(run.result(), results, report);
+                report.steps(network, run, Measurements.spread(run.result()));
             }
             default -> {
                 Result r = switch (mode) {

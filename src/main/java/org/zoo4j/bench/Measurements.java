@@ -1,5 +1,7 @@
 package org.zoo4j.bench;
 
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -85,22 +87,44 @@ public final class Measurements {
     }
 
     /**
-     * Bare {@code fit} timed step by step: one images/s figure per step, for the spread of step times
-     * ({@link #spread}). An overall rate far below the median step's is time lost to stalls.
+     * A {@link #steps} run: one images/s figure per step, and the JVM's garbage collections during the timed steps
+     * (how many, and their pauses in milliseconds, all collectors together).
      */
-    public static Result steps(BenchNetwork network, int batch, Plan plan) {
+    public record StepRun(Result result, long collections, long collectionMillis) {
+    }
+
+    /**
+     * Bare {@code fit} timed step by step: one images/s figure per step, for the spread of step times
+     * ({@link #spread}). An overall rate far below the median step's is time lost to stalls; the garbage collector's
+     * pauses are one kind.
+     */
+    public static StepRun steps(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph net = training(network);
         try {
             BatchCycle batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
             warmUp(plan, () -> net.fit(batches.next()));
             double[] ips = new double[plan.steps()];
+            long[] before = collections();
             for (int i = 0; i < ips.length; i++) {
                 ips[i] = timedStep(net, batches.next(), batch);
             }
-            return result(network, BenchMode.STEPS.toString(), batch, ips);
+            long[] after = collections();
+            return new StepRun(result(network, BenchMode.STEPS.toString(), batch, ips), after[0] - before[0],
+                    after[1] - before[1]);
         } finally {
             net.close();
         }
+    }
+
+    /** The JVM's garbage collections so far, all collectors together: how many, and their time in milliseconds. */
+    private static long[] collections() {
+        long count = 0;
+        long millis = 0;
+        for (GarbageCollectorMXBean collector : ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, collector.getCollectionCount()); // -1: not known for this collector
+            millis += Math.max(0, collector.getCollectionTime());
+        }
+        return new long[] {count, millis};
     }
 
     /**

@@ -132,11 +132,13 @@ final class BenchCommand implements Callable<Integer> {
         }
 
         @Override
-        public void steps(BenchNetwork network, Result r, Measurements.StepSpread sp) {
+        public void steps(BenchNetwork network, Measurements.StepRun run, Measurements.StepSpread sp) {
             out.println(String.format(Locale.ROOT, "%-14s step ms: median %.2f, p90 %.2f, p99 %.2f, max %.1f; %d of %d "
-                            + "steps over 3x the median took %.0f%% of the time beyond it; %.0f img/s over all steps",
+                            + "steps over 3x the median took %.0f%% of the time beyond it; %.0f img/s over all steps; "
+                            + "%d garbage collections in them, %,d ms",
                     network.name(), sp.medianMs(), sp.p90Ms(), sp.p99Ms(), sp.maxMs(), sp.slowSteps(),
-                    r.imagesPerSecond().length, 100 * sp.slowShare(), sp.overallImagesPerSecond()));
+                    run.result().imagesPerSecond().length, 100 * sp.slowShare(), sp.overallImagesPerSecond(),
+                    run.collections(), run.collectionMillis()));
         }
 
         @Override

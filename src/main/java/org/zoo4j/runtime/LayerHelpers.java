@@ -98,6 +98,11 @@ public final class LayerHelpers {
      * array DL4J passes ({@link #linkConvolutionsToBatchNorms}).
      */
     public static final String BLOCKED_HAND_OFF = "zoo4j.blockedHandOff";
+    /**
+     * Set to {@code false} ({@code -Dzoo4j.ownGradientUpdater=false}) to keep DL4J's updater on a graph about to be
+     * trained, which makes fresh views of the parameters and gradients every step ({@link OwnGradientUpdater}).
+     */
+    public static final String OWN_GRADIENT_UPDATER = "zoo4j.ownGradientUpdater";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
@@ -279,7 +284,8 @@ public final class LayerHelpers {
      * {@link #install}, for a graph about to be trained with {@code fit}: the convolution layers that read the
      * network's input directly then compute no gradient with respect to it (nothing reads it; PyTorch does not compute
      * it either, as its input does not require a gradient). Not for a graph whose input gradient is wanted (saliency,
-     * activation maximisation): there use {@link #install}. The graph's updater becomes {@link OwnGradientUpdater}.
+     * activation maximisation): there use {@link #install}. The graph's updater becomes {@link OwnGradientUpdater}
+     * (unless {@value #OWN_GRADIENT_UPDATER} is false).
      * Returns how many layers got a helper.
      */
     public static int installForTraining(Model model) {
@@ -287,7 +293,7 @@ public final class LayerHelpers {
         if (!(model instanceof ComputationGraph graph)) {
             return installed;
         }
-        if (enabled()) {
+        if (enabled() && Choices.flag(OWN_GRADIENT_UPDATER, true)) {
             OwnGradientUpdater.install(graph);
         }
         for (GraphVertex vertex : graph.getVertices()) {

@@ -88,6 +88,8 @@ class BenchCommandTest {
         assertEquals("steps", lines.get(1).split(",")[2]);
         assertEquals("6", lines.get(1).split(",")[5], "3 repeats x 2 iterations = 6 steps: " + lines);
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("of 6 steps over 3x the median"), out.toString());
+        assertTrue(out.toString(StandardCharsets.UTF_8).matches("(?s).*img/s over all steps; \\d+ garbage collections "
+                + "in them, [\\d,]+ ms\\R.*"), out.toString());
     }
 
     @Test
