@@ -15,8 +15,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the gradient's flat array is the very object it holds. In M2.1 {@code DefaultGradient.gradient()} returns a new
  * reshaped view on every call, so each step takes the path meant for a gradient computed by another network: for every
  * parameter, views of the parameters and the gradient made afresh, twice (before and after the update, for
- * regularisation, whether the layer has any or not). Each view is a few ND4J objects tracked for release by the garbage
- * collector: on LeNet-5 about half of those a training step makes, all of which live until the next young collection.
+ * regularisation, whether the layer has any or not). Each view is a few ND4J and JavaCPP objects tracked for release
+ * through the garbage collector, which live until the next young collection: on LeNet-5 a large share of those a
+ * training step makes.
  * This updater hands DL4J's the same gradient with its own flat array in place when the gradient's array lies over
  * exactly that memory, so the standard path runs on the same numbers; a gradient from elsewhere goes the other path
  * as before. It shares the updater state (Adam's moments) of the updater it replaces.

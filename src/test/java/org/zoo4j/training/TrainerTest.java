@@ -3,6 +3,7 @@ package org.zoo4j.training;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -39,6 +40,7 @@ import org.zoo4j.modelfile.ModelFile;
 import org.zoo4j.recipe.LrSchedule;
 import org.zoo4j.recipe.TrainingRecipe;
 import org.zoo4j.runtime.LayerHelpers;
+import org.zoo4j.runtime.OwnGradientUpdater;
 import org.zoo4j.zoo.UpdaterSpec;
 
 class TrainerTest {
@@ -64,6 +66,8 @@ class TrainerTest {
         INDArray features;
         try (Trainer trainer = Trainer.start(recipe, run, out)) {
             result = trainer.run();
+            assertInstanceOf(OwnGradientUpdater.class, trainer.net().getUpdater(),
+                    "the loop trains with zoo4j's updater (DL4J's makes fresh views of every parameter each step)");
             try (DataPipeline p = DataPipeline.open(recipe.data(), recipe.modelConfig().input())) {
                 features = p.test().next().getFeatures();
             }
