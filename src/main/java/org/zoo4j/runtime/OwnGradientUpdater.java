@@ -17,10 +17,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * parameter, views of the parameters and the gradient made afresh, twice (before and after the update, for
  * regularisation, whether the layer has any or not). Each view is a few ND4J and JavaCPP objects tracked for release
  * through the garbage collector, which live until the next young collection: on LeNet-5 a large share of those a
- * training step makes.
- * This updater hands DL4J's the same gradient with its own flat array in place when the gradient's array lies over
- * exactly that memory, so the standard path runs on the same numbers; a gradient from elsewhere goes the other path
- * as before. It shares the updater state (Adam's moments) of the updater it replaces.
+ * training step makes. This updater hands DL4J's the same gradient with its own flat array in place when the
+ * gradient's array lies over exactly that memory, so the standard path runs on the same numbers; a gradient from
+ * elsewhere goes the other path as before. It shares the updater state (Adam's moments) of the updater it replaces.
  */
 public final class OwnGradientUpdater extends ComputationGraphUpdater {
     /** {@code state}: the replaced updater's state array, shared (null where the updater has no state). */

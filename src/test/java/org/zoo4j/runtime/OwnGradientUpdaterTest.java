@@ -21,6 +21,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -43,9 +44,8 @@ class OwnGradientUpdaterTest {
         assertNotSame(own, graph.gradient().gradient());
         assertTrue(OwnGradientUpdater.isOwn(graph.gradient(), own));
         assertFalse(OwnGradientUpdater.isOwn(new DefaultGradient(own.dup()), own), "a copy is another network's");
-        assertFalse(OwnGradientUpdater.isOwn(new DefaultGradient(own.get(
-                org.nd4j.linalg.indexing.NDArrayIndex.point(0),
-                org.nd4j.linalg.indexing.NDArrayIndex.interval(1, own.length()))), own), "a part of it is not it");
+        assertFalse(OwnGradientUpdater.isOwn(new DefaultGradient(own.get(NDArrayIndex.point(0),
+                NDArrayIndex.interval(1, own.length()))), own), "a part of it is not it");
     }
 
     @Test
@@ -77,8 +77,10 @@ class OwnGradientUpdaterTest {
         assertInstanceOf(OwnGradientUpdater.class, graph.getUpdater());
     }
 
-    /** Dense, batch norm (whose running statistics the updater must not divide by the batch) and output; L2 before
-     * the update and weight decay after it, so that both of the updater's regularisation steps run. */
+    /**
+     * Dense, batch norm (whose running statistics the updater must not divide by the batch) and output; L2 before the
+     * update and weight decay after it, so that both of the updater's regularisation steps run.
+     */
     private static ComputationGraph graph() {
         var conf = new NeuralNetConfiguration.Builder().seed(7).dataType(DataType.FLOAT).updater(new Adam(1e-2))
                 .l2(1e-3).weightDecay(1e-3).graphBuilder().addInputs("in").setInputTypes(InputType.feedForward(6))
