@@ -139,16 +139,6 @@ final class ConvolutionPlan {
         return bwd != null && bwd.weights.reordered();
     }
 
-    /**
-     * The bytes of the forward pass's blocked input that a caller may keep for the backward-weights pass
-     * ({@link #forward}, {@link #backward}): where the forward pass reorders its input and the backward-weights pass
-     * reads it in the same layout. 0 otherwise, and before this plan's first backward pass (an inference-only use of
-     * a plan keeps nothing).
-     */
-    long keepableInputBytes() {
-        return bwd != null && src.reordered() && bwd.srcWeights.innerDesc.equals(src.innerDesc) ? src.innerBytes : 0;
-    }
-
     long ownedBytes() {
         return weightsFwd != null && weightsFwd != weightsUser ? fwdPd.weights_desc().get_size() : 0;
     }
@@ -172,19 +162,12 @@ final class ConvolutionPlan {
     /**
      * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the
      * forward-layout weights from earlier in this step are current. With a {@code link}, the blocked result is left
-     * for the batch norm at its other end ({@link OneDnn.Scratch#hand}). A non-zero {@code keepInput} is the address
-     * of a buffer of the caller's of at least {@link #keepableInputBytes}: x's blocked copy is made there, for
-     * {@link #backward} to take.
+     * for the batch norm at its other end ({@link OneDnn.Scratch#hand}).
      */
-    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address, OneDnn.Link link,
-                 long keepInput) {
+    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address, OneDnn.Link link) {
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
-        if (keepInput != 0) {
-            src.bindOwn(OneDnn.address(x), address, keepInput, s);
-        } else {
-            src.bind(OneDnn.address(x), address, scratch, s);
-        }
+        src.bind(OneDnn.address(x), address, scratch, s);
         lastForwardReordered = false;
         if (w != null) {
             weightsUser.set_data_handle(address.at(OneDnn.address(w)));
@@ -215,12 +198,11 @@ final class ConvolutionPlan {
      * dx, dw and db (null without bias) from x, w and dy. A null {@code dx}: no input gradient (no backward-data
      * pass). A null {@code w} means the forward-layout weights from earlier in this step are current and the
      * backward-data primitive takes that layout (or that there is no backward-data pass). With a {@code link}, dy
-     * may come in the blocked layout from the batch norm at its other end ({@link OneDnn.Scratch#take}). A non-zero
-     * {@code keptInput} is the buffer where {@link #forward} made x's blocked copy in this same step (the caller
-     * proves that x is unchanged since), read as it is. Returns whether dy came blocked.
+     * may come in the blocked layout from the batch norm at its other end ({@link OneDnn.Scratch#take}). Returns
+     * whether it did.
      */
     boolean backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
-                     OneDnn.Address address, OneDnn.Link link, long keptInput) {
+                     OneDnn.Address address, OneDnn.Link link) {
         Backward b = bwd;
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
@@ -234,11 +216,7 @@ final class ConvolutionPlan {
         if (b.diffDstWeights != null) {
             b.diffDstWeights.bind(OneDnn.address(dy), address, scratch, s);
         }
-        if (keptInput != 0) {
-            b.srcWeights.bindHanded(OneDnn.address(x), address, keptInput);
-        } else {
-            b.srcWeights.bind(OneDnn.address(x), address, scratch, s);
-        }
+        b.srcWeights.bind(OneDnn.address(x), address, scratch, s);
         b.diffWeights.bind(OneDnn.address(dw), address, scratch, s);
         if (db != null) {
             b.diffBias.set_data_handle(address.at(OneDnn.address(db)));

@@ -103,12 +103,6 @@ public final class LayerHelpers {
      * trained, which makes fresh views of the parameters and gradients every step ({@link OwnGradientUpdater}).
      */
     public static final String OWN_GRADIENT_UPDATER = "zoo4j.ownGradientUpdater";
-    /**
-     * Set to {@code false} ({@code -Dzoo4j.keepBlockedInput=false}) to have each convolution on zoo4j's oneDNN helper
-     * reorder its input into the blocked layout again for its backward-weights pass; otherwise the forward pass keeps
-     * that copy, in a buffer of the layer's own, for the same step's backward pass ({@link OneDnnConvolutionHelper}).
-     */
-    public static final String KEEP_BLOCKED_INPUT = "zoo4j.keepBlockedInput";
     private static final Logger log = LoggerFactory.getLogger(LayerHelpers.class);
     private static final Field CONVOLUTION_HELPER = helperField(ConvolutionLayer.class);
     private static final Field BATCH_NORM_HELPER = helperField(BatchNormalization.class);
@@ -172,8 +166,7 @@ public final class LayerHelpers {
                     CONVOLUTION_HELPER.set(layer, onednn && inferenceOnly
                             ? OneDnnConvolutionHelper.forInference(dataType, conf.hasBias(),
                                     reluInConvolution && isPlainRelu(conf.getActivationFn()))
-                            : onednn ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse,
-                                    ConvolutionVariant.DEFAULT, Choices.flag(KEEP_BLOCKED_INPUT, true))
+                            : onednn ? new OneDnnConvolutionHelper(dataType, conf.hasBias(), reuse)
                             : new DirectConvolutionHelper(dataType, reuse));
                     installed++;
                 } else if (layer != outer) {

@@ -4,7 +4,6 @@ import java.lang.ref.WeakReference;
 import java.util.Map;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.primitive;
-import org.bytedeco.javacpp.BytePointer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer.AlgoMode;
@@ -50,13 +49,6 @@ import org.nd4j.linalg.api.shape.Shape;
  *       the same training step's backward pass (or recomputed forward pass) uses that copy again where its layout is
  *       the same. "The same step" is proved as for the forward output below: the same weights array, and the output
  *       of the forward pass that reordered them still live in the workspace it was made in.</li>
- *   <li><b>The input's blocked copy made once per step.</b> The forward pass reorders its input into the blocked layout
- *       in a buffer of the layer's own, not a scratch buffer, once the layer has trained a step with that shape; the
- *       same step's backward-weights pass reads that copy where its layout is the same, instead of reordering the
- *       input again ("the same step" as for the weights: the same input array, and the output of that forward pass
- *       still live in the workspace it was made in). The cost: one blocked copy of each such layer's input, held
- *       ({@link #helperMemoryUse}); {@value LayerHelpers#KEEP_BLOCKED_INPUT}{@code =false} reorders again
- *       instead.</li>
  *   <li><b>The forward output stands in for the pre-activation in backprop</b> for identity and ReLU activations (as
  *       in {@link DirectConvolutionHelper}): DL4J's layer recomputes the forward pass before its backward pass.</li>
  * </ul>
@@ -79,8 +71,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private final boolean inferenceOnly;
     /** Whether the forward pass applies the layer's ReLU itself (inference helpers of plain-ReLU layers only). */
     private final boolean reluAfter;
-    /** Whether the forward pass keeps its input's blocked copy for backprop (see the class comment). */
-    private final boolean keepBlockedInput;
     private final Map<ConvolutionShape, ConvolutionPlan> plans = OneDnn.plans();
     private final OneDnn.Address address = new OneDnn.Address();
 
@@ -93,15 +83,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     private ConvolutionPlan weightsPlan;
     private WeakReference<INDArray> weightsOf = new WeakReference<>(null);
     private WeakReference<INDArray> weightsStep = new WeakReference<>(null);
-    /** The layer's buffer for its input's blocked copy, 64-byte aligned at {@link #keptInputAddress}. */
-    private BytePointer keptInput;
-    private long keptInputAddress;
-    private long keptInputCapacity;
-    /** Whose blocked copy the buffer holds: the plan, the input array and the output of that forward pass. */
-    private ConvolutionPlan keptInputPlan;
-    private WeakReference<INDArray> keptInputOf = new WeakReference<>(null);
-    private WeakReference<INDArray> keptInputStep = new WeakReference<>(null);
-    private long keptInputReuses;
 
     private long forwardPasses;
     private long fusedActivations;
@@ -135,25 +116,17 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     }
 
     OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, ConvolutionVariant variant) {
-        this(dataType, hasBias, reuseForwardOutput, variant, true);
-    }
-
-    /** @param keepBlockedInput whether the forward pass keeps its input's blocked copy for backprop */
-    OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput, ConvolutionVariant variant,
-                            boolean keepBlockedInput) {
-        this(dataType, hasBias, reuseForwardOutput, variant, false, false, keepBlockedInput);
+        this(dataType, hasBias, reuseForwardOutput, variant, false, false);
     }
 
     private OneDnnConvolutionHelper(DataType dataType, boolean hasBias, boolean reuseForwardOutput,
-                                    ConvolutionVariant variant, boolean inferenceOnly, boolean reluAfter,
-                                    boolean keepBlockedInput) {
+                                    ConvolutionVariant variant, boolean inferenceOnly, boolean reluAfter) {
         this.fallback = new DirectConvolutionHelper(dataType, reuseForwardOutput);
         this.hasBias = hasBias;
         this.reuseForwardOutput = reuseForwardOutput;
         this.variant = variant;
         this.inferenceOnly = inferenceOnly;
         this.reluAfter = reluAfter;
-        this.keepBlockedInput = keepBlockedInput && !inferenceOnly;
     }
 
     /**
@@ -161,8 +134,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
      * layer's activation is a plain ReLU, which the forward pass then applies (see the class comment).
      */
     static OneDnnConvolutionHelper forInference(DataType dataType, boolean hasBias, boolean plainRelu) {
-        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true, plainRelu,
-                false);
+        return new OneDnnConvolutionHelper(dataType, hasBias, false, ConvolutionVariant.DEFAULT, true, plainRelu);
     }
 
     /** Whether this helper serves inference only (see {@link #forInference}). */
@@ -234,11 +206,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         return weightReuses;
     }
 
-    /** Backward passes that read the input's blocked copy kept by the forward pass instead of reordering it again. */
-    synchronized long keptInputReuses() {
-        return keptInputReuses;
-    }
-
     /** Calls passed to {@link DirectConvolutionHelper} because oneDNN is unavailable or the shape unsupported here. */
     long fallbackCalls() {
         return fallbackCalls;
@@ -261,14 +228,12 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
     @Override
     public Map<String, Long> helperMemoryUse() {
         long bytes = 0;
-        long kept;
         synchronized (this) {
             for (ConvolutionPlan p : plans.values()) {
                 bytes += p.ownedBytes();
             }
-            kept = keptInputCapacity;
         }
-        return Map.of("oneDnnForwardWeights", bytes, "oneDnnKeptInput", kept);
+        return Map.of("oneDnnForwardWeights", bytes);
     }
 
     @Override
@@ -310,12 +275,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         boolean weightsKept = weightsCurrent(plan, weights);
         INDArray w = weightsKept ? weights : plain(weights, ArrayType.FF_WORKING_MEM, workspaceMgr);
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
-        long keepInput = keepInputBuffer(plan);
-        plan.forward(x, weightsKept ? null : w, b, out, address, link, keepInput);
+        plan.forward(x, weightsKept ? null : w, b, out, address, link);
         forwardPasses++;
-        keptInputPlan = keepInput == 0 ? null : plan;
-        keptInputOf = new WeakReference<>(keepInput == 0 ? null : x);
-        keptInputStep = new WeakReference<>(keepInput == 0 ? null : out);
         if (plan.reluAfter()) {
             lastActivated = new WeakReference<>(out);
         }
@@ -375,14 +336,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, weights.shape(), 'c');
         INDArray db = !hasBias ? null : isPlain(biasGradView) ? biasGradView
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, k.oc());
-        // the input's blocked copy from this step's forward pass, where it was kept and x is the same array
-        long keptCopy = keptInputPlan == plan && keptInputOf.get() == x && sameStep(keptInputStep.get())
-                ? keptInputAddress : 0;
-        if (plan.backward(x, w, dy, epsilon, dw, db, address, link, keptCopy)) {
+        if (plan.backward(x, w, dy, epsilon, dw, db, address, link)) {
             handedGradients++;
-        }
-        if (keptCopy != 0) {
-            keptInputReuses++;
         }
         backwardPasses++;
         if (!inputGradient) {
@@ -404,26 +359,6 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGradView, 'c');
         return new Pair<>(gradient, epsilon);
-    }
-
-    /**
-     * The address of this layer's buffer for the forward pass's blocked input (grown to the plan's size), or 0 where
-     * none is kept (switched off, or the plan's input is not reordered or not read so by its backward pass).
-     */
-    private long keepInputBuffer(ConvolutionPlan plan) {
-        long bytes = keepBlockedInput ? plan.keepableInputBytes() : 0;
-        if (bytes == 0) {
-            return 0;
-        }
-        if (keptInputCapacity < bytes) {
-            if (keptInput != null) {
-                keptInput.close();
-            }
-            keptInput = new BytePointer(bytes + 64);
-            keptInputAddress = (keptInput.address() + 63) & ~63L;
-            keptInputCapacity = bytes;
-        }
-        return keptInputAddress;
     }
 
     /** Drops the forward output kept for backprop (it belongs to a workspace this helper does not manage). */

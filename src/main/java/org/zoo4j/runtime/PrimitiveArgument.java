@@ -46,33 +46,18 @@ final class PrimitiveArgument {
         boundSlot = in;
         if (inner != user) {
             inner.set_data_handle(address.at(scratch.buffer(in, innerBytes)));
-            reorderIn(s);
-        }
-    }
-
-    /**
-     * {@link #bind}, with the blocked copy in {@code blocked}, a buffer of the caller's of at least {@link #innerBytes}
-     * (kept for a later call), not in a scratch buffer. Only for an argument that is {@link #reordered}.
-     */
-    void bindOwn(long userAddress, OneDnn.Address address, long blocked, stream s) {
-        user.set_data_handle(address.at(userAddress));
-        boundSlot = null;
-        inner.set_data_handle(address.at(blocked));
-        reorderIn(s);
-    }
-
-    private void reorderIn(stream s) {
-        if (toInner != null) {
-            long t = ConvolutionProfile.begin();
-            toInner.execute(s, user, inner);
-            ConvolutionProfile.add(slot == OneDnn.Slot.WEIGHTS ? ConvolutionProfile.Part.WEIGHT_REORDERS
-                    : ConvolutionProfile.Part.ACTIVATION_REORDERS, t);
+            if (toInner != null) {
+                long t = ConvolutionProfile.begin();
+                toInner.execute(s, user, inner);
+                ConvolutionProfile.add(slot == OneDnn.Slot.WEIGHTS ? ConvolutionProfile.Part.WEIGHT_REORDERS
+                        : ConvolutionProfile.Part.ACTIVATION_REORDERS, t);
+            }
         }
     }
 
     /**
      * Binds the user's array and, as the blocked copy, {@code blocked}: the array in this argument's layout already,
-     * handed on by the previous call ({@link OneDnn.Scratch#take}) or kept from an earlier one; no reorder.
+     * handed on by the previous call ({@link OneDnn.Scratch#take}); no reorder.
      */
     void bindHanded(long userAddress, OneDnn.Address address, long blocked) {
         user.set_data_handle(address.at(userAddress));

@@ -245,41 +245,6 @@ class OneDnnConvolutionHelperTest {
         assertEquals(10 + 1, winograd.weightReorders(), "once per step, and once for the inference call");
     }
 
-    @Test
-    void theForwardPassesBlockedInputServesTheSameStepsBackwardPassAndChangesNoNumber() throws Exception {
-        MultiLayerNetwork kept = convNet(23);
-        MultiLayerNetwork reordered = kept.clone();
-        LayerHelpers.install(kept);
-        LayerHelpersTest.withProperty(LayerHelpers.KEEP_BLOCKED_INPUT, "false", () -> LayerHelpers.install(reordered));
-        List<OneDnnConvolutionHelper> keeping = oneDnnHelpers(kept.getLayers());
-        List<OneDnnConvolutionHelper> notKeeping = oneDnnHelpers(reordered.getLayers());
-        for (int step = 0; step < 6; step++) {
-            DataSet batch = batch(16, 3, 16, 16, 5, 40 + step);
-            kept.fit(batch);
-            reordered.fit(batch);
-            if (step == 2) { // an inference call between steps makes its own copy, which the next step replaces
-                kept.output(batch.getFeatures());
-                reordered.output(batch.getFeatures());
-            }
-        }
-        // the kept copy is the very reorder the backward pass would make again: the same numbers, bit for bit
-        assertEquals(reordered.params(), kept.params());
-        assertEquals(reordered.getUpdater().getStateViewArray(), kept.getUpdater().getStateViewArray());
-        long reuses = 0;
-        for (int i = 0; i < keeping.size(); i++) {
-            OneDnnConvolutionHelper h = keeping.get(i);
-            assertEquals(0, notKeeping.get(i).keptInputReuses(), "switched off");
-            assertEquals(0, notKeeping.get(i).helperMemoryUse().get("oneDnnKeptInput"), "switched off");
-            // kept from the second step on: a plan keeps nothing before its first backward pass
-            assertTrue(h.keptInputReuses() == 0 || h.keptInputReuses() == 5, "layer " + i + ": "
-                    + h.keptInputReuses());
-            assertEquals(h.keptInputReuses() > 0, h.helperMemoryUse().get("oneDnnKeptInput") > 0, "layer " + i);
-            reuses += h.keptInputReuses();
-        }
-        assertTrue(reuses >= 10, "the blocked-input layers kept their input for backprop: " + reuses);
-        assertEquals(0, keeping.get(0).keptInputReuses(), "the 3-channel input is read as it is, not reordered");
-    }
-
     private static double relative(INDArray a, INDArray exact) {
         return a.castTo(DataType.DOUBLE).sub(exact).norm2Number().doubleValue() / exact.norm2Number().doubleValue();
     }
