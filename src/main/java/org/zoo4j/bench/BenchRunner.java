@@ -68,8 +68,16 @@ public final class BenchRunner {
                         report.params(network, network.build().numParams());
                         continue;
                     }
+                    boolean paired = pairsFitWithLoop(options, network);
+                    if (paired && mode == BenchMode.LOOP) {
+                        continue; // timed with the fit, in turn
+                    }
                     for (int batch : batchSizes(options, network, mode)) {
-                        measure(options, network, mode, batch, work, results, report);
+                        if (paired && mode == BenchMode.FIT) {
+                            measureFitAndLoop(options, network, batch, work, results, report);
+                        } else {
+                            measure(options, network, mode, batch, work, results, report);
+                        }
                     }
                 }
             }
@@ -77,6 +85,27 @@ public final class BenchRunner {
             AtomicFiles.deleteTree(work);
         }
         return results;
+    }
+
+    /**
+     * Whether the fit and the loop are both asked for a network the loop can train: then they are timed in turn on one
+     * network ({@link RunBenchmarks#loopAndFit}), for a fair figure of what the loop costs over the bare fit.
+     */
+    static boolean pairsFitWithLoop(Options options, BenchNetwork network) {
+        return network.realData() && options.modes().contains(BenchMode.FIT)
+                && options.modes().contains(BenchMode.LOOP);
+    }
+
+    private static void measureFitAndLoop(Options options, BenchNetwork network, int batch, Path work,
+                                          List<Result> results, Report report) throws IOException {
+        double probe = probeImagesPerSecond(network, BenchMode.FIT, batch);
+        Plan fitPlan = new Plan(options.warmup(), options.warmupSeconds(), options.repeats(),
+                iterations(options, BenchMode.FIT, probe, batch));
+        Plan loopPlan = new Plan(options.warmup(), options.warmupSeconds(), options.repeats(),
+                iterations(options, BenchMode.LOOP, probe, batch));
+        for (Result r : RunBenchmarks.loopAndFit(network, batch, loopPlan, fitPlan, probe, work)) {
+            add(options.rawDl4j() ? r.withMode(r.mode() + "-raw") : r, results, report);
+        }
     }
 
     private static void measure(Options options, BenchNetwork network, BenchMode mode, int batch, Path work,

@@ -43,20 +43,59 @@ public final class Measurements {
     public static Result fit(BenchNetwork network, int batch, Plan plan) {
         ComputationGraph net = training(network);
         try {
-            BatchCycle batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
-            warmUp(plan, () -> net.fit(batches.next()));
-            double[] ips = new double[plan.repeats()];
+            FitRuns runs = new FitRuns(net, network, batch, plan);
+            runs.warmUp();
             for (int r = 0; r < plan.repeats(); r++) {
-                long start = System.nanoTime();
-                for (int i = 0; i < plan.iterations(); i++) {
-                    net.fit(batches.next());
-                }
-                Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
-                ips[r] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+                runs.timedRepeat();
             }
-            return result(network, BenchMode.FIT.toString(), batch, ips);
+            return runs.result();
         } finally {
             net.close();
+        }
+    }
+
+    /**
+     * Bare {@code fit} on a given network, warmed up by the plan and then timed a repeat at a time: on its own network
+     * ({@link #fit}), or on the network of zoo4j's loop between its epochs ({@link RunBenchmarks#loopAndFit}).
+     */
+    static final class FitRuns {
+        private final ComputationGraph net;
+        private final BenchNetwork network;
+        private final int batch;
+        private final Plan plan;
+        private final BatchCycle batches;
+        private final double[] ips;
+        private int done;
+
+        FitRuns(ComputationGraph net, BenchNetwork network, int batch, Plan plan) {
+            this.net = net;
+            this.network = network;
+            this.batch = batch;
+            this.plan = plan;
+            this.batches = BatchCycle.of(network, batch, plan.warmup() + plan.steps());
+            this.ips = new double[plan.repeats()];
+        }
+
+        void warmUp() {
+            Measurements.warmUp(plan, () -> net.fit(batches.next()));
+        }
+
+        /** One timed run of the plan's iterations; no more than the plan's repeats. */
+        void timedRepeat() {
+            if (done == ips.length) {
+                throw new IllegalStateException("all " + ips.length + " timed runs are done");
+            }
+            long start = System.nanoTime();
+            for (int i = 0; i < plan.iterations(); i++) {
+                net.fit(batches.next());
+            }
+            Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
+            ips[done++] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+        }
+
+        /** The timed runs so far, as the fit mode's figure. */
+        Result result() {
+            return Measurements.result(network, BenchMode.FIT.toString(), batch, Arrays.copyOf(ips, done));
         }
     }
 

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import org.zoo4j.base.AtomicFiles;
 import org.zoo4j.base.ConfigException;
 import org.zoo4j.modelfile.EpochMetrics;
@@ -26,6 +28,23 @@ public final class RunBenchmarks {
      */
     public static Result loop(BenchNetwork network, int batch, Plan plan, double expectedImagesPerSecond, Path workDir)
             throws IOException {
+        return run(network, batch, plan, null, expectedImagesPerSecond, workDir).get(0);
+    }
+
+    /**
+     * The loop ({@link #loop}) and DL4J's bare fit ({@link Measurements#fit}) in turn on one network, the loop's: the
+     * fit warmed up by {@code fitPlan} after the loop's warm-up epochs, then one timed run of it after each timed epoch
+     * (the loop's repeats, the fit plan's iterations). Timed in turn in one process, the two figures see the same
+     * state of the machine, which drifts between processes and over minutes; apart, each would see its own. Returns
+     * the fit's figure, then the loop's.
+     */
+    public static List<Result> loopAndFit(BenchNetwork network, int batch, Plan loopPlan, Plan fitPlan,
+                                          double expectedImagesPerSecond, Path workDir) throws IOException {
+        return run(network, batch, loopPlan, fitPlan, expectedImagesPerSecond, workDir);
+    }
+
+    private static List<Result> run(BenchNetwork network, int batch, Plan plan, Plan fitPlan,
+                                    double expectedImagesPerSecond, Path workDir) throws IOException {
         if (!network.realData()) {
             throw new ConfigException(network.name() + ": the loop mode reads Fashion-MNIST; this network is "
                     + "benchmarked on random images only (fit, infer)");
@@ -34,12 +53,25 @@ public final class RunBenchmarks {
         int warmupEpochs = (int) Math.max(1, Math.ceil(plan.warmupSeconds() * expectedImagesPerSecond / images));
         TrainingRecipe recipe = recipe(network, batch, images, warmupEpochs + plan.repeats());
         Path runDir = Files.createTempDirectory(workDir, "bench-" + network.name() + "-");
-        try (Trainer trainer = Trainer.start(recipe, runDir, quiet())) {
+        AtomicReference<Measurements.FitRuns> fit = new AtomicReference<>();
+        AtomicReference<Trainer> running = new AtomicReference<>();
+        TrainingHooks hooks = fitPlan == null ? TrainingHooks.NONE : TrainingHooks.NONE.withOnEpoch((m, state) -> {
+            if (state.epochsDone() == warmupEpochs) {
+                fit.set(new Measurements.FitRuns(running.get().net(), network, batch, fitPlan));
+                fit.get().warmUp();
+            } else if (state.epochsDone() > warmupEpochs) {
+                fit.get().timedRepeat();
+            }
+            return null;
+        });
+        try (Trainer trainer = Trainer.start(recipe, runDir, quiet(), hooks)) {
+            running.set(trainer);
             trainer.run();
             double[] ips = trainer.state().history().stream().skip(warmupEpochs)
                     .mapToDouble(EpochMetrics::imagesPerSecond).toArray();
             trainer.net().close(); // as Measurements' modes do: the next mode's peak is its own network's
-            return Measurements.result(network, BenchMode.LOOP.toString(), batch, ips);
+            Result loop = Measurements.result(network, BenchMode.LOOP.toString(), batch, ips);
+            return fit.get() == null ? List.of(loop) : List.of(fit.get().result(), loop);
         } finally {
             AtomicFiles.deleteTree(runDir);
         }
