@@ -66,6 +66,11 @@ final class ClassSelection implements ImageSource {
     }
 
     @Override
+    public boolean inMemory() {
+        return source.inMemory();
+    }
+
+    @Override
     public String describe(int index) {
         return source.describe(images[index]);
     }
