@@ -66,11 +66,6 @@ final class ClassSelection implements ImageSource {
     }
 
     @Override
-    public boolean inMemory() {
-        return source.inMemory();
-    }
-
-    @Override
     public String describe(int index) {
         return source.describe(images[index]);
     }

@@ -23,9 +23,7 @@ import org.zoo4j.base.ConfigException;
  * @param augment            augmentation of training images (default none)
  * @param normalization      none, scale or standardize (default standardize)
  * @param prefetch           batches prepared ahead of the trainer (default 8)
- * @param workers            threads that read and augment images; 0 = choose: none for images held in memory (idx,
- *                           CIFAR binary: the training thread builds each batch when it asks for it), else from the
- *                           CPU count (default 0)
+ * @param workers            threads that read and augment images; 0 = choose from the CPU count (default 0)
  * @param subset             when set, at most this many images from each of the source's splits (training pool and
  *                           test), chosen stratified and seeded: for quick runs and tests
  * @param download           whether missing files of a known dataset may be downloaded into the cache (default true)
@@ -162,10 +160,7 @@ public record DataConfig(String dataset, String path, double validationFraction,
                 prefetch, workers, subset, download, classes, f);
     }
 
-    /**
-     * The worker thread count for images read from files, and for the normalisation's statistics: {@link #workers} or,
-     * when 0, one per core beyond the first, 1 to 4.
-     */
+    /** The worker thread count to use: {@link #workers} or, when 0, one per core beyond the first, 1 to 4. */
     public int effectiveWorkers() {
         return workers > 0 ? workers : Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() - 1));
     }

@@ -65,23 +65,11 @@ public final class DataPipeline implements AutoCloseable {
         }
         List<String> labels = data.classes();
         this.train = new ImageBatchIterator("train", data.trainPool(), trainIdx, shape, config.batchSize(), labels,
-                config.augment(), true, normalization, config.seed(), batchWorkers(config, data.trainPool()),
-                config.prefetch());
+                config.augment(), true, normalization, config.seed(), workers, config.prefetch());
         this.validation = new ImageBatchIterator("validation", validationSource, validationIdx, shape,
-                config.batchSize(), labels, null, false, normalization, config.seed(),
-                batchWorkers(config, validationSource), config.prefetch());
+                config.batchSize(), labels, null, false, normalization, config.seed(), workers, config.prefetch());
         this.test = new ImageBatchIterator("test", testSource, testIdx, shape, config.batchSize(), labels, null, false,
-                normalization, config.seed(), batchWorkers(config, testSource), config.prefetch());
-    }
-
-    /**
-     * The threads that build a split's batches: none (the training thread builds each when it asks for it) for images
-     * held in memory unless {@code data.workers} names a count, else the pool. Building a batch of images in memory
-     * costs a fraction of a training step, and a worker thread beside ND4J's compute threads, which take every core,
-     * cost LeNet-5's loop more than that (training/benchmarks/README.md, "Batches built on the training thread").
-     */
-    private ExecutorService batchWorkers(DataConfig config, ImageSource source) {
-        return config.workers() == 0 && source.inMemory() ? null : workers;
+                normalization, config.seed(), workers, config.prefetch());
     }
 
     /** Reads (finding or downloading as needed) the dataset that {@code config} names, for a model with this input. */

@@ -37,11 +37,6 @@ record ImageArray(String name, InputShape shape, byte[] pixels, int[] labels) im
         return name + " image " + index;
     }
 
-    @Override
-    public boolean inMemory() {
-        return true;
-    }
-
     /** Image {@code index} at its own shape as unsigned bytes. */
     byte[] image(int index) {
         int n = shape.channels() * shape.height() * shape.width();

@@ -18,8 +18,7 @@ import org.zoo4j.base.InputShape;
 /**
  * Batches of one split as a DL4J iterator: features {@code [n, C, H, W]} float, normalised; labels one-hot
  * {@code [n, classes]}. Batches are built on the pipeline's worker threads, up to {@code prefetch} ahead, and handed
- * out in order; without worker threads (images held in memory, see {@link DataPipeline}), each on the calling thread
- * when it is asked for.
+ * out in order.
  *
  * <p>Everything random is derived from the seed, the epoch number and the batch number, so the batches do not depend
  * on the number of workers or on timing. A training iterator shuffles and augments anew each epoch; {@link #reset()}
@@ -40,7 +39,6 @@ public final class ImageBatchIterator implements SeededEpochs {
     private final boolean shuffle;
     private final Normalization normalization;
     private final long seed;
-    /** Null: batches are built on the calling thread. */
     private final ExecutorService workers;
     private final int prefetch;
 
@@ -81,11 +79,6 @@ public final class ImageBatchIterator implements SeededEpochs {
     /** "train", "validation" or "test". */
     public String split() {
         return split;
-    }
-
-    /** Whether batches are built ahead on worker threads (false: each on the calling thread, when asked for). */
-    public boolean prefetches() {
-        return workers != null;
     }
 
     /** Whether this iterator augments its images (only training data does). */
@@ -140,7 +133,7 @@ public final class ImageBatchIterator implements SeededEpochs {
     }
 
     private void fill() {
-        while (workers != null && submitted < numBatches() && pending.size() < prefetch) {
+        while (submitted < numBatches() && pending.size() < prefetch) {
             int batch = submitted++;
             int[] epochOrder = order;
             int epochNumber = epoch;
@@ -233,7 +226,7 @@ public final class ImageBatchIterator implements SeededEpochs {
             fill();
             Batch batch;
             try {
-                batch = workers == null ? build(order, epoch, received) : pending.poll().get();
+                batch = pending.poll().get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for a " + split + " batch", e);

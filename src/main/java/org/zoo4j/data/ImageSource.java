@@ -18,9 +18,4 @@ interface ImageSource {
 
     /** Where image {@code index} comes from, for messages. */
     String describe(int index);
-
-    /** Whether the images are held in memory, so that reading one costs little more than copying it (not decoding). */
-    default boolean inMemory() {
-        return false;
-    }
 }
