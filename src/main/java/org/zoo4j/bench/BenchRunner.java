@@ -99,11 +99,11 @@ public final class BenchRunner {
     private static void measureFitAndLoop(Options options, BenchNetwork network, int batch, Path work,
                                           List<Result> results, Report report) throws IOException {
         double probe = probeImagesPerSecond(network, BenchMode.FIT, batch);
-        Plan fitPlan = new Plan(options.warmup(), options.warmupSeconds(), options.repeats(),
-                iterations(options, BenchMode.FIT, probe, batch));
-        Plan loopPlan = new Plan(options.warmup(), options.warmupSeconds(), options.repeats(),
+        // The same number of steps in each timed run of both: a shorter run is more often spared the step that a
+        // garbage collection or another process lengthens, and its median would be the faster for it.
+        Plan plan = new Plan(options.warmup(), options.warmupSeconds(), options.repeats(),
                 iterations(options, BenchMode.LOOP, probe, batch));
-        for (Result r : RunBenchmarks.loopAndFit(network, batch, loopPlan, fitPlan, probe, work)) {
+        for (Result r : RunBenchmarks.loopAndFit(network, batch, plan, plan, probe, work)) {
             add(options.rawDl4j() ? r.withMode(r.mode() + "-raw") : r, results, report);
         }
     }
