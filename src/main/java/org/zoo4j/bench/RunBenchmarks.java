@@ -15,7 +15,8 @@ import org.zoo4j.training.TrainingHooks;
 
 /**
  * Measurements of whole training runs with zoo4j's {@link Trainer} on Fashion-MNIST: the loop's speed
- * ({@link BenchMode#LOOP}) and memory epoch by epoch. Each run lives in a temporary directory under {@code workDir}.
+ * ({@link BenchMode#LOOP}), alone or in turn with the bare fit on the loop's network ({@link #loopAndFit}), and memory
+ * epoch by epoch. Each run lives in a temporary directory under {@code workDir}.
  */
 public final class RunBenchmarks {
     private RunBenchmarks() {
