@@ -103,7 +103,7 @@ public final class BenchRunner {
         // garbage collection or another process lengthens, and its median would be the faster for it.
         Plan plan = new Plan(options.warmup(), options.warmupSeconds(), options.repeats(),
                 iterations(options, BenchMode.LOOP, probe, batch));
-        for (Result r : RunBenchmarks.loopAndFit(network, batch, plan, plan, probe, work)) {
+        for (Result r : RunBenchmarks.loopAndFit(network, batch, plan, probe, work)) {
             add(options.rawDl4j() ? r.withMode(r.mode() + "-raw") : r, results, report);
         }
     }

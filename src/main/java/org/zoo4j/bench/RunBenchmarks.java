@@ -29,22 +29,22 @@ public final class RunBenchmarks {
      */
     public static Result loop(BenchNetwork network, int batch, Plan plan, double expectedImagesPerSecond, Path workDir)
             throws IOException {
-        return run(network, batch, plan, null, expectedImagesPerSecond, workDir).get(0);
+        return run(network, batch, plan, false, expectedImagesPerSecond, workDir).get(0);
     }
 
     /**
      * The loop ({@link #loop}) and DL4J's bare fit ({@link Measurements#fit}) in turn on one network, the loop's: the
-     * fit warmed up by {@code fitPlan} after the loop's warm-up epochs, then one timed run of it after each timed epoch
-     * (the loop's repeats, the fit plan's iterations). Timed in turn in one process, the two figures see the same
-     * state of the machine, which drifts between processes and over minutes; apart, each would see its own. Returns
-     * the fit's figure, then the loop's.
+     * fit warmed up by the plan after the loop's warm-up epochs, then one timed run of it after each timed epoch, of as
+     * many steps as an epoch. Timed in turn in one process, the two figures see the same state of the machine, which
+     * drifts between processes and over minutes; apart, each would see its own. Returns the fit's figure, then the
+     * loop's.
      */
-    public static List<Result> loopAndFit(BenchNetwork network, int batch, Plan loopPlan, Plan fitPlan,
-                                          double expectedImagesPerSecond, Path workDir) throws IOException {
-        return run(network, batch, loopPlan, fitPlan, expectedImagesPerSecond, workDir);
+    public static List<Result> loopAndFit(BenchNetwork network, int batch, Plan plan, double expectedImagesPerSecond,
+                                          Path workDir) throws IOException {
+        return run(network, batch, plan, true, expectedImagesPerSecond, workDir);
     }
 
-    private static List<Result> run(BenchNetwork network, int batch, Plan plan, Plan fitPlan,
+    private static List<Result> run(BenchNetwork network, int batch, Plan plan, boolean withFit,
                                     double expectedImagesPerSecond, Path workDir) throws IOException {
         if (!network.realData()) {
             throw new ConfigException(network.name() + ": the loop mode reads Fashion-MNIST; this network is "
@@ -56,9 +56,9 @@ public final class RunBenchmarks {
         Path runDir = Files.createTempDirectory(workDir, "bench-" + network.name() + "-");
         AtomicReference<Measurements.FitRuns> fit = new AtomicReference<>();
         AtomicReference<Trainer> running = new AtomicReference<>();
-        TrainingHooks hooks = fitPlan == null ? TrainingHooks.NONE : TrainingHooks.NONE.withOnEpoch((m, state) -> {
+        TrainingHooks hooks = !withFit ? TrainingHooks.NONE : TrainingHooks.NONE.withOnEpoch((m, state) -> {
             if (state.epochsDone() == warmupEpochs) {
-                fit.set(new Measurements.FitRuns(running.get().net(), network, batch, fitPlan));
+                fit.set(new Measurements.FitRuns(running.get().net(), network, batch, plan));
                 fit.get().warmUp();
             } else if (state.epochsDone() > warmupEpochs) {
                 fit.get().timedRepeat();
