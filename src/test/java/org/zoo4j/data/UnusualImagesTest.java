@@ -1,5 +1,6 @@
 package org.zoo4j.data;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,11 +11,16 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.zoo4j.base.InputShape;
 import org.zoo4j.runtime.Backend;
 
@@ -158,5 +164,37 @@ class UnusualImagesTest {
         DataException e = assertThrows(DataException.class, () -> DataPipeline.open(config, InputShape.of(1, 8, 8)));
         assertTrue(e.getMessage().contains("class 'bad'") && e.getMessage().contains("none of its 3 files"),
                 e.getMessage());
+    }
+
+    @Test
+    void aBatchWithUnreadableImagesHoldsTheOthersEachWithItsLabel() throws IOException {
+        for (int i = 0; i < 6; i++) {
+            png("gaps/a/" + i + ".png", grey8(10 + i));
+        }
+        png("gaps/b/ok.png", grey8(200));
+        for (int i = 0; i < 3; i++) {
+            Files.createDirectories(dir.resolve("gaps/b"));
+            Files.writeString(dir.resolve("gaps/b/" + i + ".png"), "not an image");
+        }
+        DataConfig config = DataConfig.of("folder:" + dir.resolve("gaps")).withFractions(0, 0).withBatchSize(16)
+                .withNormalization(NormalizationMode.NONE);
+        try (DataPipeline pipeline = DataPipeline.open(config, InputShape.of(1, 8, 8))) {
+            ImageBatchIterator train = pipeline.train();
+            DataSet batch = train.next();
+            assertEquals(3, train.skippedInEpoch());
+            assertArrayEquals(new long[] {7, 1, 8, 8}, batch.getFeatures().shape());
+            assertArrayEquals(new long[] {7, 2}, batch.getLabels().shape());
+            List<Integer> values = new ArrayList<>();
+            for (int row = 0; row < 7; row++) {
+                INDArray image = batch.getFeatures().get(NDArrayIndex.point(row));
+                int value = image.getInt(0, 0, 0);
+                assertEquals(value, image.minNumber().intValue(), "row " + row + " is one whole image");
+                assertEquals(value, image.maxNumber().intValue(), "row " + row + " is one whole image");
+                assertEquals(value == 200 ? 1 : 0, batch.getLabels().getRow(row).argMax().getInt(0), "row " + row);
+                values.add(value);
+            }
+            Collections.sort(values);
+            assertEquals(List.of(10, 11, 12, 13, 14, 15, 200), values);
+        }
     }
 }
