@@ -20,7 +20,7 @@ import org.zoo4j.base.InputShape;
 /**
  * Batches of one split as a DL4J iterator: features {@code [n, C, H, W]} float, normalised; labels one-hot
  * {@code [n, classes]}. Batches are built on the pipeline's worker threads, up to {@code prefetch} ahead, and handed
- * out in order.
+ * out in order. Each batch is made anew and is its reader's: zoo4j's training loop frees it after its step.
  *
  * <p>Everything random is derived from the seed, the epoch number and the batch number, so the batches do not depend
  * on the number of workers or on timing. A training iterator shuffles and augments anew each epoch; {@link #reset()}

@@ -20,6 +20,7 @@ import org.zoo4j.base.Configs;
 import org.zoo4j.base.FaultInjection;
 import org.zoo4j.base.UserInputException;
 import org.zoo4j.data.DataException;
+import org.zoo4j.data.ImageBatchIterator;
 import org.zoo4j.data.SeededEpochs;
 import org.zoo4j.modelfile.EpochMetrics;
 import org.zoo4j.modelfile.ModelFile;
@@ -285,10 +286,18 @@ public final class TrainingLoop {
 
     private Status fitSequential(EpochRun epochRun) {
         while (train.hasNext()) {
-            DataSet ds = hooks.batchFilter().apply(train.next());
+            DataSet taken = train.next();
+            DataSet ds = hooks.batchFilter().apply(taken);
             network.fit(ds);
             FaultInjection.point("batch");
             Status stop = epochRun.trained(network.score(), ds.numExamples());
+            if (train instanceof ImageBatchIterator) {
+                // zoo4j's pipeline builds every batch anew for its reader alone. Freed now, its native memory serves
+                // a later batch, rather than waiting for a garbage collection, which the pipeline's little heap
+                // garbage no longer brings soon (training/benchmarks/README.md, "Batches written in one copy").
+                taken.getFeatures().close();
+                taken.getLabels().close();
+            }
             if (stop != null) {
                 return stop;
             }

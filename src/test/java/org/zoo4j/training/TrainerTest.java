@@ -179,6 +179,24 @@ class TrainerTest {
     }
 
     @Test
+    void eachBatchOfTheDataPipelineIsFreedAfterItsStep() throws Exception {
+        List<DataSet> taken = new ArrayList<>();
+        TrainingHooks keep = TrainingHooks.NONE.withBatchFilter(batch -> {
+            assertFalse(batch.getFeatures().wasClosed(), "a batch is freed after its step, not before");
+            taken.add(batch);
+            return batch;
+        });
+        try (Trainer trainer = Trainer.start(small(400, 1), dir.resolve("freed"), out, keep)) {
+            assertEquals(TrainingLoop.Status.COMPLETED, trainer.run().status());
+        }
+        assertEquals(360 / 32 + 1, taken.size());
+        for (DataSet batch : taken) {
+            assertTrue(batch.getFeatures().wasClosed() && batch.getLabels().wasClosed(),
+                    "its native memory is reused at once, not left for a garbage collection");
+        }
+    }
+
+    @Test
     void aBadLossInTheFirstEpochAdvisesAResumeThatStartsAgain() throws Exception {
         Path run = dir.resolve("early-nan");
         TrainingHooks nanAtBatchThree = TrainingHooks.NONE.withBatchFilter(new UnaryOperator<>() {
