@@ -20,7 +20,7 @@ to 32x32 where the network takes 32x32, standardised with the training images' m
 normal images for resnet18-224. Training: Adam at 1e-3, softmax cross-entropy, fp32, NCHW.
 
 Timing as zoo4j's bench times it: untimed warm-up of at least --warmup steps and --warmup-seconds seconds, then
---repeats timed runs of --iterations steps each (0: about two seconds of work, from a short probe, 3 to 200 steps);
+--repeats timed runs of --iterations steps each (0: about two seconds of work, from a short probe, 3 to 400 steps);
 each run's images/s, and their median. Peak resident memory is the process's own (getrusage), read after training
 and again after inference; one network per process gives each its own peak.
 
@@ -218,7 +218,7 @@ def timed(step, data, batch, args):
         for _ in range(2):
             one()
         probe = 2 * batch / (time.perf_counter() - t0)
-        iterations = int(max(3, min(200, round(2 * probe / batch))))
+        iterations = int(max(3, min(400, round(2 * probe / batch))))
     ips = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()

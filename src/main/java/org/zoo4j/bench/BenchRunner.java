@@ -15,6 +15,9 @@ import org.zoo4j.runtime.LayerHelpers;
  * tells a {@link Report} what it measured as it goes.
  */
 public final class BenchRunner {
+    /** Fashion-MNIST's training images: the most one epoch of the loop mode can read. */
+    private static final int FASHION_MNIST_TRAIN = 60_000;
+
     private BenchRunner() {
     }
 
@@ -170,19 +173,26 @@ public final class BenchRunner {
         return options.batches().isEmpty() ? network.trainBatch() : options.batches();
     }
 
-    /** Batches per timed run: as asked, else about two seconds of work (3 to 200); the loop at least 30 an epoch. */
+    /**
+     * Batches per timed run: as asked, else about two seconds of work (3 to 400, as the PyTorch peer sizes its runs);
+     * the loop at least 30 an epoch, and no more than Fashion-MNIST's 60,000 training images an epoch.
+     */
     private static int iterations(Options options, BenchMode mode, double probe, int batch) {
         if (options.iterations() > 0) {
             return options.iterations();
         }
-        int n = (int) Math.max(3, Math.min(200, Math.round(2 * probe / batch)));
+        int n = (int) Math.max(3, Math.min(400, Math.round(2 * probe / batch)));
         // An epoch each: enough batches that starting an epoch (shuffle, first batch) is amortised.
-        return mode == BenchMode.LOOP ? Math.max(n, 30) : n;
+        return mode == BenchMode.LOOP ? Math.min(Math.max(n, 30), FASHION_MNIST_TRAIN / batch) : n;
     }
 
-    /** Images/s of a short cold run: sizes the timed runs (about 2 s each) and the loop's warm-up epochs. */
+    /**
+     * Images/s of a short run after two seconds of warm-up: sizes the timed runs (about 2 s each) and the loop's
+     * warm-up epochs. Sized from a cold run (the JIT compiler at work beside it), LeNet-5's runs came out under a
+     * second, short enough that one collection's pause moved the figure.
+     */
     private static double probeImagesPerSecond(BenchNetwork network, BenchMode mode, int batch) {
-        Plan probe = new Plan(1, 0, 1, 2);
+        Plan probe = new Plan(1, 2.0, 1, 2);
         return (mode == BenchMode.INFER ? Measurements.infer(network, batch, probe)
                 : Measurements.fit(network, batch, probe)).median();
     }
