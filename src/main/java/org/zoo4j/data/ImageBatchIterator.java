@@ -8,13 +8,11 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.DataSetPreProcessor;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.zoo4j.base.InputShape;
 
 /**
@@ -150,12 +148,7 @@ public final class ImageBatchIterator implements SeededEpochs {
         int h = shape.height();
         int w = shape.width();
         int size = c * h * w;
-        // Each image is written into the batch's native buffer with one bulk copy. Filled as a Java array and passed
-        // to Nd4j.create, the batch was copied value by value (most of its build time: about 3/4 of 235 us for 64
-        // Fashion-MNIST images) and left a batch-sized array to the garbage collector on every step.
-        INDArray features = Nd4j.createUninitializedDetached(DataType.FLOAT, 'c', to - from, c, h, w);
-        FloatPointer out = new FloatPointer(features.data().addressPointer());
-        float[] image = new float[size];
+        float[] features = new float[(to - from) * size];
         float[] scratch = augmenter == null ? null : new float[size];
         SplittableRandom rng = new SplittableRandom(Splits.derive(seed, AUGMENT, epochNumber, batch));
         int[] batchLabels = new int[to - from];
@@ -165,40 +158,44 @@ public final class ImageBatchIterator implements SeededEpochs {
             int index = epochOrder[i];
             boolean ok;
             if (augmenter == null) {
-                ok = source.read(index, shape, image, 0);
+                ok = source.read(index, shape, features, n * size);
             } else {
                 // Drawn before reading, so an unreadable image does not change the others' augmentation.
                 Augmenter.Params params = augmenter.sample(rng, h, w);
                 ok = source.read(index, shape, scratch, 0);
                 if (ok) {
-                    Augmenter.apply(params, scratch, 0, image, 0, c, h, w);
+                    Augmenter.apply(params, scratch, 0, features, n * size, c, h, w);
                 }
             }
             if (ok) {
-                normalization.apply(image, 0, 1, c, h * w);
-                out.position((long) n * size).put(image, 0, size);
                 batchLabels[n++] = source.label(index);
             } else {
                 skipped++;
             }
         }
         if (n == 0) {
-            features.close();
             return new Batch(null, skipped);
         }
-        if (n < to - from) { // unreadable images left out: the batch is the first n rows
-            INDArray kept = Nd4j.createUninitializedDetached(DataType.FLOAT, 'c', n, c, h, w);
-            kept.assign(features.get(NDArrayIndex.interval(0, n)));
-            features.close();
-            features = kept;
-        }
+        normalization.apply(features, 0, n, c, h * w);
         float[] oneHot = new float[n * labels.size()];
         for (int i = 0; i < n; i++) {
             oneHot[i * labels.size() + batchLabels[i]] = 1f;
         }
-        INDArray l = Nd4j.createUninitializedDetached(DataType.FLOAT, 'c', n, labels.size());
-        new FloatPointer(l.data().addressPointer()).put(oneHot, 0, oneHot.length);
-        return new Batch(new DataSet(features, l), skipped);
+        return new Batch(new DataSet(nativeArray(features, n, c, h, w), nativeArray(oneHot, n, labels.size())),
+                skipped);
+    }
+
+    /**
+     * The first values of {@code values} as a new float array of {@code shape} outside any workspace, in one bulk copy:
+     * ND4J's {@code create(float[], ...)} copies value by value, most of a batch's build time (training/benchmarks/
+     * README.md, "Batches copied in one call"). The batch is still filled as a Java array first: written image by image
+     * into native memory instead, the heap's garbage came slower, the young collections further apart, and what
+     * survived them overflowed the survivor space into the old generation: the process's peak grew.
+     */
+    private static INDArray nativeArray(float[] values, long... shape) {
+        INDArray array = Nd4j.createUninitializedDetached(DataType.FLOAT, 'c', shape);
+        array.data().asNioFloat().put(0, values, 0, (int) array.length());
+        return array;
     }
 
     /**

@@ -293,8 +293,8 @@ public final class TrainingLoop {
             Status stop = epochRun.trained(network.score(), ds.numExamples());
             if (train instanceof ImageBatchIterator) {
                 // zoo4j's pipeline builds every batch anew for its reader alone. Freed now, its native memory serves
-                // a later batch, rather than waiting for a garbage collection, which the pipeline's little heap
-                // garbage no longer brings soon (training/benchmarks/README.md, "Batches written in one copy").
+                // a later batch rather than waiting for a collection to find the batch unreachable
+                // (training/benchmarks/README.md, "Batches copied in one call").
                 taken.getFeatures().close();
                 taken.getLabels().close();
             }
