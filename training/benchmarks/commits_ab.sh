@@ -23,10 +23,11 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-revs=("$1" "$2")
+echo "# training/benchmarks/commits_ab.sh $rounds $*"
+# Resolved once, now: a name such as HEAD may move while side A builds.
+revs=("$(git rev-parse --verify "$1^{commit}")" "$(git rev-parse --verify "$2^{commit}")")
 shift 2
-echo "# training/benchmarks/commits_ab.sh $rounds ${revs[0]} ${revs[1]} $*"
-echo "# A = $(git rev-parse --short "${revs[0]}^{commit}"), B = $(git rev-parse --short "${revs[1]}^{commit}"), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
+echo "# A = ${revs[0]:0:7}, B = ${revs[1]:0:7}, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
 i=0
 for side in A B; do
   tree[$side]="$dir/$side"
