@@ -4,16 +4,21 @@
 #   training/benchmarks/gc_trace.sh [zoo4j bench options...]
 # e.g. training/benchmarks/gc_trace.sh --network lenet5 --batch 64 --mode loop --repeats 5 --iterations 300
 # Prints a header (command, commit, machine), one line per young collection, a summary of those from 10 s (the JIT
-# compiler settled) to the first full collection after it (the bench's own, when a mode ends), then the bench's table. For the launcher's collector (./zoo4j); run it with
-# nothing else on the machine.
+# compiler settled) to the first full collection after it (the bench's own, when a mode ends), then the bench's table.
+# For the launcher's collector (./zoo4j); run it with nothing else on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 log=$(mktemp)
 out=$(mktemp)
-trap 'rm -f "$log" "$out"' EXIT
+err=$(mktemp)
+trap 'rm -f "$log" "$out" "$err"' EXIT
 echo "# training/benchmarks/gc_trace.sh $*"
 echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src pom.xml || echo ' (with uncommitted changes in src or pom.xml)'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-JAVA_OPTS="${JAVA_OPTS:-} -Xlog:gc,gc+heap=info,gc+age=trace:file=$log" ./zoo4j bench "$@" >"$out" 2>/dev/null
+if ! JAVA_OPTS="${JAVA_OPTS:-} -Xlog:gc,gc+heap=info,gc+age=trace:file=$log" ./zoo4j bench "$@" >"$out" 2>"$err"; then
+  echo "gc_trace.sh: the bench failed; its log without INFO lines:" >&2
+  grep -v ' INFO ' "$err" >&2 || true
+  exit 1
+fi
 echo "# time s, survived one collection MB, old generation before -> after MB, pause ms"
 awk '
   /Pause Full/ && /ms$/ { t = substr($1, 2) + 0; if (t >= 10 && end == "") end = t }

@@ -17,10 +17,18 @@ shift 3
 echo "# training/benchmarks/threads.sh $start $slice $count $*"
 echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src pom.xml || echo ' (with uncommitted changes in src or pom.xml)'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 ./zoo4j --help >/dev/null # builds the launcher's jar first, outside the timed process
-./zoo4j bench "$@" >"${TMPDIR:-/tmp}/threads-bench.$$" 2>/dev/null &
+out=$(mktemp)
+err=$(mktemp)
+./zoo4j bench "$@" >"$out" 2>"$err" &
 launcher=$!
-trap 'kill $launcher 2>/dev/null || true; rm -f "${TMPDIR:-/tmp}/threads-bench.$$"' EXIT
+trap 'kill $launcher 2>/dev/null || true; rm -f "$out" "$err"' EXIT
+failed() {
+  echo "threads.sh: $1; the bench's log without INFO lines:" >&2
+  grep -v ' INFO ' "$err" >&2 || true
+  exit 1
+}
 sleep "$start"
+kill -0 "$launcher" 2>/dev/null || failed "the bench had ended before ${start} s (give it more work, or a smaller START)"
 pid=$(pgrep -P "$launcher" java || echo "$launcher") # the launcher execs java, so usually the same process
 ticks=$(getconf CLK_TCK)
 snapshot() { # name and user+system ticks of each thread
@@ -38,6 +46,6 @@ for ((i = 1; i <= count; i++)); do
     sort -k2 -rn
   before=$after
 done
-wait "$launcher" || true
+wait "$launcher" || failed "the bench failed"
 echo "## the bench's table"
-grep -v '^$' "${TMPDIR:-/tmp}/threads-bench.$$"
+grep -v '^$' "$out"
