@@ -162,7 +162,8 @@ final class ConvolutionPlan {
     /**
      * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the
      * forward-layout weights from earlier in this step are current. With a {@code link}, the blocked result is left
-     * for the batch norm at its other end ({@link OneDnn.Scratch#hand}).
+     * for the batch norm at its other end ({@link OneDnn.Scratch#hand}), or written into {@code out} itself in place
+     * of the NCHW values where the link asks for that ({@link OneDnn.Link#resultInPlaceWanted}).
      */
     void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address, OneDnn.Link link) {
         stream s = OneDnn.stream();
@@ -181,7 +182,13 @@ final class ConvolutionPlan {
         if (b != null) {
             biasUser.set_data_handle(address.at(OneDnn.address(b)));
         }
-        dst.bind(OneDnn.address(out), address, scratch, s);
+        // where the batch norm at the link's other end takes it so, the blocked result goes straight into out
+        boolean inPlace = link != null && link.resultInPlaceWanted() && dst.sameBytesAsUser();
+        if (inPlace) {
+            dst.bindInPlace(OneDnn.address(out), address);
+        } else {
+            dst.bind(OneDnn.address(out), address, scratch, s);
+        }
         if (fwdScratch != null) {
             fwdScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
                     fwdScratch.get_desc().get_size())));
@@ -189,26 +196,44 @@ final class ConvolutionPlan {
         long t = ConvolutionProfile.begin();
         fwd.execute(s, fwdArgs);
         ConvolutionProfile.add(ConvolutionProfile.Part.FORWARD, t);
-        dst.writeBack(s);
+        if (!inPlace) {
+            dst.writeBack(s);
+        }
         s._wait();
-        dst.hand(OneDnn.address(out), scratch, link);
+        if (link != null) {
+            link.resultWritten(inPlace ? dst.innerDesc : null);
+        }
+        if (!inPlace) {
+            dst.hand(OneDnn.address(out), scratch, link);
+        }
     }
 
     /**
      * dx, dw and db (null without bias) from x, w and dy. A null {@code dx}: no input gradient (no backward-data
      * pass). A null {@code w} means the forward-layout weights from earlier in this step are current and the
      * backward-data primitive takes that layout (or that there is no backward-data pass). With a {@code link}, dy
-     * may come in the blocked layout from the batch norm at its other end ({@link OneDnn.Scratch#take}). Returns
-     * whether it did.
+     * may come in the blocked layout from the batch norm at its other end ({@link OneDnn.Scratch#take}), or be held
+     * in place by dy itself in layout {@code dyInPlace} (null: dy is NCHW). Returns whether dy came blocked either
+     * way.
      */
     boolean backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
-                     OneDnn.Address address, OneDnn.Link link) {
+                     OneDnn.Address address, OneDnn.Link link, memory.desc dyInPlace) {
         Backward b = bwd;
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
         long handed = link == null ? 0 : scratch.take(OneDnn.address(dy), b.diffDstData.innerDesc, link);
+        boolean takesInPlace = b.diffDstWeights == null && b.diffDstData.sameBytesAsUser();
+        boolean inPlace = dyInPlace != null && takesInPlace && dyInPlace.equals(b.diffDstData.innerDesc);
+        if (dyInPlace != null && !inPlace) { // written in a layout this pass does not take: NCHW again first
+            OneDnn.toPlainInPlace(OneDnn.address(dy), dyInPlace, key.dst());
+        }
+        if (link != null) {
+            link.gradientTakes(takesInPlace ? b.diffDstData.innerDesc : null);
+        }
         // weights gradient (and bias gradient) first
-        if (handed != 0) {
+        if (inPlace) {
+            b.diffDstData.bindInPlace(OneDnn.address(dy), address);
+        } else if (handed != 0) {
             b.diffDstData.bindHanded(OneDnn.address(dy), address, handed);
         } else {
             b.diffDstData.bind(OneDnn.address(dy), address, scratch, s);
@@ -231,7 +256,7 @@ final class ConvolutionPlan {
         b.diffWeights.writeBack(s);
         if (dx == null) { // the input gradient is not wanted
             s._wait();
-            return handed != 0;
+            return handed != 0 || inPlace;
         }
         // then the input gradient
         if (w != null) {
@@ -241,7 +266,7 @@ final class ConvolutionPlan {
             b.dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, weightsFwd);
         }
         // dy handed on sits in the DIFF_SRC buffer: dx's blocked copy then takes DIFF_DST's, unused here
-        b.diffSrc.bind(OneDnn.address(dx), address, scratch, s, handed != 0 ? OneDnn.Slot.DIFF_DST
+        b.diffSrc.bind(OneDnn.address(dx), address, scratch, s, handed != 0 && !inPlace ? OneDnn.Slot.DIFF_DST
                 : OneDnn.Slot.DIFF_SRC);
         if (b.dataScratch != null) {
             b.dataScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
@@ -252,7 +277,7 @@ final class ConvolutionPlan {
         ConvolutionProfile.add(ConvolutionProfile.Part.BACKWARD_DATA, t);
         b.diffSrc.writeBack(s);
         s._wait();
-        return handed != 0;
+        return handed != 0 || inPlace;
     }
 
     /** The backward-data and backward-weights primitives of a plan, made on its first backward pass. */

@@ -99,6 +99,14 @@ public final class LayerHelpers {
      */
     public static final String BLOCKED_HAND_OFF = "zoo4j.blockedHandOff";
     /**
+     * Set to {@code false} ({@code -Dzoo4j.blockedInPlace=false}) to keep the NCHW values in the arrays between a linked
+     * convolution and batch norm ({@link #BLOCKED_HAND_OFF}) in a graph trained with {@code fit}; otherwise
+     * ({@link #installForTraining}) those two arrays hold oneDNN's blocked layout in place of NCHW during a training
+     * step ({@link OneDnn.Link}), which saves reordering them: a {@code TrainingListener}'s {@code onForwardPass} then
+     * sees such a convolution's output in that layout. Inference and every other path see NCHW.
+     */
+    public static final String BLOCKED_IN_PLACE = "zoo4j.blockedInPlace";
+    /**
      * Set to {@code false} ({@code -Dzoo4j.ownGradientUpdater=false}) to keep DL4J's updater on a graph about to be
      * trained, which makes fresh views of the parameters and gradients every step ({@link OwnGradientUpdater}).
      */
@@ -304,6 +312,11 @@ public final class LayerHelpers {
                     .allMatch(in -> graph.getVertices()[in.getVertexIndex()].isInputVertex())
                     && helperOf(lv.getLayer()) instanceof OneDnnConvolutionHelper helper) {
                 helper.skipInputGradient();
+            }
+            // fit reads nothing of a linked pair's two arrays but the two layers: they may hold the blocked layout
+            if (vertex instanceof LayerVertex lv && helperOf(lv.getLayer()) instanceof OneDnnConvolutionHelper helper
+                    && helper.link() != null) {
+                helper.link().allowInPlace(Choices.flag(BLOCKED_IN_PLACE, true));
             }
         }
         return installed;

@@ -9,6 +9,7 @@ import java.util.Map;
 import org.bytedeco.dnnl.dnnl_version_t;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -125,6 +126,26 @@ final class OneDnn {
         }
     }
 
+    /**
+     * Rewrites the array at {@code address}, which holds {@code dims} (NCHW) in the blocked layout {@code blocked}, as
+     * plain NCHW in place: a reorder into a scratch buffer and a copy back. For the rare paths that read an array as
+     * NCHW after a linked layer wrote it in place ({@link Link}).
+     */
+    static void toPlainInPlace(long address, memory.desc blocked, long[] dims) {
+        memory.desc plain = new memory.desc(dims, memory.data_type.f32, memory.format_tag.nchw);
+        long bytes = plain.get_size();
+        long buffer = scratch().buffer(Slot.RESTORE, bytes);
+        Address at = new Address();
+        memory from = new memory(blocked, LOADED.engine, new Pointer());
+        memory to = new memory(plain, LOADED.engine, new Pointer());
+        from.set_data_handle(at.at(address));
+        to.set_data_handle(new Address().at(buffer));
+        stream s = stream();
+        new reorder(from, to).execute(s, from, to);
+        s._wait();
+        Pointer.memcpy(new Address().at(address), new Address().at(buffer), bytes);
+    }
+
     /** An empty memory object of the given layout, its buffer set per call. */
     static memory unbound(memory.desc desc) {
         return new memory(desc, LOADED.engine, new Pointer());
@@ -137,9 +158,92 @@ final class OneDnn {
      */
     static final class Link {
         private final String name;
+        /**
+         * Whether the two arrays between the ends may hold the blocked layout itself, written in place of the NCHW
+         * values (where the blocked layout takes the same bytes: channels in whole blocks): a graph about to be trained
+         * with {@code fit} ({@link LayerHelpers#installForTraining}). Each array is then written and read once per
+         * step in oneDNN's layout and never reordered; only the two layers read them (the link's condition), and either
+         * end restores NCHW in place before any path that reads the array as NCHW ({@link #toPlainInPlace}).
+         */
+        private volatile boolean inPlace;
+        /** The batch norm's last forward pass was a training pass through oneDNN (so the next one likely is too). */
+        private boolean batchNormTraining;
+        /** The layout of the convolution's last result where it was written in place (blocked), till the batch norm reads it. */
+        private memory.desc resultInPlace;
+        /** The layout the convolution's backward pass last took its output gradient in, where it can take it in place. */
+        private memory.desc gradientWanted;
+        /** The layout of the batch norm's input gradient where it was written in place (blocked), till the convolution reads it. */
+        private memory.desc gradientInPlace;
 
         Link(String name) {
             this.name = name;
+        }
+
+        void allowInPlace(boolean allowed) {
+            inPlace = allowed;
+        }
+
+        boolean inPlaceAllowed() {
+            return inPlace;
+        }
+
+        /** Whether the convolution should write its forward result in place: the batch norm is expected to take it. */
+        boolean resultInPlaceWanted() {
+            return inPlace && batchNormTraining;
+        }
+
+        private long resultsInPlace;
+        private long gradientsInPlace;
+
+        /** The convolution wrote its result in place in layout {@code desc} (null: as NCHW). */
+        void resultWritten(memory.desc desc) {
+            resultInPlace = desc;
+            if (desc != null) {
+                resultsInPlace++;
+            }
+        }
+
+        /** Forward results the convolution wrote in place in the blocked layout. */
+        long resultsInPlace() {
+            return resultsInPlace;
+        }
+
+        /** Input gradients the batch norm wrote in place in the blocked layout. */
+        long gradientsInPlace() {
+            return gradientsInPlace;
+        }
+
+        /** The layout the convolution's result was written in place in, or null (NCHW); it is then no longer pending. */
+        memory.desc takeResult(boolean training) {
+            memory.desc d = resultInPlace;
+            resultInPlace = null;
+            batchNormTraining = training;
+            return d;
+        }
+
+        /** The layout the batch norm should write its input gradient in place in, or null (NCHW). */
+        memory.desc gradientInPlaceWanted() {
+            return inPlace ? gradientWanted : null;
+        }
+
+        /** The convolution's backward pass takes its output gradient in layout {@code desc} in place (null: it cannot). */
+        void gradientTakes(memory.desc desc) {
+            gradientWanted = desc;
+        }
+
+        /** The batch norm wrote its input gradient in place in layout {@code desc} (null: as NCHW). */
+        void gradientWritten(memory.desc desc) {
+            gradientInPlace = desc;
+            if (desc != null) {
+                gradientsInPlace++;
+            }
+        }
+
+        /** The layout the batch norm's input gradient was written in place in, or null (NCHW); no longer pending. */
+        memory.desc takeGradient() {
+            memory.desc d = gradientInPlace;
+            gradientInPlace = null;
+            return d;
         }
 
         @Override
@@ -227,6 +331,6 @@ final class OneDnn {
 
     /** The roles of transient buffers in one call. */
     enum Slot {
-        SRC, DST, DIFF_DST, DIFF_DST_WEIGHTS, DIFF_SRC, WEIGHTS, DIFF_WEIGHTS, SCRATCHPAD
+        SRC, DST, DIFF_DST, DIFF_DST_WEIGHTS, DIFF_SRC, WEIGHTS, DIFF_WEIGHTS, SCRATCHPAD, RESTORE
     }
 }

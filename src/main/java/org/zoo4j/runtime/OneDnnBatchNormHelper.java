@@ -62,6 +62,9 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     private INDArray batchMean;
     private INDArray batchVariance;
     private Plan lastTrainingPlan;
+    /** The blocked layout the last training forward pass took its input in, in place (OneDnn.Link); null: NCHW. */
+    private memory.desc inputInPlace;
+    private long restoredInputs;
 
     /** The convolution whose only reader this is, where {@link LayerHelpers#install} linked them ({@link OneDnn.Link}). */
     private OneDnn.Link link;
@@ -105,6 +108,11 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         return backwardPasses;
     }
 
+    /** Inputs the linked convolution wrote in place in its blocked layout that were rewritten as NCHW for another path. */
+    synchronized long restoredInputs() {
+        return restoredInputs;
+    }
+
     /** Calls handed to {@link ChannelPassBatchNormHelper}. */
     synchronized long fallbackCalls() {
         return fallbackCalls;
@@ -133,11 +141,18 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     public synchronized INDArray preOutput(INDArray x, boolean training, long[] shape, INDArray gamma, INDArray beta,
                                            INDArray mean, INDArray var, double decay, double eps, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
+        inputInPlace = null;
+        Plan plan = !training ? null : ChannelPassBatchNormHelper.applies(x, format) && isPlainVector(gamma, x.size(1))
+                && isPlainVector(beta, x.size(1)) ? plan(new Key(x.shape(), (float) eps)) : null;
+        // the linked convolution may have written x in its blocked layout, in place (OneDnn.Link)
+        memory.desc xInPlace = link == null ? null : link.takeResult(plan != null);
+        if (xInPlace != null && !(plan != null && xInPlace.equals(plan.src.innerDesc))) {
+            restoreInPlace(x, xInPlace); // every other path reads x as NCHW
+            xInPlace = null;
+        }
         if (!training) { // DL4J's helper, by its fallback (see the class comment)
             return fallback.preOutput(x, false, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
         }
-        Plan plan = ChannelPassBatchNormHelper.applies(x, format) && isPlainVector(gamma, x.size(1))
-                && isPlainVector(beta, x.size(1)) ? plan(new Key(x.shape(), (float) eps)) : null;
         if (plan == null) {
             fallbackCalls++;
             lastTrainingPlan = null;
@@ -146,9 +161,10 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape(), 'c');
         keepStatistics(x.size(1));
-        if (plan.forward(x, gamma, beta, batchMean, batchVariance, out, address, link)) {
+        if (plan.forward(x, gamma, beta, batchMean, batchVariance, out, address, link, xInPlace != null)) {
             handedInputs++;
         }
+        inputInPlace = xInPlace;
         lastTrainingPlan = plan;
         trainingPasses++;
         return out;
@@ -178,13 +194,22 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
                 || !java.util.Arrays.equals(epsilon.shape(), input.shape())) {
             fallbackCalls++;
             dropHandedResult();
+            if (inputInPlace != null) {
+                restoreInPlace(input, inputInPlace);
+                inputInPlace = null;
+            }
+            if (link != null) {
+                link.gradientWritten(null);
+            }
             return fallback.backpropGradient(input, epsilon, shape, gamma, beta, dGammaView, dBetaView, eps, format,
                     workspaceMgr);
         }
         INDArray dy = epsilon.ordering() == 'c' && Shape.hasDefaultStridesForShape(epsilon) ? epsilon
                 : workspaceMgr.dup(ArrayType.BP_WORKING_MEM, epsilon, 'c');
         INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
-        plan.backward(input, gamma, beta, batchMean, batchVariance, dy, dx, dGammaView, dBetaView, address, link);
+        plan.backward(input, gamma, beta, batchMean, batchVariance, dy, dx, dGammaView, dBetaView, address, link,
+                inputInPlace != null);
+        inputInPlace = null;
         backwardPasses++;
         Gradient gradient = new DefaultGradient();
         gradient.setGradientFor(BatchNormalizationParamInitializer.GAMMA, dGammaView);
@@ -195,6 +220,15 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
     @Override
     public synchronized Map<String, Long> helperMemoryUse() {
         return Map.of("oneDnnBatchStatistics", batchMean == null ? 0L : 2 * batchMean.length() * Float.BYTES);
+    }
+
+    /** Rewrites x, which the linked convolution wrote in the blocked layout {@code desc} in place, as NCHW. */
+    private void restoreInPlace(INDArray x, memory.desc desc) {
+        if (x.ordering() != 'c' || !Shape.hasDefaultStridesForShape(x) || x.dataType() != DataType.FLOAT) {
+            throw new IllegalStateException("input of " + link + " written in place but handed on as a view");
+        }
+        OneDnn.toPlainInPlace(OneDnn.address(x), desc, x.shape());
+        restoredInputs++;
     }
 
     /** On a linked layer's other path: what the convolution handed on is not for this call, nor for a later one. */
@@ -411,11 +445,14 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
          * did.
          */
         boolean forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
-                        OneDnn.Address address, OneDnn.Link link) {
+                        OneDnn.Address address, OneDnn.Link link, boolean xInPlace) {
             stream s = OneDnn.stream();
             OneDnn.Scratch scratch = OneDnn.scratch();
             long handed = link == null ? 0 : scratch.take(OneDnn.address(x), src.innerDesc, link);
-            if (handed != 0) {
+            if (xInPlace) {
+                src.bindInPlace(OneDnn.address(x), address);
+                handed = 0;
+            } else if (handed != 0) {
                 src.bindHanded(OneDnn.address(x), address, handed);
             } else {
                 src.bind(OneDnn.address(x), address, scratch, s);
@@ -430,7 +467,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             fwd.execute(s, fwdArgs);
             dst.writeBack(s);
             s._wait();
-            return handed != 0;
+            return handed != 0 || xInPlace;
         }
 
         /**
@@ -438,23 +475,41 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
          * the blocked dx is left for the convolution at its other end.
          */
         void backward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray dy, INDArray dx,
-                      INDArray dGamma, INDArray dBeta, OneDnn.Address address, OneDnn.Link link) {
+                      INDArray dGamma, INDArray dBeta, OneDnn.Address address, OneDnn.Link link, boolean xInPlace) {
             stream s = OneDnn.stream();
             OneDnn.Scratch scratch = OneDnn.scratch();
-            src.bind(OneDnn.address(x), address, scratch, s);
+            if (xInPlace) {
+                src.bindInPlace(OneDnn.address(x), address);
+            } else {
+                src.bind(OneDnn.address(x), address, scratch, s);
+            }
             scale.set_data_handle(address.at(OneDnn.address(gamma)));
             shift.set_data_handle(address.at(OneDnn.address(beta)));
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
             diffDst.bind(OneDnn.address(dy), address, scratch, s);
-            diffSrc.bind(OneDnn.address(dx), address, scratch, s);
+            // where the linked convolution takes it so, dx is written in the blocked layout in place
+            memory.desc wanted = link == null ? null : link.gradientInPlaceWanted();
+            boolean dxInPlace = wanted != null && diffSrc.sameBytesAsUser() && wanted.equals(diffSrc.innerDesc);
+            if (dxInPlace) {
+                diffSrc.bindInPlace(OneDnn.address(dx), address);
+            } else {
+                diffSrc.bind(OneDnn.address(dx), address, scratch, s);
+            }
             diffScale.set_data_handle(address.at(OneDnn.address(dGamma)));
             diffShift.set_data_handle(address.at(OneDnn.address(dBeta)));
             bindScratch(bwdScratch, address);
             bwd.execute(s, bwdArgs);
-            diffSrc.writeBack(s);
+            if (!dxInPlace) {
+                diffSrc.writeBack(s);
+            }
             s._wait();
-            diffSrc.hand(OneDnn.address(dx), scratch, link);
+            if (link != null) {
+                link.gradientWritten(dxInPlace ? diffSrc.innerDesc : null);
+            }
+            if (!dxInPlace) {
+                diffSrc.hand(OneDnn.address(dx), scratch, link);
+            }
         }
 
         private static void bindScratch(memory scratch, OneDnn.Address address) {

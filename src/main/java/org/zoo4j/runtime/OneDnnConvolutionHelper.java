@@ -255,6 +255,9 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         if (plan == null) {
             fallbackCalls++;
             dropHandedResult();
+            if (link != null) {
+                link.resultWritten(null);
+            }
             return fallback.preOutput(input, weights, bias, kernel, strides, pad, mode, fwdAlgo, convolutionMode,
                     dilation, format, workspaceMgr);
         }
@@ -312,6 +315,11 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                     + " train the network as built, not its inference copy");
         }
         forgetForwardOutput();
+        // the batch norm at the link's other end may have written delta in its blocked layout, in place
+        memory.desc deltaInPlace = link == null ? null : link.takeGradient();
+        if (deltaInPlace != null && !isPlain(delta)) {
+            throw new IllegalStateException("output gradient of " + link + " written in place but handed on as a view");
+        }
         ConvolutionPlan plan = plan(input, weights, kernel, strides, pad, convolutionMode, dilation, format);
         ConvolutionShape k = plan == null ? null : plan.key;
         if (plan == null || delta.dataType() != DataType.FLOAT || delta.rank() != 4 || delta.size(0) != k.n()
@@ -319,6 +327,12 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 || !plan.backwardAvailable()) {
             fallbackCalls++;
             dropHandedResult();
+            if (deltaInPlace != null) {
+                OneDnn.toPlainInPlace(OneDnn.address(delta), deltaInPlace, delta.shape());
+            }
+            if (link != null) {
+                link.gradientTakes(null);
+            }
             // DL4J hands a helper of its own oneDNN kind no bias-gradient array for a layer without bias (and that
             // helper takes a non-null one to mean a bias); this helper is given a dummy one, kept from the fallback.
             return fallback.backpropGradient(input, weights, bias, delta, kernel, strides, pad,
@@ -336,7 +350,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, weights.shape(), 'c');
         INDArray db = !hasBias ? null : isPlain(biasGradView) ? biasGradView
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, k.oc());
-        if (plan.backward(x, w, dy, epsilon, dw, db, address, link)) {
+        if (plan.backward(x, w, dy, epsilon, dw, db, address, link, deltaInPlace)) {
             handedGradients++;
         }
         backwardPasses++;

@@ -16,6 +16,7 @@ final class PrimitiveArgument {
     final reorder toUser;
     final OneDnn.Slot slot;
     final long innerBytes;
+    private final long userBytes;
     final memory.desc innerDesc;
     /** The scratch buffer the blocked copy was last bound to (null: a handed one). */
     private OneDnn.Slot boundSlot;
@@ -28,6 +29,7 @@ final class PrimitiveArgument {
         this.toUser = same || !written ? null : new reorder(inner, user);
         this.slot = slot;
         this.innerBytes = innerDesc.get_size();
+        this.userBytes = userDesc.get_size();
         this.innerDesc = innerDesc;
     }
 
@@ -63,6 +65,19 @@ final class PrimitiveArgument {
         user.set_data_handle(address.at(userAddress));
         inner.set_data_handle(address.at(blocked));
         boundSlot = null;
+    }
+
+    /** Whether the primitive's layout differs from the user's and takes exactly as many bytes (channels in whole blocks). */
+    boolean sameBytesAsUser() {
+        return inner != user && innerBytes == userBytes;
+    }
+
+    /**
+     * Binds the primitive's argument to the user's array itself, which holds (or is to hold) this argument's layout in
+     * place of the plain one ({@link OneDnn.Link}); no reorder either way.
+     */
+    void bindInPlace(long userAddress, OneDnn.Address address) {
+        bindHanded(userAddress, address, userAddress);
     }
 
     /** Leaves this argument's blocked result for the next call on the thread, after {@link #writeBack}. */

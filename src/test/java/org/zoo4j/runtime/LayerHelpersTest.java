@@ -243,6 +243,69 @@ class LayerHelpersTest {
     }
 
     @Test
+    void inFitLinkedPairsHoldTheBlockedLayoutInPlaceAndEveryOtherPathSeesNchw() throws Exception {
+        ComputationGraph reference = Zoo.create("resnet20", Map.of("input", "1,16,16", "numClasses", 10,
+                "shortcut", "B"));
+        ComputationGraph inPlace = reference.clone();
+        ComputationGraph apart = reference.clone();
+        LayerHelpers.installForTraining(inPlace);
+        withProperty(LayerHelpers.BLOCKED_IN_PLACE, "false", () -> LayerHelpers.installForTraining(apart));
+        DataSet batch = batch(8, 1, 16, 16, 10, 7);
+        DataSet other = batch(8, 1, 16, 16, 10, 8);
+        if (!OneDnn.available()) {
+            return;
+        }
+        List<OneDnn.Link> links = Arrays.stream(inPlace.getLayers()).map(LayerHelpers::helperOf)
+                .filter(h -> h instanceof OneDnnConvolutionHelper c && c.link() != null)
+                .map(h -> ((OneDnnConvolutionHelper) h).link()).toList();
+        List<String> linkedConvolutions = Arrays.stream(inPlace.getLayers())
+                .filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnConvolutionHelper c && c.link() != null)
+                .map(l -> l.conf().getLayer().getLayerName()).toList();
+        List<OneDnnBatchNormHelper> bns = Arrays.stream(inPlace.getLayers()).map(LayerHelpers::helperOf)
+                .filter(h -> h instanceof OneDnnBatchNormHelper).map(h -> (OneDnnBatchNormHelper) h).toList();
+        assertEquals(21, links.size());
+        assertTrue(links.stream().allMatch(OneDnn.Link::inPlaceAllowed));
+
+        for (int i = 0; i < 3; i++) { // the first step learns that the batch norms train; the others write in place
+            inPlace.fit(batch);
+            apart.fit(batch);
+        }
+        assertIdentical(apart.params(), inPlace.params(), "three fitted steps, bit for bit");
+        // 16x16 input: 16-channel layers at 16x16, 32 at 8x8, 64 at 4x4: every one in whole blocks
+        assertEquals(2 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "steps 2 and 3");
+        assertEquals(2 * 21, links.stream().mapToLong(OneDnn.Link::gradientsInPlace).sum(),
+                "steps 2 and 3 (the first step learns what the convolutions take)");
+
+        // Inference right after training: the convolutions still expect a training batch norm and write in place;
+        // each batch norm rewrites its input as NCHW first, once, and from then on the convolutions write NCHW.
+        assertIdentical(apart.outputSingle(false, other.getFeatures()), inPlace.outputSingle(false,
+                other.getFeatures()), "inference after training");
+        assertEquals(21, bns.stream().mapToLong(OneDnnBatchNormHelper::restoredInputs).sum());
+        assertEquals(3 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "that inference's too");
+        Map<String, INDArray> expected = apart.feedForward(other.getFeatures(), false);
+        Map<String, INDArray> actual = inPlace.feedForward(other.getFeatures(), false);
+        for (String name : linkedConvolutions) {
+            assertIdentical(expected.get(name), actual.get(name), "the activations of " + name + " as NCHW");
+        }
+        assertEquals(21, bns.stream().mapToLong(OneDnnBatchNormHelper::restoredInputs).sum(), "nothing more");
+        assertEquals(3 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "nothing more");
+
+        // Training again after inference: the first step writes NCHW, the next in place; the same parameters.
+        for (int i = 0; i < 2; i++) {
+            inPlace.fit(other);
+            apart.fit(other);
+        }
+        assertIdentical(apart.params(), inPlace.params(), "two more fitted steps, bit for bit");
+        assertEquals(4 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "the second step only");
+        assertEquals(4 * 21, links.stream().mapToLong(OneDnn.Link::gradientsInPlace).sum(),
+                "both: the gradient's way does not depend on inference");
+        assertEquals(0, Arrays.stream(apart.getLayers()).map(LayerHelpers::helperOf)
+                .filter(h -> h instanceof OneDnnConvolutionHelper c && c.link() != null)
+                .mapToLong(h -> ((OneDnnConvolutionHelper) h).link().resultsInPlace()).sum(),
+                LayerHelpers.BLOCKED_IN_PLACE + "=false");
+    }
+
+    @Test
     void onlyAnIdentityConvolutionReadByItsBatchNormAloneHandsItsResultOn() {
         var conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT).updater(new Adam(1e-3))
                 .weightInit(WeightInit.RELU).graphBuilder().addInputs("in")
