@@ -252,7 +252,9 @@ public final class LayerHelpers {
      * Links each convolution on zoo4j's oneDNN helper whose only reader is a batch norm on zoo4j's oneDNN helper (and
      * which is that batch norm's only input) to it ({@link OneDnn.Link}): in training the convolution's result then
      * reaches the batch norm, and the batch norm's input gradient the convolution, in the blocked layout both run on,
-     * without a reorder to NCHW and back (the NCHW arrays are still written: DL4J keeps them). Only where nothing can
+     * without a reorder to NCHW and back (the NCHW arrays are still written: DL4J keeps them; in a graph trained with
+     * {@code fit}, {@link #installForTraining}, they hold the blocked layout itself instead, {@value #BLOCKED_IN_PLACE}).
+     * Only where nothing can
      * change those arrays between the two calls: the convolution's activation is the identity (DL4J applies any other
      * in place on its result), it is not an output of the graph, the batch norm has no preprocessor or input dropout
      * (both would make a new array), and the convolution has no other reader (whose gradient DL4J would add into the
@@ -293,7 +295,8 @@ public final class LayerHelpers {
      * network's input directly then compute no gradient with respect to it (nothing reads it; PyTorch does not compute
      * it either, as its input does not require a gradient). Not for a graph whose input gradient is wanted (saliency,
      * activation maximisation): there use {@link #install}. The graph's updater becomes {@link OwnGradientUpdater}
-     * (unless {@value #OWN_GRADIENT_UPDATER} is false).
+     * (unless {@value #OWN_GRADIENT_UPDATER} is false), and the arrays between each linked convolution and batch norm
+     * hold oneDNN's blocked layout during a training step (unless {@value #BLOCKED_IN_PLACE} is false).
      * Returns how many layers got a helper.
      */
     public static int installForTraining(Model model) {

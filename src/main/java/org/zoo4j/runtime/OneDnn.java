@@ -154,7 +154,8 @@ final class OneDnn {
     /**
      * The two ends of a convolution whose only reader is a batch norm: the convolution's forward result and the batch
      * norm's input gradient are handed from one to the other in oneDNN's blocked layout, through this thread's
-     * {@link Scratch}, instead of being reordered to NCHW and back. Made by {@link LayerHelpers#install} for such pairs.
+     * {@link Scratch}, instead of being reordered to NCHW and back; or, where {@link #allowInPlace allowed}, held in
+     * that layout by the two arrays DL4J passes between them. Made by {@link LayerHelpers#install} for such pairs.
      */
     static final class Link {
         private final String name;

@@ -45,7 +45,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * arrays oneDNN 2.5.2 runs batch norm in C++ loops ({@code ncsp_bnorm}) that took most of its time
  * (training/benchmarks/README.md). {@value LayerHelpers#BATCH_NORM_LAYOUT}{@code =nchw} keeps NCHW throughout.
  * Where a convolution is linked to this layer ({@link OneDnn.Link}), its blocked result is taken as x without a
- * reorder, and the blocked dL/dx is left for it.
+ * reorder, and the blocked dL/dx is left for it; in a graph trained with {@code fit} both arrays hold the blocked
+ * layout in place of NCHW, and x is rewritten as NCHW in place before any path that reads it so (inference, the
+ * fallback).
  *
  * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
  * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to
