@@ -175,6 +175,8 @@ final class OneDnn {
         private memory.desc gradientWanted;
         /** The layout of the batch norm's input gradient where it was written in place (blocked), till the convolution reads it. */
         private memory.desc gradientInPlace;
+        private long resultsInPlace;
+        private long gradientsInPlace;
 
         Link(String name) {
             this.name = name;
@@ -192,9 +194,6 @@ final class OneDnn {
         boolean resultInPlaceWanted() {
             return inPlace && batchNormTraining;
         }
-
-        private long resultsInPlace;
-        private long gradientsInPlace;
 
         /** The convolution wrote its result in place in layout {@code desc} (null: as NCHW). */
         void resultWritten(memory.desc desc) {
