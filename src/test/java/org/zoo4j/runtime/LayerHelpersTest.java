@@ -255,9 +255,7 @@ class LayerHelpersTest {
         if (!OneDnn.available()) {
             return;
         }
-        List<OneDnn.Link> links = Arrays.stream(inPlace.getLayers()).map(LayerHelpers::helperOf)
-                .filter(h -> h instanceof OneDnnConvolutionHelper c && c.link() != null)
-                .map(h -> ((OneDnnConvolutionHelper) h).link()).toList();
+        List<OneDnn.Link> links = links(inPlace);
         List<String> linkedConvolutions = Arrays.stream(inPlace.getLayers())
                 .filter(l -> LayerHelpers.helperOf(l) instanceof OneDnnConvolutionHelper c && c.link() != null)
                 .map(l -> l.conf().getLayer().getLayerName()).toList();
@@ -299,10 +297,15 @@ class LayerHelpersTest {
         assertEquals(4 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "the second step only");
         assertEquals(4 * 21, links.stream().mapToLong(OneDnn.Link::gradientsInPlace).sum(),
                 "both: the gradient's way does not depend on inference");
-        assertEquals(0, Arrays.stream(apart.getLayers()).map(LayerHelpers::helperOf)
-                .filter(h -> h instanceof OneDnnConvolutionHelper c && c.link() != null)
-                .mapToLong(h -> ((OneDnnConvolutionHelper) h).link().resultsInPlace()).sum(),
+        assertEquals(0, links(apart).stream().mapToLong(OneDnn.Link::resultsInPlace).sum(),
                 LayerHelpers.BLOCKED_IN_PLACE + "=false");
+    }
+
+    /** The links of a graph's convolutions to their batch norms, in the graph's order. */
+    private static List<OneDnn.Link> links(ComputationGraph graph) {
+        return Arrays.stream(graph.getLayers()).map(LayerHelpers::helperOf)
+                .filter(h -> h instanceof OneDnnConvolutionHelper c && c.link() != null)
+                .map(h -> ((OneDnnConvolutionHelper) h).link()).toList();
     }
 
     @Test
