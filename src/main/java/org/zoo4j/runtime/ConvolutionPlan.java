@@ -127,6 +127,20 @@ final class ConvolutionPlan {
         return bwd != null;
     }
 
+    /**
+     * The blocked layout that the forward pass's input, the backward-weights pass's input and the backward-data pass's
+     * input gradient all take, where it takes as many bytes as NCHW: the layout a {@link OneDnn.Bridge} may hold those
+     * arrays in, in place. Null where the three differ, any is NCHW, or there is no backward pass.
+     */
+    memory.desc inputLayoutInPlace() {
+        if (!backwardAvailable() || !src.sameBytesAsUser() || !bwd.srcWeights.sameBytesAsUser()
+                || !bwd.diffSrc.sameBytesAsUser()) {
+            return null;
+        }
+        memory.desc d = src.innerDesc;
+        return d.equals(bwd.srcWeights.innerDesc) && d.equals(bwd.diffSrc.innerDesc) ? d : null;
+    }
+
     boolean forwardWeightsReordered() {
         return lastForwardReordered;
     }
@@ -163,12 +177,18 @@ final class ConvolutionPlan {
      * dst = conv(x, w) + b, then max(0, dst) for a plan made with {@code reluAfter}. A null {@code w} means the
      * forward-layout weights from earlier in this step are current. With a {@code link}, the blocked result is left
      * for the batch norm at its other end ({@link OneDnn.Scratch#hand}), or written into {@code out} itself in place
-     * of the NCHW values where the link asks for that ({@link OneDnn.Link#resultInPlaceWanted}).
+     * of the NCHW values where the link asks for that ({@link OneDnn.Link#resultInPlaceWanted}). {@code xInPlace}: x
+     * holds {@link #inputLayoutInPlace} in place of NCHW ({@link OneDnn.Bridge}).
      */
-    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address, OneDnn.Link link) {
+    void forward(INDArray x, INDArray w, INDArray b, INDArray out, OneDnn.Address address, OneDnn.Link link,
+                 boolean xInPlace) {
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
-        src.bind(OneDnn.address(x), address, scratch, s);
+        if (xInPlace) { // x holds the layout of inputLayoutInPlace() itself (OneDnn.Bridge)
+            src.bindInPlace(OneDnn.address(x), address);
+        } else {
+            src.bind(OneDnn.address(x), address, scratch, s);
+        }
         lastForwardReordered = false;
         if (w != null) {
             weightsUser.set_data_handle(address.at(OneDnn.address(w)));
@@ -213,11 +233,13 @@ final class ConvolutionPlan {
      * pass). A null {@code w} means the forward-layout weights from earlier in this step are current and the
      * backward-data primitive takes that layout (or that there is no backward-data pass). With a {@code link}, dy
      * may come in the blocked layout from the batch norm at its other end ({@link OneDnn.Scratch#take}), or be held
-     * in place by dy itself in layout {@code dyInPlace} (null: dy is NCHW). Returns whether dy came blocked either
-     * way.
+     * in place by dy itself in layout {@code dyInPlace} (null: dy is NCHW). {@code xInPlace}: x holds
+     * {@link #inputLayoutInPlace} in place of NCHW; {@code dxInPlace}: dx is written so ({@link OneDnn.Bridge}).
+     * Returns whether dy came blocked either way.
      */
     boolean backward(INDArray x, INDArray w, INDArray dy, INDArray dx, INDArray dw, INDArray db,
-                     OneDnn.Address address, OneDnn.Link link, memory.desc dyInPlace) {
+                     OneDnn.Address address, OneDnn.Link link, memory.desc dyInPlace, boolean xInPlace,
+                     boolean dxInPlace) {
         Backward b = bwd;
         stream s = OneDnn.stream();
         OneDnn.Scratch scratch = OneDnn.scratch();
@@ -241,7 +263,11 @@ final class ConvolutionPlan {
         if (b.diffDstWeights != null) {
             b.diffDstWeights.bind(OneDnn.address(dy), address, scratch, s);
         }
-        b.srcWeights.bind(OneDnn.address(x), address, scratch, s);
+        if (xInPlace) {
+            b.srcWeights.bindInPlace(OneDnn.address(x), address);
+        } else {
+            b.srcWeights.bind(OneDnn.address(x), address, scratch, s);
+        }
         b.diffWeights.bind(OneDnn.address(dw), address, scratch, s);
         if (db != null) {
             b.diffBias.set_data_handle(address.at(OneDnn.address(db)));
@@ -265,9 +291,13 @@ final class ConvolutionPlan {
         } else {
             b.dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, weightsFwd);
         }
-        // dy handed on sits in the DIFF_SRC buffer: dx's blocked copy then takes DIFF_DST's, unused here
-        b.diffSrc.bind(OneDnn.address(dx), address, scratch, s, handed != 0 && !inPlace ? OneDnn.Slot.DIFF_DST
-                : OneDnn.Slot.DIFF_SRC);
+        if (dxInPlace) { // dx is to hold the layout of inputLayoutInPlace() itself (OneDnn.Bridge)
+            b.diffSrc.bindInPlace(OneDnn.address(dx), address);
+        } else {
+            // dy handed on sits in the DIFF_SRC buffer: dx's blocked copy then takes DIFF_DST's, unused here
+            b.diffSrc.bind(OneDnn.address(dx), address, scratch, s, handed != 0 && !inPlace ? OneDnn.Slot.DIFF_DST
+                    : OneDnn.Slot.DIFF_SRC);
+        }
         if (b.dataScratch != null) {
             b.dataScratch.set_data_handle(address.at(scratch.buffer(OneDnn.Slot.SCRATCHPAD,
                     b.dataScratch.get_desc().get_size())));
@@ -275,7 +305,9 @@ final class ConvolutionPlan {
         t = ConvolutionProfile.begin();
         b.dataPrimitive.execute(s, b.dataArgs);
         ConvolutionProfile.add(ConvolutionProfile.Part.BACKWARD_DATA, t);
-        b.diffSrc.writeBack(s);
+        if (!dxInPlace) {
+            b.diffSrc.writeBack(s);
+        }
         s._wait();
         return handed != 0 || inPlace;
     }

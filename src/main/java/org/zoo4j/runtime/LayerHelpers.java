@@ -107,6 +107,15 @@ public final class LayerHelpers {
      */
     public static final String BLOCKED_IN_PLACE = "zoo4j.blockedInPlace";
     /**
+     * Set to {@code false} ({@code -Dzoo4j.blockedThroughRelu=false}) to keep NCHW in the arrays from a batch norm
+     * through the plain ReLU that is its only reader to the convolution that is the ReLU's only reader, in a graph
+     * trained with {@code fit}; otherwise ({@link #installForTraining}) the batch norm's output, the ReLU's output and
+     * their two gradients hold oneDNN's blocked layout during a training step ({@link OneDnn.Bridge}): a
+     * {@code TrainingListener}'s {@code onForwardPass} then sees those two outputs in that layout. Off where
+     * {@value #BLOCKED_IN_PLACE} is false.
+     */
+    public static final String BLOCKED_THROUGH_RELU = "zoo4j.blockedThroughRelu";
+    /**
      * Set to {@code false} ({@code -Dzoo4j.ownGradientUpdater=false}) to keep DL4J's updater on a graph about to be
      * trained, which makes fresh views of the parameters and gradients every step ({@link OwnGradientUpdater}).
      */
@@ -322,7 +331,60 @@ public final class LayerHelpers {
                 helper.link().allowInPlace(Choices.flag(BLOCKED_IN_PLACE, true));
             }
         }
+        if (enabled() && Choices.flag(BLOCKED_IN_PLACE, true) && Choices.flag(BLOCKED_THROUGH_RELU, true)) {
+            bridgeBatchNormsToConvolutions(graph);
+        }
         return installed;
+    }
+
+    /**
+     * Bridges each batch norm on zoo4j's oneDNN helper whose only reader is a plain ReLU layer ({@link
+     * ReluActivationLayer}, its ReLU not taken from a residual sum) whose only reader is a plain convolution on zoo4j's
+     * oneDNN helper ({@link OneDnn.Bridge}): in a training step the arrays between them then hold oneDNN's blocked
+     * layout. Only where DL4J makes no new array of them on the way and adds no other gradient into theirs: the batch
+     * norm's activation is the identity, none of the three is an output of the graph or has another reader, and the
+     * ReLU and the convolution have one input each, no preprocessor and no input dropout. Returns how many were bridged.
+     */
+    static int bridgeBatchNormsToConvolutions(ComputationGraph graph) {
+        GraphVertex[] vertices = graph.getVertices();
+        int bridged = 0;
+        for (GraphVertex vertex : vertices) {
+            if (!(vertex instanceof LayerVertex bnVertex) || bnVertex.getLayer().getClass() != BatchNormalization.class
+                    || !(helperOf(bnVertex.getLayer()) instanceof OneDnnBatchNormHelper bn) || bn.bridge() != null
+                    || !(bnVertex.getLayer().conf().getLayer()
+                    instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization bnConf)
+                    || !(bnConf.getActivationFn() instanceof ActivationIdentity) || !onlyReader(bnVertex)) {
+                continue;
+            }
+            GraphVertex next = vertices[bnVertex.getOutputVertices()[0].getVertexIndex()];
+            if (!(next instanceof LayerVertex reluVertex) || !(reluVertex.getLayer() instanceof ReluActivationLayer relu)
+                    || relu.fusedBefore() != null || !plainSingleInput(reluVertex) || !onlyReader(reluVertex)) {
+                continue;
+            }
+            GraphVertex after = vertices[reluVertex.getOutputVertices()[0].getVertexIndex()];
+            if (!(after instanceof LayerVertex convVertex) || convVertex.getLayer().getClass() != ConvolutionLayer.class
+                    || !(helperOf(convVertex.getLayer()) instanceof OneDnnConvolutionHelper conv)
+                    || conv.inferenceOnly() || conv.bridge() != null || !plainSingleInput(convVertex)) {
+                continue;
+            }
+            OneDnn.Bridge bridge = new OneDnn.Bridge(bnVertex.getVertexName() + " -> " + reluVertex.getVertexName()
+                    + " -> " + convVertex.getVertexName());
+            bn.bridge(bridge);
+            conv.bridge(bridge);
+            bridged++;
+        }
+        return bridged;
+    }
+
+    /** Whether a vertex has exactly one reader and is not an output of the graph. */
+    private static boolean onlyReader(GraphVertex v) {
+        return !v.isOutputVertex() && v.getOutputVertices() != null && v.getOutputVertices().length == 1;
+    }
+
+    /** Whether a layer vertex has one input, no preprocessor and no input dropout (DL4J then hands its input as is). */
+    private static boolean plainSingleInput(LayerVertex v) {
+        return v.getLayerPreProcessor() == null && v.getLayer().conf().getLayer().getIDropout() == null
+                && v.getInputVertices() != null && v.getInputVertices().length == 1;
     }
 
     /**

@@ -146,6 +146,28 @@ final class OneDnn {
         Pointer.memcpy(new Address().at(address), new Address().at(buffer), bytes);
     }
 
+    /**
+     * Rewrites the NCHW array at {@code address} ({@code dims}) in the blocked layout {@code blocked}, in place, which
+     * must take as many bytes: the reverse of {@link #toPlainInPlace}, for the rare path that made an array as NCHW
+     * where the other end of a {@link Bridge} reads it blocked.
+     */
+    static void toBlockedInPlace(long address, memory.desc blocked, long[] dims) {
+        memory.desc plain = new memory.desc(dims, memory.data_type.f32, memory.format_tag.nchw);
+        long bytes = blocked.get_size();
+        if (bytes != plain.get_size()) {
+            throw new IllegalArgumentException("a blocked layout of other size than NCHW cannot be written in place");
+        }
+        long buffer = scratch().buffer(Slot.RESTORE, bytes);
+        memory from = new memory(plain, LOADED.engine, new Pointer());
+        memory to = new memory(blocked, LOADED.engine, new Pointer());
+        from.set_data_handle(new Address().at(address));
+        to.set_data_handle(new Address().at(buffer));
+        stream s = stream();
+        new reorder(from, to).execute(s, from, to);
+        s._wait();
+        Pointer.memcpy(new Address().at(address), new Address().at(buffer), bytes);
+    }
+
     /** An empty memory object of the given layout, its buffer set per call. */
     static memory unbound(memory.desc desc) {
         return new memory(desc, LOADED.engine, new Pointer());
@@ -244,6 +266,113 @@ final class OneDnn {
             memory.desc d = gradientInPlace;
             gradientInPlace = null;
             return d;
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /**
+     * A batch norm whose only reader is a plain ReLU layer whose only reader is a convolution (in a residual block: the
+     * first batch norm, its ReLU and the second convolution), in a graph trained with {@code fit}
+     * ({@link LayerHelpers#installForTraining}). During a training step the batch norm's output y, the ReLU's output,
+     * the convolution's input gradient and the ReLU's input gradient hold the blocked layout the convolution's three
+     * primitives and the batch norm's run on, in place of NCHW (where it takes the same bytes): five reorders fewer per
+     * step (y written and the convolution's input read forward; that input read again, the input gradient written and
+     * the batch norm's output gradient read backward). The ReLU is element-wise in both
+     * directions, so it reads and writes that layout as it would NCHW, and its mask (y) and the gradient it masks are
+     * always in one layout: whatever path the convolution's backward pass takes, its input gradient is written in the
+     * layout y holds ({@link #outputLayout}), and the batch norm's backward pass reads its output gradient so.
+     *
+     * <p>The batch norm writes y in place only in a training pass through oneDNN, and only once the convolution has
+     * said which layout all three of its passes take its input in ({@link #convolutionTakes}); any other pass writes
+     * NCHW. A convolution forward pass that cannot take the layout rewrites its input as NCHW first.
+     */
+    static final class Bridge {
+        private final String name;
+        /** The layout the convolution's forward, backward-weights and backward-data passes all take in place; or null. */
+        private memory.desc convolutionTakes;
+        /** The layout y holds in the current step (null: NCHW), till the batch norm's backward pass takes its gradient. */
+        private memory.desc outputLayout;
+        /** Whether the convolution's forward pass has yet to read the ReLU's output written in {@link #outputLayout}. */
+        private boolean inputPending;
+        private long outputsInPlace;
+        private long gradientsInPlace;
+        private long inputsRestored;
+        private long gradientsRewritten;
+
+        Bridge(String name) {
+            this.name = name;
+        }
+
+        /** The convolution's three passes all take their input (gradient) in place in {@code desc}; null: they do not. */
+        void convolutionTakes(memory.desc desc) {
+            convolutionTakes = desc;
+        }
+
+        /** The layout the batch norm should write y in, in place, in a training pass; null: NCHW. */
+        memory.desc outputWanted() {
+            return convolutionTakes;
+        }
+
+        /** The batch norm's forward pass wrote y in {@code desc} in place (null: NCHW, any pass but the in-place one). */
+        void outputWritten(memory.desc desc) {
+            outputLayout = desc;
+            inputPending = desc != null;
+            if (desc != null) {
+                outputsInPlace++;
+            }
+        }
+
+        /** The layout the convolution's input was written in, in place, in this step; null: NCHW or read already. */
+        memory.desc takeInput() {
+            memory.desc d = inputPending ? outputLayout : null;
+            inputPending = false;
+            return d;
+        }
+
+        /** The layout y holds in this step, which the convolution's input gradient must be written in; null: NCHW. */
+        memory.desc outputLayout() {
+            return outputLayout;
+        }
+
+        /** {@link #outputLayout}, for the batch norm's backward pass, which reads its output gradient in it; then NCHW. */
+        memory.desc takeGradient() {
+            memory.desc d = outputLayout;
+            outputLayout = null;
+            inputPending = false;
+            return d;
+        }
+
+        /** The convolution's input gradient was written in place in the blocked layout (by its primitive or a rewrite). */
+        void gradientWritten(boolean byPrimitive) {
+            if (byPrimitive) {
+                gradientsInPlace++;
+            } else {
+                gradientsRewritten++;
+            }
+        }
+
+        /** The convolution rewrote its input as NCHW because its pass could not take the blocked layout. */
+        void inputRestored() {
+            inputsRestored++;
+        }
+
+        /** Batch norm outputs written in place in the blocked layout. */
+        long outputsInPlace() {
+            return outputsInPlace;
+        }
+
+        /** Convolution input gradients its backward-data primitive wrote in place in the blocked layout. */
+        long gradientsInPlace() {
+            return gradientsInPlace;
+        }
+
+        /** Convolution inputs rewritten as NCHW, and input gradients rewritten in the blocked layout, on other paths. */
+        long rewrites() {
+            return inputsRestored + gradientsRewritten;
         }
 
         @Override

@@ -70,6 +70,12 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
 
     /** The convolution whose only reader this is, where {@link LayerHelpers#install} linked them ({@link OneDnn.Link}). */
     private OneDnn.Link link;
+    /**
+     * The convolution this layer reaches through a plain ReLU, where {@link LayerHelpers#installForTraining} bridged
+     * them: in a training step this layer's output and output gradient may hold oneDNN's blocked layout in place
+     * ({@link OneDnn.Bridge}).
+     */
+    private OneDnn.Bridge bridge;
     private long handedInputs;
     private long trainingPasses;
     private long backwardPasses;
@@ -93,6 +99,15 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
 
     synchronized OneDnn.Link link() {
         return link;
+    }
+
+    /** Hands this layer's output to, and takes its output gradient from, the convolution at the other end of {@code b}. */
+    synchronized void bridge(OneDnn.Bridge b) {
+        bridge = b;
+    }
+
+    synchronized OneDnn.Bridge bridge() {
+        return bridge;
     }
 
     /** Training forward passes whose input came in the blocked layout from the linked convolution. */
@@ -152,6 +167,9 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             restoreInPlace(x, xInPlace); // every other path reads x as NCHW
             xInPlace = null;
         }
+        if (bridge != null && plan == null) {
+            bridge.outputWritten(null); // every path but oneDNN's training pass writes the output as NCHW
+        }
         if (!training) { // DL4J's helper, by its fallback (see the class comment)
             return fallback.preOutput(x, false, shape, gamma, beta, mean, var, decay, eps, format, workspaceMgr);
         }
@@ -163,8 +181,14 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         }
         INDArray out = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, x.shape(), 'c');
         keepStatistics(x.size(1));
-        if (plan.forward(x, gamma, beta, batchMean, batchVariance, out, address, link, xInPlace != null)) {
+        // where the bridged convolution takes it so, the output is written in the blocked layout in place
+        memory.desc wanted = bridge == null ? null : bridge.outputWanted();
+        boolean outInPlace = wanted != null && wanted.equals(plan.outputLayoutInPlace());
+        if (plan.forward(x, gamma, beta, batchMean, batchVariance, out, address, link, xInPlace != null, outInPlace)) {
             handedInputs++;
+        }
+        if (bridge != null) {
+            bridge.outputWritten(outInPlace ? wanted : null);
         }
         inputInPlace = xInPlace;
         lastTrainingPlan = plan;
@@ -189,6 +213,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
                                                                   LayerWorkspaceMgr workspaceMgr) {
         Plan plan = lastTrainingPlan;
         long c = input.size(1);
+        // where this layer's output was written in the bridge's blocked layout, so is its gradient (the ReLU keeps it)
+        memory.desc dyBlocked = bridge == null ? null : bridge.takeGradient();
         if (plan == null || !ChannelPassBatchNormHelper.applies(input, format) || !plan.key.matches(input.shape())
                 || plan.key.eps != (float) eps || !isPlainVector(gamma, c) || !isPlainVector(dGammaView, c)
                 || !isPlainVector(beta, c) || !isPlainVector(dBetaView, c) || !plan.backwardAvailable()
@@ -203,14 +229,21 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             if (link != null) {
                 link.gradientWritten(null);
             }
+            if (dyBlocked != null) {
+                restoreGradient(epsilon, dyBlocked);
+            }
             return fallback.backpropGradient(input, epsilon, shape, gamma, beta, dGammaView, dBetaView, eps, format,
                     workspaceMgr);
         }
-        INDArray dy = epsilon.ordering() == 'c' && Shape.hasDefaultStridesForShape(epsilon) ? epsilon
-                : workspaceMgr.dup(ArrayType.BP_WORKING_MEM, epsilon, 'c');
+        boolean plainEpsilon = epsilon.ordering() == 'c' && Shape.hasDefaultStridesForShape(epsilon);
+        if (dyBlocked != null && !(plainEpsilon && dyBlocked.equals(plan.outputLayoutInPlace()))) {
+            restoreGradient(epsilon, dyBlocked);
+            dyBlocked = null;
+        }
+        INDArray dy = plainEpsilon ? epsilon : workspaceMgr.dup(ArrayType.BP_WORKING_MEM, epsilon, 'c');
         INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, DataType.FLOAT, input.shape(), 'c');
         plan.backward(input, gamma, beta, batchMean, batchVariance, dy, dx, dGammaView, dBetaView, address, link,
-                inputInPlace != null);
+                inputInPlace != null, dyBlocked != null);
         inputInPlace = null;
         backwardPasses++;
         Gradient gradient = new DefaultGradient();
@@ -231,6 +264,16 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         }
         OneDnn.toPlainInPlace(OneDnn.address(x), desc, x.shape());
         restoredInputs++;
+    }
+
+    /** Rewrites this layer's output gradient, which the bridge's convolution wrote in blocked layout {@code desc}, as NCHW. */
+    private void restoreGradient(INDArray epsilon, memory.desc desc) {
+        if (epsilon.ordering() != 'c' || !Shape.hasDefaultStridesForShape(epsilon)
+                || epsilon.dataType() != DataType.FLOAT) {
+            throw new IllegalStateException("output gradient of " + bridge + " written in place but handed on as a view");
+        }
+        OneDnn.toPlainInPlace(OneDnn.address(epsilon), desc, epsilon.shape());
+        bridge.inputRestored();
     }
 
     /** On a linked layer's other path: what the convolution handed on is not for this call, nor for a later one. */
@@ -432,6 +475,17 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             return bwd != null;
         }
 
+        /**
+         * The blocked layout the forward pass's output and the backward pass's output gradient both take, where it takes
+         * as many bytes as NCHW: the layout a {@link OneDnn.Bridge} may hold them in, in place; or null.
+         */
+        memory.desc outputLayoutInPlace() {
+            if (!dst.sameBytesAsUser() || !backwardAvailable() || !diffDst.sameBytesAsUser()) {
+                return null;
+            }
+            return dst.innerDesc.equals(diffDst.innerDesc) ? dst.innerDesc : null;
+        }
+
         String describe() {
             if (failure != null) {
                 return "not supported by oneDNN here: " + failure;
@@ -444,10 +498,10 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         /**
          * out = gamma * (x - mean) / sqrt(variance + eps) + beta; the batch's mean and variance go into m and v. With
          * a {@code link}, x may come in the blocked layout from the convolution at its other end; returns whether it
-         * did.
+         * did. {@code outInPlace}: out is written in {@link #outputLayoutInPlace} in place of NCHW ({@link OneDnn.Bridge}).
          */
         boolean forward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray out,
-                        OneDnn.Address address, OneDnn.Link link, boolean xInPlace) {
+                        OneDnn.Address address, OneDnn.Link link, boolean xInPlace, boolean outInPlace) {
             stream s = OneDnn.stream();
             OneDnn.Scratch scratch = OneDnn.scratch();
             long handed = link == null ? 0 : scratch.take(OneDnn.address(x), src.innerDesc, link);
@@ -463,21 +517,29 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             shift.set_data_handle(address.at(OneDnn.address(beta)));
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
-            // x handed on sits in the DST buffer: y's blocked copy then takes SRC's, unused here
-            dst.bind(OneDnn.address(out), address, scratch, s, handed != 0 ? OneDnn.Slot.SRC : OneDnn.Slot.DST);
+            if (outInPlace) {
+                dst.bindInPlace(OneDnn.address(out), address);
+            } else {
+                // x handed on sits in the DST buffer: y's blocked copy then takes SRC's, unused here
+                dst.bind(OneDnn.address(out), address, scratch, s, handed != 0 ? OneDnn.Slot.SRC : OneDnn.Slot.DST);
+            }
             bindScratch(fwdScratch, address);
             fwd.execute(s, fwdArgs);
-            dst.writeBack(s);
+            if (!outInPlace) {
+                dst.writeBack(s);
+            }
             s._wait();
             return handed != 0 || xInPlace;
         }
 
         /**
          * dx, dgamma and dbeta from x, gamma, the batch statistics of the forward pass and dy. With a {@code link},
-         * the blocked dx is left for the convolution at its other end.
+         * the blocked dx is left for the convolution at its other end. {@code dyInPlace}: dy holds
+         * {@link #outputLayoutInPlace} in place of NCHW ({@link OneDnn.Bridge}).
          */
         void backward(INDArray x, INDArray gamma, INDArray beta, INDArray m, INDArray v, INDArray dy, INDArray dx,
-                      INDArray dGamma, INDArray dBeta, OneDnn.Address address, OneDnn.Link link, boolean xInPlace) {
+                      INDArray dGamma, INDArray dBeta, OneDnn.Address address, OneDnn.Link link, boolean xInPlace,
+                      boolean dyInPlace) {
             stream s = OneDnn.stream();
             OneDnn.Scratch scratch = OneDnn.scratch();
             if (xInPlace) {
@@ -489,7 +551,11 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
             shift.set_data_handle(address.at(OneDnn.address(beta)));
             mean.set_data_handle(address.at(OneDnn.address(m)));
             variance.set_data_handle(address.at(OneDnn.address(v)));
-            diffDst.bind(OneDnn.address(dy), address, scratch, s);
+            if (dyInPlace) {
+                diffDst.bindInPlace(OneDnn.address(dy), address);
+            } else {
+                diffDst.bind(OneDnn.address(dy), address, scratch, s);
+            }
             // where the linked convolution takes it so, dx is written in the blocked layout in place
             memory.desc wanted = link == null ? null : link.gradientInPlaceWanted();
             boolean dxInPlace = wanted != null && diffSrc.sameBytesAsUser() && wanted.equals(diffSrc.innerDesc);

@@ -105,6 +105,15 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
      */
     private OneDnn.Link link;
     private long handedGradients;
+    /**
+     * The batch norm that reaches this layer through a plain ReLU, where {@link LayerHelpers#installForTraining}
+     * bridged them: in a training step this layer's input and input gradient may hold oneDNN's blocked layout in place
+     * ({@link OneDnn.Bridge}).
+     */
+    private OneDnn.Bridge bridge;
+    /** The layout the last forward pass read its input in, in place, and that input's address; null: NCHW. */
+    private memory.desc inputInPlace;
+    private long inputInPlaceAt;
 
     /**
      * @param dataType           the layer's data type
@@ -150,6 +159,15 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
 
     synchronized OneDnn.Link link() {
         return link;
+    }
+
+    /** Takes this layer's input from, and hands its input gradient to, the batch norm at the other end of {@code b}. */
+    synchronized void bridge(OneDnn.Bridge b) {
+        bridge = b;
+    }
+
+    synchronized OneDnn.Bridge bridge() {
+        return bridge;
     }
 
     /** Backward passes whose output gradient came in the blocked layout from the linked batch norm. */
@@ -253,6 +271,8 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                                            ConvolutionMode convolutionMode, int[] dilation, CNN2DFormat format,
                                            LayerWorkspaceMgr workspaceMgr) {
         ConvolutionPlan plan = plan(input, weights, kernel, strides, pad, convolutionMode, dilation, format);
+        // the batch norm at the bridge's other end may have written this input (through the ReLU) in its blocked layout
+        boolean xInPlace = inputInPlace(input, plan);
         if (plan == null) {
             fallbackCalls++;
             dropHandedResult();
@@ -279,7 +299,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         boolean weightsKept = weightsCurrent(plan, weights);
         INDArray w = weightsKept ? weights : plain(weights, ArrayType.FF_WORKING_MEM, workspaceMgr);
         INDArray b = hasBias ? plain(bias, ArrayType.FF_WORKING_MEM, workspaceMgr) : null;
-        plan.forward(x, weightsKept ? null : w, b, out, address, link);
+        plan.forward(x, weightsKept ? null : w, b, out, address, link, xInPlace);
         forwardPasses++;
         if (plan.reluAfter()) {
             lastActivated = new WeakReference<>(out);
@@ -323,6 +343,11 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         ConvolutionPlan plan = plan(input, weights, kernel, strides, pad, convolutionMode, dilation, format);
         ConvolutionShape k = plan == null ? null : plan.key;
+        // where the forward pass read x in the bridge's blocked layout in place, x still holds it; and dx must be
+        // written in the layout the batch norm's output (the ReLU's mask) holds, whatever path this takes
+        memory.desc xBlocked = inputInPlace != null && inputInPlaceAt == OneDnn.address(input) ? inputInPlace : null;
+        inputInPlace = null;
+        memory.desc dxLayout = bridge == null || !inputGradient ? null : bridge.outputLayout();
         if (plan == null || delta.dataType() != DataType.FLOAT || delta.rank() != 4 || delta.size(0) != k.n()
                 || delta.size(1) != k.oc() || delta.size(2) != k.oh() || delta.size(3) != k.ow()
                 || !plan.backwardAvailable()) {
@@ -334,12 +359,25 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
             if (link != null) {
                 link.gradientTakes(null);
             }
+            if (xBlocked != null) {
+                restoreInput(input, xBlocked);
+            }
             // DL4J hands a helper of its own oneDNN kind no bias-gradient array for a layer without bias (and that
             // helper takes a non-null one to mean a bias); this helper is given a dummy one, kept from the fallback.
-            return fallback.backpropGradient(input, weights, bias, delta, kernel, strides, pad,
-                    hasBias ? biasGradView : null, weightGradView, afn, mode, bwdFilterAlgo, bwdDataAlgo,
+            Pair<Gradient, INDArray> result = fallback.backpropGradient(input, weights, bias, delta, kernel, strides,
+                    pad, hasBias ? biasGradView : null, weightGradView, afn, mode, bwdFilterAlgo, bwdDataAlgo,
                     convolutionMode, dilation, format, workspaceMgr);
+            if (dxLayout != null) {
+                toBridgeLayout(result.getSecond(), dxLayout);
+            }
+            return result;
         }
+        memory.desc takes = xBlocked == null && dxLayout == null ? null : plan.inputLayoutInPlace();
+        if (xBlocked != null && !xBlocked.equals(takes)) {
+            restoreInput(input, xBlocked);
+            xBlocked = null;
+        }
+        boolean dxInPlace = dxLayout != null && dxLayout.equals(takes);
         INDArray x = plain(input, ArrayType.BP_WORKING_MEM, workspaceMgr);
         INDArray dy = plain(delta, ArrayType.BP_WORKING_MEM, workspaceMgr);
         boolean weightsKept = inputGradient && weightsCurrent(plan, weights)
@@ -351,8 +389,13 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, weights.shape(), 'c');
         INDArray db = !hasBias ? null : isPlain(biasGradView) ? biasGradView
                 : workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, DataType.FLOAT, k.oc());
-        if (plan.backward(x, w, dy, epsilon, dw, db, address, link, deltaInPlace)) {
+        if (plan.backward(x, w, dy, epsilon, dw, db, address, link, deltaInPlace, xBlocked != null, dxInPlace)) {
             handedGradients++;
+        }
+        if (dxInPlace) {
+            bridge.gradientWritten(true);
+        } else if (dxLayout != null) {
+            toBridgeLayout(epsilon, dxLayout);
         }
         backwardPasses++;
         if (!inputGradient) {
@@ -374,6 +417,57 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         }
         gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, weightGradView, 'c');
         return new Pair<>(gradient, epsilon);
+    }
+
+    /**
+     * Whether this forward pass reads {@code input} in place in the bridge's blocked layout: where the batch norm at its
+     * other end wrote it so in this step (or, in DL4J's forward pass again before backprop, wrote it so for the pass
+     * before) and {@code plan}'s three passes take that layout. Where they do not, the input is rewritten as NCHW.
+     * Tells the bridge which layout this layer takes for the next step.
+     */
+    private boolean inputInPlace(INDArray input, ConvolutionPlan plan) {
+        if (bridge == null) {
+            return false;
+        }
+        memory.desc takes = plan == null ? null : plan.inputLayoutInPlace();
+        bridge.convolutionTakes(takes);
+        memory.desc written = bridge.takeInput();
+        if (written == null && inputInPlace != null && inputInPlace.equals(bridge.outputLayout())
+                && inputInPlaceAt == OneDnn.address(input)) {
+            return true; // the same input as the pass before, read again before backprop
+        }
+        inputInPlace = null;
+        if (written == null) {
+            return false;
+        }
+        if (!isPlain(input)) {
+            throw new IllegalStateException("input of " + bridge + " written in place but handed on as a view");
+        }
+        if (!written.equals(takes)) {
+            restoreInput(input, written);
+            return false;
+        }
+        inputInPlace = written;
+        inputInPlaceAt = OneDnn.address(input);
+        return true;
+    }
+
+    /** Rewrites this layer's input, which the bridge's batch norm wrote in its blocked layout {@code desc}, as NCHW. */
+    private void restoreInput(INDArray input, memory.desc desc) {
+        OneDnn.toPlainInPlace(OneDnn.address(input), desc, input.shape());
+        bridge.inputRestored();
+    }
+
+    /** Rewrites an input gradient computed as NCHW in the layout the bridge's batch norm output holds. */
+    private void toBridgeLayout(INDArray dx, memory.desc layout) {
+        if (dx == null) {
+            return;
+        }
+        if (!isPlain(dx)) {
+            throw new IllegalStateException("input gradient of " + bridge + " is a view: cannot be written in place");
+        }
+        OneDnn.toBlockedInPlace(OneDnn.address(dx), layout, dx.shape());
+        bridge.gradientWritten(false);
     }
 
     /** Drops the forward output kept for backprop (it belongs to a workspace this helper does not manage). */

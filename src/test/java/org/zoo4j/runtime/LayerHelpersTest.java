@@ -263,6 +263,10 @@ class LayerHelpersTest {
                 .filter(h -> h instanceof OneDnnBatchNormHelper).map(h -> (OneDnnBatchNormHelper) h).toList();
         assertEquals(21, links.size());
         assertTrue(links.stream().allMatch(OneDnn.Link::inPlaceAllowed));
+        List<OneDnn.Bridge> bridges = bridges(inPlace);
+        assertEquals(9, bridges.size(), "each residual block's first batch norm, through its ReLU, to its second "
+                + "convolution");
+        assertEquals(List.of(), bridges(apart), LayerHelpers.BLOCKED_IN_PLACE + "=false");
 
         for (int i = 0; i < 3; i++) { // the first step learns that the batch norms train; the others write in place
             inPlace.fit(batch);
@@ -273,6 +277,10 @@ class LayerHelpersTest {
         assertEquals(2 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "steps 2 and 3");
         assertEquals(2 * 21, links.stream().mapToLong(OneDnn.Link::gradientsInPlace).sum(),
                 "steps 2 and 3 (the first step learns what the convolutions take)");
+        assertEquals(2 * 9, bridges.stream().mapToLong(OneDnn.Bridge::outputsInPlace).sum(),
+                "steps 2 and 3 (the first learns which layout the convolutions take)");
+        assertEquals(2 * 9, bridges.stream().mapToLong(OneDnn.Bridge::gradientsInPlace).sum());
+        assertEquals(0, bridges.stream().mapToLong(OneDnn.Bridge::rewrites).sum(), "no other path");
 
         // Inference right after training: the convolutions still expect a training batch norm and write in place;
         // each batch norm rewrites its input as NCHW first, once, and from then on the convolutions write NCHW.
@@ -282,9 +290,11 @@ class LayerHelpersTest {
         assertEquals(3 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "that inference's too");
         Map<String, INDArray> expected = apart.feedForward(other.getFeatures(), false);
         Map<String, INDArray> actual = inPlace.feedForward(other.getFeatures(), false);
-        for (String name : linkedConvolutions) {
+        assertEquals(expected.keySet(), actual.keySet());
+        for (String name : expected.keySet()) {
             assertIdentical(expected.get(name), actual.get(name), "the activations of " + name + " as NCHW");
         }
+        assertTrue(expected.keySet().containsAll(linkedConvolutions));
         assertEquals(21, bns.stream().mapToLong(OneDnnBatchNormHelper::restoredInputs).sum(), "nothing more");
         assertEquals(3 * 21, links.stream().mapToLong(OneDnn.Link::resultsInPlace).sum(), "nothing more");
 
@@ -299,6 +309,17 @@ class LayerHelpersTest {
                 "both: the gradient's way does not depend on inference");
         assertEquals(0, links(apart).stream().mapToLong(OneDnn.Link::resultsInPlace).sum(),
                 LayerHelpers.BLOCKED_IN_PLACE + "=false");
+        assertEquals(4 * 9, bridges.stream().mapToLong(OneDnn.Bridge::outputsInPlace).sum(),
+                "both: inference told the bridges the same layout");
+        assertEquals(4 * 9, bridges.stream().mapToLong(OneDnn.Bridge::gradientsInPlace).sum());
+        assertEquals(0, bridges.stream().mapToLong(OneDnn.Bridge::rewrites).sum(), "no other path");
+    }
+
+    /** The bridges from a graph's batch norms through a ReLU to a convolution, in the graph's order. */
+    private static List<OneDnn.Bridge> bridges(ComputationGraph graph) {
+        return Arrays.stream(graph.getLayers()).map(LayerHelpers::helperOf)
+                .filter(h -> h instanceof OneDnnConvolutionHelper c && c.bridge() != null)
+                .map(h -> ((OneDnnConvolutionHelper) h).bridge()).toList();
     }
 
     /** The links of a graph's convolutions to their batch norms, in the graph's order. */
