@@ -47,7 +47,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * Where a convolution is linked to this layer ({@link OneDnn.Link}), its blocked result is taken as x without a
  * reorder, and the blocked dL/dx is left for it; in a graph trained with {@code fit} both arrays hold the blocked
  * layout in place of NCHW, and x is rewritten as NCHW in place before any path that reads it so (inference, the
- * fallback).
+ * fallback). Where a plain ReLU alone reads this layer and a convolution alone reads the ReLU ({@link OneDnn.Bridge}),
+ * in such a graph the training pass writes its output, and the backward pass reads its output gradient, in the blocked
+ * layout in place.
  *
  * <p>It takes rank-4 NCHW float arrays with default strides (DL4J hands a dense layer's [N, C] on as [N, C, 1, 1]);
  * anything else (NHWC, other data types, other strides, a shape oneDNN refuses, the dnnl natives missing) goes to

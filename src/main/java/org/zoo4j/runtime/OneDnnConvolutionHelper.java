@@ -45,7 +45,9 @@ import org.nd4j.linalg.api.shape.Shape;
  *       the scratchpad live in per-thread buffers reused by every call ({@link OneDnn.Scratch}). Linked to the
  *       batch norm that is its only reader ({@link OneDnn.Link}), the layer leaves its blocked result for it and
  *       takes the blocked output gradient back from it, without those two reorders; in a graph trained with
- *       {@code fit} both are written in the blocked layout into DL4J's arrays themselves, in place of NCHW.</li>
+ *       {@code fit} both are written in the blocked layout into DL4J's arrays themselves, in place of NCHW. Bridged
+ *       from a batch norm through a plain ReLU ({@link OneDnn.Bridge}), in such a graph, the layer reads its input
+ *       and writes its input gradient in the blocked layout in place too.</li>
  *   <li><b>Weights reordered once per step.</b> The forward pass reorders the weights into its layout and keeps them;
  *       the same training step's backward pass (or recomputed forward pass) uses that copy again where its layout is
  *       the same. "The same step" is proved as for the forward output below: the same weights array, and the output
