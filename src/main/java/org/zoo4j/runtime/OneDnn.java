@@ -168,6 +168,14 @@ final class OneDnn {
         Pointer.memcpy(new Address().at(address), new Address().at(buffer), bytes);
     }
 
+    /**
+     * Whether two layouts are both given and the same. (A desc's {@code equals(desc)} is oneDNN's {@code ==}, which
+     * takes no null.)
+     */
+    static boolean sameLayout(memory.desc a, memory.desc b) {
+        return a != null && b != null && a.equals(b);
+    }
+
     /** An empty memory object of the given layout, its buffer set per call. */
     static memory unbound(memory.desc desc) {
         return new memory(desc, LOADED.engine, new Pointer());

@@ -132,6 +132,11 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         return restoredInputs;
     }
 
+    /** The layout the last training pass's plan could write its output in place in ({@link OneDnn.Bridge}), or null. */
+    synchronized memory.desc lastOutputLayoutInPlace() {
+        return lastTrainingPlan == null ? null : lastTrainingPlan.outputLayoutInPlace();
+    }
+
     /** Calls handed to {@link ChannelPassBatchNormHelper}. */
     synchronized long fallbackCalls() {
         return fallbackCalls;
@@ -185,7 +190,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         keepStatistics(x.size(1));
         // where the bridged convolution takes it so, the output is written in the blocked layout in place
         memory.desc wanted = bridge == null ? null : bridge.outputWanted();
-        boolean outInPlace = wanted != null && wanted.equals(plan.outputLayoutInPlace());
+        boolean outInPlace = OneDnn.sameLayout(wanted, plan.outputLayoutInPlace());
         if (plan.forward(x, gamma, beta, batchMean, batchVariance, out, address, link, xInPlace != null, outInPlace)) {
             handedInputs++;
         }
@@ -238,7 +243,7 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
                     workspaceMgr);
         }
         boolean plainEpsilon = epsilon.ordering() == 'c' && Shape.hasDefaultStridesForShape(epsilon);
-        if (dyBlocked != null && !(plainEpsilon && dyBlocked.equals(plan.outputLayoutInPlace()))) {
+        if (dyBlocked != null && !(plainEpsilon && OneDnn.sameLayout(dyBlocked, plan.outputLayoutInPlace()))) {
             restoreGradient(epsilon, dyBlocked);
             dyBlocked = null;
         }

@@ -375,11 +375,11 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
             return result;
         }
         memory.desc takes = xBlocked == null && dxLayout == null ? null : plan.inputLayoutInPlace();
-        if (xBlocked != null && !xBlocked.equals(takes)) {
+        if (xBlocked != null && !OneDnn.sameLayout(xBlocked, takes)) {
             restoreInput(input, xBlocked);
             xBlocked = null;
         }
-        boolean dxInPlace = dxLayout != null && dxLayout.equals(takes);
+        boolean dxInPlace = OneDnn.sameLayout(dxLayout, takes);
         INDArray x = plain(input, ArrayType.BP_WORKING_MEM, workspaceMgr);
         INDArray dy = plain(delta, ArrayType.BP_WORKING_MEM, workspaceMgr);
         boolean weightsKept = inputGradient && weightsCurrent(plan, weights)
@@ -434,7 +434,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         memory.desc takes = plan == null ? null : plan.inputLayoutInPlace();
         bridge.convolutionTakes(takes);
         memory.desc written = bridge.takeInput();
-        if (written == null && inputInPlace != null && inputInPlace.equals(bridge.outputLayout())
+        if (written == null && OneDnn.sameLayout(inputInPlace, bridge.outputLayout())
                 && inputInPlaceAt == OneDnn.address(input)) {
             return true; // the same input as the pass before, read again before backprop
         }
@@ -445,7 +445,7 @@ final class OneDnnConvolutionHelper implements ConvolutionHelper {
         if (!isPlain(input)) {
             throw new IllegalStateException("input of " + bridge + " written in place but handed on as a view");
         }
-        if (!written.equals(takes)) {
+        if (!OneDnn.sameLayout(written, takes)) {
             restoreInput(input, written);
             return false;
         }

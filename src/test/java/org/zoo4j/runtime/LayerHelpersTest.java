@@ -315,6 +315,59 @@ class LayerHelpersTest {
         assertEquals(0, bridges.stream().mapToLong(OneDnn.Bridge::rewrites).sum(), "no other path");
     }
 
+    @Test
+    void aBridgedConvolutionThatCannotTakeTheBlockedLayoutRewritesItsInputAndGradientAndTrainsTheSame()
+            throws Exception {
+        var conf = new NeuralNetConfiguration.Builder().seed(5).dataType(DataType.FLOAT).updater(new Adam(1e-2))
+                .weightInit(WeightInit.RELU).graphBuilder().addInputs("in")
+                .setInputTypes(InputType.convolutional(8, 8, 16))
+                .addLayer("c1", new ConvolutionLayer.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.IDENTITY).build(), "in")
+                .addLayer("bn1", new BatchNormalization.Builder().nOut(16).activation(Activation.IDENTITY).build(),
+                        "c1")
+                .addLayer("relu1", new ActivationLayer.Builder().activation(Activation.RELU).build(), "bn1")
+                .addLayer("c2", new ConvolutionLayer.Builder(3, 3).nOut(16).convolutionMode(ConvolutionMode.Same)
+                        .activation(Activation.IDENTITY).build(), "relu1")
+                .addLayer("bn2", new BatchNormalization.Builder().nOut(16).build(), "c2")
+                .addLayer("pool", new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder().build(), "bn2")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(3)
+                        .activation(Activation.SOFTMAX).build(), "pool")
+                .setOutputs("out").build();
+        ComputationGraph reference = new ComputationGraph(conf);
+        reference.init();
+        ComputationGraph bridged = reference.clone();
+        ComputationGraph apart = reference.clone();
+        LayerHelpers.installForTraining(bridged);
+        withProperty(LayerHelpers.BLOCKED_THROUGH_RELU, "false", () -> LayerHelpers.installForTraining(apart));
+        assertTrue(OneDnn.available(), "the dnnl natives load on this machine: " + OneDnn.failure());
+        OneDnn.Bridge bridge = ((OneDnnConvolutionHelper) LayerHelpers.helperOf(bridged.getLayer("c2"))).bridge();
+        assertNotNull(bridge);
+        assertNull(((OneDnnConvolutionHelper) LayerHelpers.helperOf(apart.getLayer("c2"))).bridge());
+        // c2 on primitives that take NCHW: the blocked layout the batch norm writes in is not theirs
+        var field = org.deeplearning4j.nn.layers.convolution.ConvolutionLayer.class.getDeclaredField("helper");
+        field.setAccessible(true);
+        var nchw = ConvolutionVariant.named("onednn-nchw");
+        var bridgedC2 = new OneDnnConvolutionHelper(DataType.FLOAT, true, true, nchw);
+        bridgedC2.bridge(bridge);
+        field.set(bridged.getLayer("c2"), bridgedC2);
+        field.set(apart.getLayer("c2"), new OneDnnConvolutionHelper(DataType.FLOAT, true, true, nchw));
+        var bn1 = (OneDnnBatchNormHelper) LayerHelpers.helperOf(bridged.getLayer("bn1"));
+
+        DataSet batch = batch(8, 16, 8, 8, 3, 21);
+        bridged.fit(batch);
+        apart.fit(batch);
+        assertEquals(0, bridge.outputsInPlace(), "the convolution said it takes no blocked layout");
+        for (int i = 0; i < 3; i++) {
+            bridge.convolutionTakes(bn1.lastOutputLayoutInPlace()); // as if it had said it takes the batch norm's
+            bridged.fit(batch);
+            apart.fit(batch);
+        }
+        assertIdentical(apart.params(), bridged.params(), "four fitted steps, bit for bit");
+        assertEquals(3, bridge.outputsInPlace(), "the batch norm wrote in place as told");
+        assertEquals(0, bridge.gradientsInPlace(), "the convolution's primitive took another layout");
+        assertEquals(2 * 3, bridge.rewrites(), "each step: the input rewritten as NCHW, the gradient blocked");
+    }
+
     /** The bridges from a graph's batch norms through a ReLU to a convolution, in the graph's order. */
     private static List<OneDnn.Bridge> bridges(ComputationGraph graph) {
         return Arrays.stream(graph.getLayers()).map(LayerHelpers::helperOf)
