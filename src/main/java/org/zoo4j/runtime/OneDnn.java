@@ -363,7 +363,10 @@ final class OneDnn {
             }
         }
 
-        /** The convolution rewrote its input as NCHW because its pass could not take the blocked layout. */
+        /**
+         * An array of the bridge was rewritten as NCHW because a pass could not take the blocked layout: the
+         * convolution's input, or the batch norm's output gradient.
+         */
         void inputRestored() {
             inputsRestored++;
         }
@@ -378,7 +381,7 @@ final class OneDnn {
             return gradientsInPlace;
         }
 
-        /** Convolution inputs rewritten as NCHW, and input gradients rewritten in the blocked layout, on other paths. */
+        /** Arrays rewritten as NCHW, and convolution input gradients rewritten in the blocked layout, on other paths. */
         long rewrites() {
             return inputsRestored + gradientsRewritten;
         }
