@@ -33,6 +33,8 @@ final class ConvolutionPlan {
     private boolean lastForwardReordered;
     private Backward bwd;
     private String bwdFailure;
+    private boolean inputLayoutKnown;
+    private memory.desc inputLayoutInPlace;
 
     private ConvolutionPlan(ConvolutionShape key, ConvolutionVariant variant, boolean reluAfter, String failure,
                             convolution_forward.primitive_desc fwdPd) {
@@ -133,12 +135,14 @@ final class ConvolutionPlan {
      * arrays in, in place. Null where the three differ, any is NCHW, or there is no backward pass.
      */
     memory.desc inputLayoutInPlace() {
-        if (!backwardAvailable() || !src.sameBytesAsUser() || !bwd.srcWeights.sameBytesAsUser()
-                || !bwd.diffSrc.sameBytesAsUser()) {
-            return null;
+        if (!inputLayoutKnown) { // fixed once the backward primitives exist: asked every step, worked out once
+            inputLayoutKnown = true;
+            memory.desc d = src.innerDesc;
+            inputLayoutInPlace = backwardAvailable() && src.sameBytesAsUser() && bwd.srcWeights.sameBytesAsUser()
+                    && bwd.diffSrc.sameBytesAsUser() && d.equals(bwd.srcWeights.innerDesc)
+                    && d.equals(bwd.diffSrc.innerDesc) ? d : null;
         }
-        memory.desc d = src.innerDesc;
-        return d.equals(bwd.srcWeights.innerDesc) && d.equals(bwd.diffSrc.innerDesc) ? d : null;
+        return inputLayoutInPlace;
     }
 
     boolean forwardWeightsReordered() {

@@ -363,6 +363,8 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
         private primitive bwd;
         private batch_normalization_backward.primitive_desc bwdPd;
         private String bwdFailure;
+        private boolean outputLayoutKnown;
+        private memory.desc outputLayoutInPlace;
         private PrimitiveArgument diffDst;
         private PrimitiveArgument diffSrc;
         private memory diffScale;
@@ -487,10 +489,12 @@ final class OneDnnBatchNormHelper extends MKLDNNBatchNormHelper {
          * as many bytes as NCHW: the layout a {@link OneDnn.Bridge} may hold them in, in place; or null.
          */
         memory.desc outputLayoutInPlace() {
-            if (!dst.sameBytesAsUser() || !backwardAvailable() || !diffDst.sameBytesAsUser()) {
-                return null;
+            if (!outputLayoutKnown) { // fixed once the backward primitive exists: asked every step, worked out once
+                outputLayoutKnown = true;
+                outputLayoutInPlace = dst.sameBytesAsUser() && backwardAvailable() && diffDst.sameBytesAsUser()
+                        && dst.innerDesc.equals(diffDst.innerDesc) ? dst.innerDesc : null;
             }
-            return dst.innerDesc.equals(diffDst.innerDesc) ? dst.innerDesc : null;
+            return outputLayoutInPlace;
         }
 
         String describe() {
