@@ -66,6 +66,8 @@ public final class Measurements {
         private final BatchCycle batches;
         private final double[] ips;
         private int done;
+        /** The first half's time of a run begun by {@link #firstHalf}, or -1. */
+        private long halfNanos = -1;
 
         FitRuns(ComputationGraph net, BenchNetwork network, int batch, Plan plan) {
             this.net = net;
@@ -82,15 +84,43 @@ public final class Measurements {
 
         /** One timed run of the plan's iterations; no more than the plan's repeats. */
         void timedRepeat() {
+            firstHalf();
+            secondHalf();
+        }
+
+        /**
+         * The first half (rounded down) of the next timed run's iterations; {@link #secondHalf} completes the run, its
+         * figure the images/s of both halves together. Split so that a run can bracket another measurement: its time
+         * then centres on that measurement's, and a drift in the machine's speed over both (the JIT compiler's work
+         * thinning out over the first minutes) weighs on both alike.
+         */
+        void firstHalf() {
             if (done == ips.length) {
                 throw new IllegalStateException("all " + ips.length + " timed runs are done");
             }
+            if (halfNanos >= 0) {
+                throw new IllegalStateException("run " + (done + 1) + " was begun already");
+            }
+            halfNanos = timedSteps(plan.iterations() / 2);
+        }
+
+        /** The rest of the run {@link #firstHalf} began. */
+        void secondHalf() {
+            if (halfNanos < 0) {
+                throw new IllegalStateException("no timed run was begun");
+            }
+            long nanos = halfNanos + timedSteps(plan.iterations() - plan.iterations() / 2);
+            halfNanos = -1;
+            ips[done++] = (double) plan.iterations() * batch / (nanos / 1e9);
+        }
+
+        private long timedSteps(int steps) {
             long start = System.nanoTime();
-            for (int i = 0; i < plan.iterations(); i++) {
+            for (int i = 0; i < steps; i++) {
                 net.fit(batches.next());
             }
             Nd4j.getExecutioner().commit(); // on CUDA: wait for the queued kernels (a no-op on the CPU)
-            ips[done++] = (double) plan.iterations() * batch / ((System.nanoTime() - start) / 1e9);
+            return System.nanoTime() - start;
         }
 
         /** The timed runs so far, as the fit mode's figure. */

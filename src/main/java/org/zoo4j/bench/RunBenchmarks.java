@@ -34,10 +34,12 @@ public final class RunBenchmarks {
 
     /**
      * The loop ({@link #loop}) and DL4J's bare fit ({@link Measurements#fit}) in turn on one network, the loop's: the
-     * fit warmed up by the plan after the loop's warm-up epochs, then one timed run of it after each timed epoch, of as
-     * many steps as an epoch. Timed in turn in one process, the two figures see the same state of the machine, which
-     * drifts between processes and over minutes; apart, each would see its own. Returns the fit's figure, then the
-     * loop's.
+     * fit warmed up by the plan after the loop's warm-up epochs, then one timed run of it for each timed epoch, of as
+     * many steps as an epoch, half of its steps just before the epoch and half just after. Timed in turn in one
+     * process, the two figures see the same state of the machine, which drifts between processes and over minutes;
+     * apart, each would see its own. Bracketed, a run's time centres on its epoch's: a run after each epoch came later
+     * than the epoch every time, in a process that speeds up as the JIT compiler's work thins out. Returns the fit's
+     * figure, then the loop's.
      */
     public static List<Result> loopAndFit(BenchNetwork network, int batch, Plan plan, double expectedImagesPerSecond,
                                           Path workDir) throws IOException {
@@ -57,11 +59,15 @@ public final class RunBenchmarks {
         AtomicReference<Measurements.FitRuns> fit = new AtomicReference<>();
         AtomicReference<Trainer> running = new AtomicReference<>();
         TrainingHooks hooks = !withFit ? TrainingHooks.NONE : TrainingHooks.NONE.withOnEpoch((m, state) -> {
-            if (state.epochsDone() == warmupEpochs) {
+            int timedDone = state.epochsDone() - warmupEpochs;
+            if (timedDone == 0) {
                 fit.set(new Measurements.FitRuns(running.get().net(), network, batch, plan));
                 fit.get().warmUp();
-            } else if (state.epochsDone() > warmupEpochs) {
-                fit.get().timedRepeat();
+            } else if (timedDone > 0) {
+                fit.get().secondHalf();
+            }
+            if (timedDone >= 0 && timedDone < plan.repeats()) {
+                fit.get().firstHalf(); // each fit run brackets a timed epoch of the loop
             }
             return null;
         });

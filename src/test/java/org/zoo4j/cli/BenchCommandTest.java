@@ -45,7 +45,7 @@ class BenchCommandTest {
         for (String row : lines.subList(1, 4)) {
             String[] f = row.split(",");
             assertEquals("lenet5", f[1]);
-            // as many timed runs as asked for in every row; fit and loop asked together: a fit run after each epoch
+            // as many timed runs as asked for in every row; fit and loop asked together: a fit run around each epoch
             assertEquals("2", f[5], "timed runs: " + row);
             double median = Double.parseDouble(f[6]);
             double min = Double.parseDouble(f[7]);
