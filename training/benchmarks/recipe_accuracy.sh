@@ -36,7 +36,7 @@ for path in zoo4j dl4j; do
       grep -v ' INFO ' "$dir/err" >&2 || true
       exit 1
     fi
-    printf '%-6s seeds %-7s %s\n' "$path" "$seed" "$(grep 'test accuracy' "$dir/out" | tail -1)"
+    printf '%-6s seeds %-7s %s\n' "$path" "$seed" "$(grep 'test accuracy' "$dir/out" | tail -1 | sed 's/; run in .*//')"
     rm -rf "$run"
   done
 done
