@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -53,6 +54,12 @@ public final class ImageBatchIterator implements SeededEpochs {
     private DataSetPreProcessor preProcessor;
     /** The order of the epoch {@link #batch} last built from: {epoch, order}. */
     private volatile Object[] batchOrder;
+    /**
+     * Arrays a batch's images are written into before their one copy into native memory, each taken by one build at a
+     * time and given back after the copy: as many as builds ran at once, not one a batch (on Fashion-MNIST they were a
+     * quarter of a training step's Java garbage; training/benchmarks/README.md, "Batch arrays reused").
+     */
+    private final ConcurrentLinkedQueue<float[]> staging = new ConcurrentLinkedQueue<>();
 
     /** One built batch; {@code data} is null when every image in it was unreadable. */
     private record Batch(DataSet data, int skipped) {
@@ -142,13 +149,27 @@ public final class ImageBatchIterator implements SeededEpochs {
     }
 
     private Batch build(int[] epochOrder, int epochNumber, int batch) {
+        int images = Math.min(epochOrder.length, (batch + 1) * batchSize) - batch * batchSize;
+        int values = images * shape.channels() * shape.height() * shape.width();
+        float[] features = staging.poll();
+        if (features == null || features.length < values) {
+            features = new float[values]; // a smaller one (a last, short batch's) is dropped
+        }
+        try {
+            return build(epochOrder, epochNumber, batch, features);
+        } finally {
+            staging.offer(features);
+        }
+    }
+
+    /** Builds batch {@code batch}, its images written into {@code features} (as long as they need, or longer) first. */
+    private Batch build(int[] epochOrder, int epochNumber, int batch, float[] features) {
         int from = batch * batchSize;
         int to = Math.min(epochOrder.length, from + batchSize);
         int c = shape.channels();
         int h = shape.height();
         int w = shape.width();
         int size = c * h * w;
-        float[] features = new float[(to - from) * size];
         float[] scratch = augmenter == null ? null : new float[size];
         SplittableRandom rng = new SplittableRandom(Splits.derive(seed, AUGMENT, epochNumber, batch));
         int[] batchLabels = new int[to - from];

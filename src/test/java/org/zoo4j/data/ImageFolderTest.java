@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.zoo4j.SameBits;
 import org.zoo4j.base.InputShape;
 
 class ImageFolderTest {
@@ -119,6 +120,32 @@ class ImageFolderTest {
             }
             assertEquals(18, seen, "the next epoch goes on the same way");
             assertEquals(2, train.skippedInEpoch(), "counted per epoch");
+        }
+    }
+
+    @Test
+    void batchesBuiltInArraysThatHeldOtherBatchesAreTheBatchesBuiltAfresh() throws IOException {
+        Fixtures.imageFolder(dir, CLASSES, 6);
+        Files.write(dir.resolve("dog").resolve("broken.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0});
+        InputShape shape = InputShape.of(3, 16, 16);
+        // 19 images in batches of 8: the last one short, one with an unreadable image; epochs in turn on one
+        // iterator, so most batches are written into arrays that held another batch of either epoch.
+        DataConfig c = config(dir).withFractions(0, 0).withBatchSize(8);
+        try (DataPipeline p = DataPipeline.open(c, shape)) {
+            ImageBatchIterator train = p.train();
+            assertEquals(3, train.numBatches());
+            for (int epoch : new int[] {0, 1, 0}) {
+                train.setEpoch(epoch);
+                for (int b = 0; train.hasNext(); b++) {
+                    DataSet reused = train.next();
+                    try (DataPipeline fresh = DataPipeline.open(c, shape)) {
+                        DataSet first = fresh.train().batch(epoch, b); // that pipeline's first build: a new array
+                        assertTrue(SameBits.same(first.getFeatures(), reused.getFeatures()), "epoch " + epoch
+                                + ", batch " + b);
+                        assertEquals(first.getLabels(), reused.getLabels());
+                    }
+                }
+            }
         }
     }
 
