@@ -57,7 +57,9 @@ public final class ImageBatchIterator implements SeededEpochs {
     /**
      * Arrays a batch's images are written into before their one copy into native memory, each taken by one build at a
      * time and given back after the copy: as many as builds ran at once, not one a batch (on Fashion-MNIST they were a
-     * quarter of a training step's Java garbage; training/benchmarks/README.md, "Batch arrays reused").
+     * quarter of a training step's Java garbage). Less garbage spaces the young collections further apart, so more
+     * survives each: the launcher's survivor spaces are sized for that (training/benchmarks/README.md, "Batch arrays
+     * reused").
      */
     private final ConcurrentLinkedQueue<float[]> staging = new ConcurrentLinkedQueue<>();
 
@@ -209,10 +211,9 @@ public final class ImageBatchIterator implements SeededEpochs {
     /**
      * The first values of {@code values} as a new float array of {@code shape} outside any workspace, in one bulk copy:
      * ND4J's {@code create(float[], ...)} copies value by value, most of a batch's build time (training/benchmarks/
-     * README.md, "Batches copied in one call"). The batch is still filled as a Java array first: written image by image
-     * into native memory instead, the heap's garbage came slower, the young collections further apart, and what
-     * survived them overflowed the survivor space into the old generation: the process's peak grew. Its array reused
-     * from batch to batch did the same (training/benchmarks/README.md, "Batch arrays reused").
+     * README.md, "Batches copied in one call"). The batch is filled as a Java array first: written image by image
+     * into native memory instead (bf4e39f), the process's peak grew, as it did with the reused arrays before the
+     * launcher's survivor spaces were made larger (training/benchmarks/README.md, "Batch arrays reused").
      */
     private static INDArray nativeArray(float[] values, long... shape) {
         INDArray array = Nd4j.createUninitializedDetached(DataType.FLOAT, 'c', shape);

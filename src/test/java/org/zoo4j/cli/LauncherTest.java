@@ -55,7 +55,7 @@ class LauncherTest {
 
     @Test
     void userJvmOptionsFollowTheDefaultsAndANamedCollectorReplacesTheDefaultOne() throws Exception {
-        String defaults = "args=-Xmx4g -XX:+UseSerialGC -Xmn64m ";
+        String defaults = "args=-Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 ";
         assertTrue(launch(Map.of()).contains(defaults + "--add-opens"), "no JAVA_OPTS: the defaults alone");
         String more = launch(Map.of("JAVA_OPTS", "-Xmx8g -Dzoo4j.inferenceCopy=false"));
         assertTrue(more.contains(defaults + "-Xmx8g -Dzoo4j.inferenceCopy=false --add-opens"),

@@ -48,12 +48,13 @@ class ZooCommandsTest {
     @Test
     void infoNamesTheCollectorAndTheYoungGenerationTheLauncherGives() throws Exception {
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-Xmn64m", "-cp", System.getProperty("java.class.path"), "org.zoo4j.cli.Main", "info")
+                "-XX:+UseSerialGC", "-Xmn96m", "-XX:SurvivorRatio=4", "-cp", System.getProperty("java.class.path"),
+                "org.zoo4j.cli.Main", "info")
                 .redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), output);
         assertEquals(0, p.exitValue(), output);
-        assertTrue(output.matches("(?s).*\\ngarbage collector\\s+Copy, MarkSweepCompact; young generation 64 MiB\\n.*"),
+        assertTrue(output.matches("(?s).*\\ngarbage collector\\s+Copy, MarkSweepCompact; young generation 96 MiB\\n.*"),
                 output);
     }
 
