@@ -17,7 +17,8 @@ import org.zoo4j.training.TrainingHooks;
  * (the last step and the checkpoint). Shows stalls that an epoch's images/s averages away. Run:
  * <pre>
  * mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath
- * java -Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
+ * java -Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 \
+ *     -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
  *     org.zoo4j.bench.LoopSteps resnet20 [batch, default 128] [steps an epoch, default 30] [epochs, default 6]
  * </pre>
  */

@@ -26,7 +26,8 @@ import org.zoo4j.zoo.ModelRegistry;
  * is one of the benchmark's, trained a few steps on random images (Adam's state then holds real values).
  * <pre>
  * mvn -q -B -o -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath
- * java -Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
+ * java -Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 \
+ *     -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
  *     org.zoo4j.modelfile.CheckpointWrites vgg16-bn 3
  * </pre>
  */

@@ -17,7 +17,8 @@ import org.zoo4j.zoo.ModelRegistry;
  * and it sees zoo4j's own oneDNN calls and the Java work between ops. Run:
  * <pre>
  * mvn -q -B -DskipTests test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath
- * java -Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
+ * java -Xmx4g -XX:+UseSerialGC -Xmn96m -XX:SurvivorRatio=4 \
+ *     -cp "target/test-classes:target/classes:$(cat target/bench.classpath)" \
  *     org.zoo4j.runtime.StepSampler resnet20 [batch, default 128] [steps, default 20]
  * </pre>
  */
