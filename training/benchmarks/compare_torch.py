@@ -180,8 +180,8 @@ def main():
              "(zoo4j / PyTorch) are taken within each round; the median ratio is shown with the lowest round's (for "
              "memory, the highest round's). Training compares zoo4j's loop (data pipeline, progress, NaN check) with "
              "PyTorch's step on batches in memory; resnet18-224 (random images) compares the bare fit. Where zoo4j has a "
-             "loop, its fit is timed in turn with the loop's epochs on the loop's network, a fit run after each "
-             "epoch (`zoo4j bench --mode fit,loop`). Raw rows: `%s`." % (
+             "loop, its fit is timed in turn with the loop's epochs on the loop's network, a fit run for each "
+             "epoch, half of it just before the epoch and half just after (`zoo4j bench --mode fit,loop`). Raw rows: `%s`." % (
                  args.rounds, args.repeats, os.path.basename(csv_path)), "",
              "Raw DL4J fit: the same network and batches with DL4J's own oneDNN convolution helper, glibc's default "
              "malloc settings and ND4J's OpenBLAS threads.", "",
