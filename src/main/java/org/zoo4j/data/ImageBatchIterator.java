@@ -58,8 +58,8 @@ public final class ImageBatchIterator implements SeededEpochs {
      * Arrays a batch's images are written into before their one copy into native memory, each taken by one build at a
      * time and given back after the copy: as many as builds ran at once, not one a batch (on Fashion-MNIST they were a
      * quarter of a training step's Java garbage). Less garbage spaces the young collections further apart, so more
-     * survives each: the launcher's survivor spaces are sized for that (training/benchmarks/README.md, "Batch arrays
-     * reused").
+     * survives each: the launcher's survivor spaces are sized for that (training/benchmarks/README.md, "Survivor spaces
+     * of 16 MB, and the batch arrays reused").
      */
     private final ConcurrentLinkedQueue<float[]> staging = new ConcurrentLinkedQueue<>();
 
