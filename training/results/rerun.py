@@ -6,7 +6,8 @@ train.log, plots; the model files are not kept here, see zoo/weights.yaml for th
 the run was started and each time it was resumed: command, code (commit), machine, time.
 
   training/results/rerun.py --dry-run          list the runs, their commands and recorded results
-  training/results/rerun.py NAME [NAME ...]    rerun these (the first recorded command, with --out runs/rerun/NAME)
+  training/results/rerun.py NAME [NAME ...]    rerun these (the first recorded command on the recorded recipe.yaml,
+                                               with --out runs/rerun/NAME)
   training/results/rerun.py --all              rerun every one (hours: see each run's wall time)
 
 Run from the repository root. A rerun goes to runs/rerun/NAME-TIME and never touches the record here.
@@ -49,8 +50,12 @@ def describe(name, path):
     return "\n".join(lines), starts[0]["command"], result
 
 
-def rerun_command(command, name):
+def rerun_command(command, name, path):
     args = shlex.split(command)
+    # The recipe as the run read it, not the file under training/ today, which may have changed since (LeNet-5's went
+    # from 8 to 12 epochs on 2026-12-05).
+    if len(args) > 2 and args[1] == "train" and not args[2].startswith("-"):
+        args[2] = os.path.relpath(os.path.join(path, "recipe.yaml"), ROOT)
     if "--out" in args:
         i = args.index("--out")
         del args[i:i + 2]
@@ -73,7 +78,7 @@ def main():
         sys.exit("name the runs to rerun, or --all, or --dry-run to list them")
     for name in chosen:
         text, command, recorded = describe(name, known[name])
-        cmd, target = rerun_command(command, name)
+        cmd, target = rerun_command(command, name, known[name])
         print(text)
         print("  rerun: %s" % " ".join(shlex.quote(a) for a in cmd))
         if args.dry_run:

@@ -123,7 +123,7 @@ public record TrainingRecipe(String model, Map<String, Object> overrides, DataCo
         Map<String, Object> updater = new LinkedHashMap<>();
         updater.put("name", "adam");
         updater.put("learningRate", 0.002);
-        return fromMap(DEFAULT_MODEL, Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 8,
+        return fromMap(DEFAULT_MODEL, Map.of("updater", updater), DataConfig.of("fashion-mnist").withBatchSize(128), 12,
                 LrSchedule.fromMap(LrSchedule.Type.COSINE, null, null, null, null, 0.05), null, null, null, null, null, null, null,
                 null, null, null);
     }
