@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
                 "Modes: fit = DL4J's bare fit over batches in memory; loop = zoo4j's trainer through the data "
                         + "pipeline; infer = inference over batches in memory. Median and spread of --repeats timed "
                         + "runs after --warmup untimed iterations. Asked together, fit and loop are timed in turn on "
-                        + "one network, a fit run after each of the loop's epochs.",
+                        + "one network, a fit run of as many steps for each timed epoch of the loop, half just before it "
+                        + "and half just after.",
                 "Thread count: set OMP_NUM_THREADS before starting (ND4J and oneDNN read it once).",
                 "Examples:", "  ./zoo4j bench", "  ./zoo4j bench --network resnet20 --mode fit,loop --repeats 5",
                 "  ./zoo4j bench --network lenet5 --batch 64 --csv results.csv"},

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.nd4j.linalg.dataset.DataSet;
 import org.zoo4j.base.InputShape;
 
 /**
@@ -81,13 +82,19 @@ public final class DataBenchmark {
         }
     }
 
+    /** Takes batches as zoo4j's training loop does: each given back (or, if not taken back, freed) once read. */
     private static long consume(ImageBatchIterator it, long images) {
         long n = 0;
         while (n < images) {
             if (!it.hasNext()) {
                 it.reset();
             }
-            n += it.next().numExamples();
+            DataSet batch = it.next();
+            n += batch.numExamples();
+            if (!it.recycle(batch)) {
+                batch.getFeatures().close();
+                batch.getLabels().close();
+            }
         }
         return n;
     }

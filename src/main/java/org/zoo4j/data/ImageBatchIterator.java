@@ -1,6 +1,7 @@
 package org.zoo4j.data;
 
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
@@ -9,6 +10,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -19,7 +21,8 @@ import org.zoo4j.base.InputShape;
 /**
  * Batches of one split as a DL4J iterator: features {@code [n, C, H, W]} float, normalised; labels one-hot
  * {@code [n, classes]}. Batches are built on the pipeline's worker threads, up to {@code prefetch} ahead, and handed
- * out in order. Each batch is made anew and is its reader's: zoo4j's training loop frees it after its step.
+ * out in order. A batch is its reader's until it gives it back with {@link #recycle}, as zoo4j's training loop does
+ * after each step: a later batch is then written into its arrays.
  *
  * <p>Everything random is derived from the seed, the epoch number and the batch number, so the batches do not depend
  * on the number of workers or on timing. A training iterator shuffles and augments anew each epoch; {@link #reset()}
@@ -62,6 +65,24 @@ public final class ImageBatchIterator implements SeededEpochs {
      * of 16 MB, and the batch arrays reused").
      */
     private final ConcurrentLinkedQueue<float[]> staging = new ConcurrentLinkedQueue<>();
+    /**
+     * Full-size batches given back by their reader ({@link #recycle}), whose native arrays the next builds write into:
+     * a new array costs its build an allocation that ND4J zero-fills, and a deallocation record for the collector,
+     * about a third of a Fashion-MNIST batch's build on a worker that shares 2 cores with the training step
+     * (training/benchmarks/README.md, "Batches written into the arrays of earlier ones, and built in bursts").
+     */
+    private final ConcurrentLinkedQueue<OwnBatch> spare = new ConcurrentLinkedQueue<>();
+
+    /** A full-size batch this iterator built; {@code lent} while its reader has it, from {@link #next} to recycle. */
+    private static final class OwnBatch extends DataSet {
+        final ImageBatchIterator owner;
+        final AtomicBoolean lent = new AtomicBoolean();
+
+        OwnBatch(ImageBatchIterator owner, INDArray features, INDArray labels) {
+            super(features, labels);
+            this.owner = owner;
+        }
+    }
 
     /** One built batch; {@code data} is null when every image in it was unreadable. */
     private record Batch(DataSet data, int skipped) {
@@ -141,7 +162,16 @@ public final class ImageBatchIterator implements SeededEpochs {
         order = o;
     }
 
+    /**
+     * Tops the batches in preparation up to {@code prefetch}, once no more than half of them are left: a worker then
+     * wakes for several builds in a row, not once a step. On 2 cores each wake-up takes a core from the training
+     * step's two compute threads in the middle of their work (training/benchmarks/README.md, "Batches written into
+     * the arrays of earlier ones, and built in bursts").
+     */
     private void fill() {
+        if (pending.size() > prefetch / 2) {
+            return;
+        }
         while (submitted < numBatches() && pending.size() < prefetch) {
             int batch = submitted++;
             int[] epochOrder = order;
@@ -204,8 +234,45 @@ public final class ImageBatchIterator implements SeededEpochs {
         for (int i = 0; i < n; i++) {
             oneHot[i * labels.size() + batchLabels[i]] = 1f;
         }
-        return new Batch(new DataSet(nativeArray(features, n, c, h, w), nativeArray(oneHot, n, labels.size())),
-                skipped);
+        OwnBatch reused = n == batchSize ? spare.poll() : null;
+        if (reused != null) {
+            copy(features, reused.getFeatures());
+            copy(oneHot, reused.getLabels());
+            return new Batch(reused, skipped);
+        }
+        INDArray x = nativeArray(features, n, c, h, w);
+        INDArray y = nativeArray(oneHot, n, labels.size());
+        return new Batch(n == batchSize ? new OwnBatch(this, x, y) : new DataSet(x, y), skipped);
+    }
+
+    /**
+     * Gives back a batch that {@link #next} handed out, once its reader is done with it and with every view of its
+     * arrays: a later batch is written into them. Returns false, and leaves the batch alone, where it is not one to
+     * write into: not handed out by {@link #next} (or given back already), a short last batch, or arrays that a
+     * pre-processor replaced or masked. Batches that {@link #batch(int, int)} built are their caller's.
+     */
+    public boolean recycle(DataSet batch) {
+        if (!(batch instanceof OwnBatch own) || own.owner != this || !own.lent.compareAndSet(true, false)) {
+            return false;
+        }
+        if (!writable(batch.getFeatures(), batchSize, shape.channels(), shape.height(), shape.width())
+                || !writable(batch.getLabels(), batchSize, labels.size())
+                || batch.getFeaturesMaskArray() != null || batch.getLabelsMaskArray() != null) {
+            return false;
+        }
+        spare.offer(own);
+        return true;
+    }
+
+    /** Whether {@code array} is a whole float array of this shape in C order that a build can write into. */
+    private static boolean writable(INDArray array, long... shape) {
+        return array != null && !array.wasClosed() && !array.isView() && array.dataType() == DataType.FLOAT
+                && array.ordering() == 'c' && Arrays.equals(array.shape(), shape)
+                && array.data().length() == array.length();
+    }
+
+    private static void copy(float[] values, INDArray into) {
+        into.data().asNioFloat().put(0, values, 0, (int) into.length());
     }
 
     /**
@@ -289,6 +356,9 @@ public final class ImageBatchIterator implements SeededEpochs {
         ready = null;
         started = true;
         fill();
+        if (batch instanceof OwnBatch own) {
+            own.lent.set(true);
+        }
         if (preProcessor != null) {
             preProcessor.preProcess(batch);
         }

@@ -8,7 +8,8 @@ import org.zoo4j.modelfile.TrainingState;
 /**
  * What a caller attaches to a run: an {@link EpochListener}, and a filter that every training batch passes through
  * before it is trained on (mixing or corrupting batches: mixup, fault injection in tests). A batch of zoo4j's own data
- * pipeline is freed after its step: a filter that keeps one for later keeps a copy ({@code DataSet.copy()}).
+ * pipeline is given back to it after its step, which writes a later batch into its arrays (or freed, where not taken
+ * back): a filter that keeps one for later keeps a copy ({@code DataSet.copy()}).
  */
 public record TrainingHooks(EpochListener onEpoch, UnaryOperator<DataSet> batchFilter) {
     /**

@@ -291,10 +291,10 @@ public final class TrainingLoop {
             network.fit(ds);
             FaultInjection.point("batch");
             Status stop = epochRun.trained(network.score(), ds.numExamples());
-            if (train instanceof ImageBatchIterator) {
-                // zoo4j's pipeline builds every batch anew for its reader alone. Freed now, its native memory serves
-                // a later batch rather than waiting for a collection to find the batch unreachable
-                // (training/benchmarks/README.md, "Batches copied in one call").
+            if (train instanceof ImageBatchIterator images && !images.recycle(taken)) {
+                // zoo4j's pipeline writes a later batch into a batch given back; one it does not take back (a short
+                // last batch) is its reader's alone, and freed now its native memory serves a later batch rather
+                // than waiting for a collection (training/benchmarks/README.md, "Batches copied in one call").
                 taken.getFeatures().close();
                 taken.getLabels().close();
             }

@@ -2,17 +2,24 @@ package org.zoo4j.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 import org.zoo4j.base.Checksums;
 import org.zoo4j.base.InputShape;
 
@@ -133,6 +140,51 @@ class IdxAndCifarTest {
             assertArrayEquals(new long[] {16, 3, 16, 16}, first.getFeatures().shape());
             assertEquals(first.getFeatures().getFloat(0, 0, 7, 9), first.getFeatures().getFloat(0, 2, 7, 9), 0,
                     "grey is copied to every channel");
+        }
+    }
+
+    @Test
+    void batchesGivenBackAreWrittenIntoAndEqualFreshOnes() throws IOException {
+        Fixtures.idxDataset(dir, 200, 50);
+        DataConfig config = DataConfig.of("digits").withPath(dir.toString()).withBatchSize(16).withWorkers(2)
+                .withAugment(AugmentConfig.parse("rotate=10,flip=0.5"));
+        List<float[]> fresh = new ArrayList<>();
+        try (DataPipeline p = DataPipeline.open(config, InputShape.of(1, 8, 8), fixtureManifest(), null)) {
+            for (int epoch = 0; epoch < 2; epoch++) {
+                ImageBatchIterator it = p.train();
+                it.setEpoch(epoch);
+                while (it.hasNext()) {
+                    DataSet b = it.next();
+                    fresh.add(b.getFeatures().data().asFloat());
+                    fresh.add(b.getLabels().data().asFloat());
+                }
+            }
+        }
+        try (DataPipeline p = DataPipeline.open(config, InputShape.of(1, 8, 8), fixtureManifest(), null)) {
+            ImageBatchIterator it = p.train();
+            Set<INDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+            int i = 0;
+            int written = 0;
+            for (int epoch = 0; epoch < 2; epoch++) {
+                it.setEpoch(epoch);
+                while (it.hasNext()) {
+                    DataSet b = it.next();
+                    assertArrayEquals(fresh.get(i++), b.getFeatures().data().asFloat(), "features of batch " + i);
+                    assertArrayEquals(fresh.get(i++), b.getLabels().data().asFloat(), "labels of batch " + i);
+                    if (!seen.add(b.getFeatures())) {
+                        written++;
+                    }
+                    boolean full = b.numExamples() == 16;
+                    assertEquals(full, it.recycle(b), "a full batch is taken back, the short last one is not");
+                    assertFalse(it.recycle(b), "a batch is taken back once");
+                }
+            }
+            assertTrue(written > 0, "later batches were written into the arrays of earlier ones");
+            assertFalse(it.recycle(new DataSet(Nd4j.zeros(16, 1, 8, 8), Nd4j.zeros(16, 10))),
+                    "a batch the iterator did not hand out is left alone");
+            DataSet other = p.validation().next();
+            assertFalse(it.recycle(other), "another iterator's batch is left alone");
+            assertFalse(it.recycle(it.batch(0, 0)), "a batch built for a caller is the caller's");
         }
     }
 
